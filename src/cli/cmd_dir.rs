@@ -1,0 +1,61 @@
+//! `ferret dir`: scan files on disk.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{DirArgs, scan_setup, warn};
+use crate::finding::Finding;
+use crate::report::write_report;
+use crate::sources::dir::{DirOptions, Progress, scan_dirs};
+
+/// A spinner counting files and bytes.
+struct Spinner(ProgressBar);
+
+impl Progress for Spinner {
+    fn file_done(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+pub fn run(args: DirArgs) -> anyhow::Result<u8> {
+    for path in &args.paths {
+        if std::fs::symlink_metadata(path).is_err() {
+            anyhow::bail!("{}: no such file or directory", path.display());
+        }
+    }
+    let root = scan_setup::config_root(&args.paths);
+    let mut setup = scan_setup::prepare(&args.scan, root)?;
+    let options = DirOptions {
+        gitignore: args.gitignore,
+        follow_links: args.follow_links,
+        threads: args.scan.threads.unwrap_or(0),
+    };
+    let spinner = if scan_setup::show_progress(&args.scan) {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} scanning {bytes} ({bytes_per_sec})")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = Spinner(spinner);
+    let scan = scan_dirs(
+        &args.paths,
+        &options,
+        &setup.matcher,
+        &progress,
+        &|warning| progress.0.suspend(|| warn(warning)),
+    );
+    progress.0.finish_and_clear();
+    let mut findings = Finding::group(setup.matcher.rules(), scan.matches);
+    setup.suppressions.apply(&mut findings);
+    write_report(
+        setup.format,
+        &findings,
+        setup.matcher.rules(),
+        &setup.options,
+        &mut setup.output,
+    )?;
+    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+}

@@ -1,0 +1,173 @@
+//! The command line: argument definitions (clap derive) and one thin module per subcommand
+//! that parses, calls the library and prints. Errors become one line on stderr and exit code 2.
+
+mod cmd_dir;
+mod cmd_rules;
+mod cmd_stream;
+mod scan_setup;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferret",
+    version,
+    about = "Find leaked OpenAI API keys in files, logs and git history.",
+    after_help = "Exit codes: 0 nothing found, 1 findings, 2 usage or runtime error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files on disk: every file under PATH (hidden and gitignored ones too) but .git.
+    Dir(DirArgs),
+    /// Scan standard input as it arrives, reporting each finding as soon as it is seen.
+    Stdin(StdinArgs),
+    /// Scan log files; with --follow keep reading as they grow.
+    Log(LogArgs),
+    /// List the detection rules, or check their examples.
+    Rules(RulesArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding makes the exit code 1.
+    Any,
+    /// Only keys verified live make the exit code 1.
+    Live,
+}
+
+/// Options shared by the scanning commands.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Report format [default: text, or implied by --output's extension]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Which findings make the exit code 1.
+    #[arg(long, value_enum, default_value = "any")]
+    pub fail_on: FailOn,
+    /// Configuration file [default: .ferret.toml at the scan root, if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore findings whose fingerprint is in this earlier JSON or JSONL report.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Add the rule files (*.toml) of DIR to the built-in rules.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Print full secrets; without this every output redacts them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Never show progress bars (they are shown on stderr only when it is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// Files and directories to scan.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Skip what .gitignore, .ignore and git's exclude files ignore.
+    #[arg(long)]
+    pub gitignore: bool,
+    /// Follow symbolic links (loops are detected and reported).
+    #[arg(long)]
+    pub follow_links: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StdinArgs {
+    /// Name standard input has in reports.
+    #[arg(long, default_value = "stdin")]
+    pub name: String,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log files to scan.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Keep reading as the files grow (until interrupted).
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// List every rule: id, severity, verifier, name.
+    List {
+        /// Include the rule files of DIR.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
+    /// Check every rule's examples and counterexamples (built-ins plus DIR's rule files).
+    Check {
+        /// A directory of extra rule files to load and check.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Exit code for "findings were reported".
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code for usage and runtime errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs a parsed command line and turns its outcome into the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Dir(args) => cmd_dir::run(args),
+        Command::Stdin(args) => cmd_stream::run_stdin(args),
+        Command::Log(args) => cmd_stream::run_log(args),
+        Command::Rules(args) => cmd_rules::run(args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferret: error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `ferret … | head` closing the pipe early is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints a non-fatal problem on stderr.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("ferret: warning: {message}");
+}

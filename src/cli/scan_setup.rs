@@ -1,0 +1,92 @@
+//! What every scanning command sets up the same way: rules, configuration, suppressions, the
+//! report destination and format, and the exit code.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{EXIT_FINDINGS, FailOn, ScanArgs};
+use crate::config::Config;
+use crate::finding::Finding;
+use crate::matcher::Matcher;
+use crate::report::{Format, ReportOptions};
+use crate::rules::RuleSet;
+use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
+
+pub struct ScanSetup {
+    pub matcher: Matcher,
+    pub suppressions: Suppressions,
+    pub format: Format,
+    pub options: ReportOptions,
+    pub output: Box<dyn Write>,
+    pub fail_on: FailOn,
+}
+
+/// Loads everything a scan rooted at `root` needs.
+pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
+    let mut rules = RuleSet::builtin()?;
+    if let Some(dir) = &args.rules {
+        rules = rules.with_dir(dir)?;
+    }
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::load_from_root(root)?,
+    };
+    let mut suppressions = Suppressions::from_config(&config)?;
+    suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
+    if let Some(baseline) = &args.baseline {
+        suppressions.add_baseline(baseline)?;
+    }
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+        .unwrap_or(Format::Text);
+    let (output, to_terminal): (Box<dyn Write>, bool) = match &args.output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            (Box::new(BufWriter::new(file)), false)
+        }
+        None => (
+            Box::new(BufWriter::new(io::stdout())),
+            io::stdout().is_terminal(),
+        ),
+    };
+    let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
+    Ok(ScanSetup {
+        matcher: Matcher::new(rules),
+        suppressions,
+        format,
+        options: ReportOptions {
+            show_secrets: args.show_secrets,
+            color,
+        },
+        output,
+        fail_on: args.fail_on,
+    })
+}
+
+/// The scan root whose `.ferret.toml` and `.ferretignore` apply: the one directory scanned, or
+/// the current directory.
+pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
+    match paths {
+        [only] if only.is_dir() => only,
+        _ => Path::new("."),
+    }
+}
+
+/// The exit code for what was reported.
+pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> u8 {
+    let failing = match fail_on {
+        FailOn::Any => !findings.is_empty(),
+        FailOn::Live => findings.iter().any(|f| f.verification.is_live()),
+    };
+    if failing { EXIT_FINDINGS } else { 0 }
+}
+
+/// Whether progress bars may be drawn.
+pub fn show_progress(args: &ScanArgs) -> bool {
+    !args.no_progress && io::stderr().is_terminal()
+}

@@ -1,0 +1,136 @@
+//! What a scan produces: a [`Match`] is one secret at one [`Location`]; a [`Finding`] is one
+//! secret of one rule with every location where it was seen (one fingerprint, many places).
+
+use serde::Serialize;
+
+use crate::rules::{Rule, Severity};
+use crate::secret::{Fingerprint, Secret};
+
+/// The commit that introduced a blob, for findings from git history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CommitInfo {
+    /// 40-hex commit id.
+    pub id: String,
+    /// `Name <mail>`.
+    pub author: String,
+    /// RFC 3339.
+    pub date: String,
+}
+
+/// Where a secret was seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// Relative to the scan root with `/` separators (`stdin` for standard input).
+    pub path: String,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column, in bytes.
+    pub column: u64,
+    /// Set for findings that come from git history.
+    pub commit: Option<CommitInfo>,
+}
+
+/// One secret at one location, as a source and the matcher produce it.
+#[derive(Clone, Debug)]
+pub struct Match {
+    /// Index of the rule in the matcher's rule list.
+    pub rule: usize,
+    pub secret: Secret,
+    pub location: Location,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    Live,
+    Invalid,
+    QuotaExceeded,
+    Restricted,
+    Error,
+    Unverified,
+}
+
+/// What the provider said about a secret. `unverified` until verification runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+impl Default for Verification {
+    fn default() -> Self {
+        Verification {
+            status: VerificationStatus::Unverified,
+            organization: None,
+            project: None,
+        }
+    }
+}
+
+impl Verification {
+    /// The key works (even if restricted or out of credit): someone can use it.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.status,
+            VerificationStatus::Live
+                | VerificationStatus::Restricted
+                | VerificationStatus::QuotaExceeded
+        )
+    }
+}
+
+/// One secret found by one rule, with every place it was seen.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub severity: Severity,
+    pub secret: Secret,
+    pub fingerprint: Fingerprint,
+    pub locations: Vec<Location>,
+    pub verification: Verification,
+}
+
+impl Finding {
+    pub fn new(rule: &Rule, secret: Secret, locations: Vec<Location>) -> Self {
+        Finding {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            severity: rule.severity,
+            fingerprint: secret.fingerprint(),
+            secret,
+            locations,
+            verification: Verification::default(),
+        }
+    }
+
+    /// Groups matches by rule and secret, ordered by each group's first location; locations
+    /// are sorted by path, line and column and deduplicated.
+    pub fn group(rules: &[Rule], mut matches: Vec<Match>) -> Vec<Finding> {
+        matches.sort_by(|a, b| location_order(&a.location, &b.location));
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut index: std::collections::HashMap<(usize, Secret), usize> = Default::default();
+        for m in matches {
+            match index.get(&(m.rule, m.secret.clone())) {
+                Some(&at) => {
+                    let locations = &mut findings[at].locations;
+                    if locations.last() != Some(&m.location) {
+                        locations.push(m.location);
+                    }
+                }
+                None => {
+                    index.insert((m.rule, m.secret.clone()), findings.len());
+                    findings.push(Finding::new(&rules[m.rule], m.secret, vec![m.location]));
+                }
+            }
+        }
+        findings
+    }
+}
+
+fn location_order(a: &Location, b: &Location) -> std::cmp::Ordering {
+    (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column))
+}

@@ -1,0 +1,18 @@
+//! ferret: finds leaked OpenAI API keys in files, streams and git history, and reports them.
+//!
+//! The pipeline, one module per stage:
+//! [`sources`] turn input into bytes with provenance and feed the [`matcher`], which applies
+//! the [`rules`]; matches become [`finding`]s (one per secret, many locations), [`suppress`]
+//! drops what the operator accepted (configured by [`config`]), and [`report`] writes text,
+//! JSON, JSONL or SARIF. [`cli`] is the command line on top. Secrets travel as
+//! [`secret::Secret`], which redacts itself everywhere it is printed.
+
+pub mod cli;
+pub mod config;
+pub mod finding;
+pub mod matcher;
+pub mod report;
+pub mod rules;
+pub mod secret;
+pub mod sources;
+pub mod suppress;

@@ -1,0 +1,511 @@
+//! Finding rule matches in bytes.
+//!
+//! [`Matcher`] runs one Aho-Corasick automaton over every rule's keywords, then each rule's regex
+//! only in a window around its keywords' hits, then the filters (boundaries, balance, entropy,
+//! placeholders). [`ChunkScanner`] feeds it input of any size in bounded pieces and turns byte
+//! offsets into 1-based lines and columns, so a 2 GB file or a 5 MB single line costs a fixed
+//! amount of memory.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::rules::{Rule, RuleSet};
+use crate::secret::Secret;
+
+/// Marker that suppresses every finding on its line.
+pub const INLINE_ALLOW_MARKER: &[u8] = b"ferret:allow";
+
+/// A match of one rule: the secret's byte span in the haystack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawMatch {
+    pub rule: usize,
+    pub span: Range<usize>,
+}
+
+/// The compiled rule set, ready to search bytes. Cheap to share between threads.
+#[derive(Debug)]
+pub struct Matcher {
+    rules: RuleSet,
+    keywords: AhoCorasick,
+    /// For each keyword pattern id, the rules that use it.
+    keyword_rules: Vec<Vec<usize>>,
+    secret_groups: Vec<Option<usize>>,
+    /// The longest a match may reach from a keyword, over all rules.
+    max_reach: usize,
+}
+
+impl Matcher {
+    pub fn new(rules: RuleSet) -> Self {
+        let mut keywords: Vec<&str> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (index, rule) in rules.rules.iter().enumerate() {
+            for keyword in &rule.keywords {
+                match keywords.iter().position(|k| k == keyword) {
+                    Some(id) => keyword_rules[id].push(index),
+                    None => {
+                        keywords.push(keyword);
+                        keyword_rules.push(vec![index]);
+                    }
+                }
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .expect("keyword automaton within size limits");
+        let secret_groups = rules.rules.iter().map(Rule::secret_group).collect();
+        let max_reach = rules
+            .rules
+            .iter()
+            .map(|r| r.max_len + r.keywords.iter().map(String::len).max().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        Matcher {
+            rules,
+            keywords: automaton,
+            keyword_rules,
+            secret_groups,
+            max_reach,
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules.rules
+    }
+
+    /// How many bytes of input one match can span at most, keyword included.
+    pub fn max_reach(&self) -> usize {
+        self.max_reach
+    }
+
+    /// Appends to `out` every match in `hay` whose secret starts inside `report`, sorted by
+    /// position. Bytes of `hay` outside `report` serve as context only.
+    pub fn find(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>) {
+        let first = out.len();
+        let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
+        for hit in self.keywords.find_overlapping_iter(hay) {
+            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+                let reach = self.rules.rules[rule].max_len;
+                let window = hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
+                if window.end <= report.start || window.start >= report.end + reach {
+                    continue;
+                }
+                push_merged(&mut windows[rule], window);
+            }
+        }
+        for (index, rule_windows) in windows.iter().enumerate() {
+            for window in rule_windows {
+                self.find_in_window(index, hay, window.clone(), &report, out);
+            }
+        }
+        out[first..].sort_by_key(|m| (m.span.start, m.rule));
+        out.dedup();
+    }
+
+    fn find_in_window(
+        &self,
+        index: usize,
+        hay: &[u8],
+        window: Range<usize>,
+        report: &Range<usize>,
+        out: &mut Vec<RawMatch>,
+    ) {
+        let rule = &self.rules.rules[index];
+        let base = window.start;
+        for caps in rule.pattern.captures_iter(&hay[window]) {
+            let group = self.secret_groups[index].unwrap_or(0);
+            let Some(secret) = caps.get(group) else {
+                continue;
+            };
+            let span = base + secret.start()..base + secret.end();
+            if !report.contains(&span.start)
+                || !starts_at_boundary(hay, span.start)
+                || hay.get(span.end).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                continue;
+            }
+            if rule.balanced {
+                let len = |name| caps.name(name).map_or(0, |m| m.len());
+                if len("head") != len("tail") {
+                    continue;
+                }
+            }
+            let bytes = &hay[span.clone()];
+            if rule.min_entropy.is_some_and(|min| shannon_entropy(bytes) < min)
+                || rule.placeholders.as_ref().is_some_and(|p| p.is_match(bytes))
+            {
+                continue;
+            }
+            out.push(RawMatch { rule: index, span });
+        }
+    }
+
+    /// True when the line around `span` carries the inline allow marker.
+    pub fn inline_allowed(hay: &[u8], span: &Range<usize>) -> bool {
+        const LOOK: usize = 4096;
+        let from = span.start.saturating_sub(LOOK);
+        let line_start = memchr::memrchr(b'\n', &hay[from..span.start]).map_or(from, |i| from + i + 1);
+        let to = (span.end + LOOK).min(hay.len());
+        let line_end = memchr::memchr(b'\n', &hay[span.end..to]).map_or(to, |i| span.end + i);
+        memchr::memmem::find(&hay[line_start..line_end], INLINE_ALLOW_MARKER).is_some()
+    }
+}
+
+fn push_merged(windows: &mut Vec<Range<usize>>, window: Range<usize>) {
+    match windows.last_mut() {
+        Some(last) if window.start <= last.end && window.end >= last.start => {
+            last.start = last.start.min(window.start);
+            last.end = last.end.max(window.end);
+        }
+        _ => windows.push(window),
+    }
+}
+
+/// Whether a token may start at `at`: at the start of input, after a byte that cannot be part of
+/// a token, or right after an escape sequence (`%3D`, `\n`, `\u0022`, `\x3d`), whose last
+/// character would otherwise look like part of the key.
+fn starts_at_boundary(hay: &[u8], at: usize) -> bool {
+    if at == 0 || !is_token_byte(hay[at - 1]) {
+        return true;
+    }
+    let before = &hay[..at];
+    let tail = |n: usize| before.len().checked_sub(n).map(|i| &before[i..]);
+    let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
+    matches!(tail(3), Some([b'%', rest @ ..]) if hex(rest))
+        || matches!(tail(2), Some([b'\\', c]) if b"nrtbfv0".contains(c))
+        || matches!(tail(6), Some([b'\\', b'u', rest @ ..]) if hex(rest))
+        || matches!(tail(4), Some([b'\\', b'x', rest @ ..]) if hex(rest))
+}
+
+/// Bytes that can be part of a key: ASCII letters, digits, `_` and `-`.
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon_entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let len = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A match with its place in the whole input.
+#[derive(Clone, Debug)]
+pub struct LocatedMatch {
+    pub rule: usize,
+    pub secret: Secret,
+    /// Byte offset of the secret from the start of the input.
+    pub offset: u64,
+    /// 1-based line number.
+    pub line: u64,
+    /// 1-based column, in characters (UTF-8 code points; other bytes count one each).
+    pub column: u64,
+    /// The line carries `ferret:allow`.
+    pub inline_allowed: bool,
+}
+
+/// How much input a [`ChunkScanner`] holds before it searches, in bytes.
+pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+
+/// Bytes of left context kept across a cut so boundary checks see escapes before a key.
+const LEFT_CONTEXT: usize = 8;
+
+/// Feeds input of any size through a [`Matcher`] in bounded chunks, tracking lines.
+///
+/// Complete lines are searched and dropped as soon as a chunk holds them; a line longer than the
+/// chunk is searched in pieces that overlap by more than the longest possible match, so no
+/// match is lost or reported twice at a cut.
+pub struct ChunkScanner<'m> {
+    matcher: &'m Matcher,
+    chunk_size: usize,
+    buf: Vec<u8>,
+    /// Offset in the whole input of `buf[0]`.
+    buf_offset: u64,
+    /// Bytes at the start of `buf` that were searched already (context for the next search).
+    searched_prefix: usize,
+    /// Line number of `buf[0]`, and how many characters of that line precede `buf[0]`.
+    line: u64,
+    line_chars_before_buf: u64,
+    raw: Vec<RawMatch>,
+}
+
+impl<'m> ChunkScanner<'m> {
+    pub fn new(matcher: &'m Matcher) -> Self {
+        Self::with_chunk_size(matcher, DEFAULT_CHUNK_SIZE)
+    }
+
+    pub fn with_chunk_size(matcher: &'m Matcher, chunk_size: usize) -> Self {
+        let chunk_size = chunk_size.max(4 * (matcher.max_reach() + LEFT_CONTEXT));
+        ChunkScanner {
+            matcher,
+            chunk_size,
+            buf: Vec::new(),
+            buf_offset: 0,
+            searched_prefix: 0,
+            line: 1,
+            line_chars_before_buf: 0,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Starts over for a new input, keeping the allocated buffer.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.buf_offset = 0;
+        self.searched_prefix = 0;
+        self.line = 1;
+        self.line_chars_before_buf = 0;
+    }
+
+    /// Scans everything `reader` yields, calling `emit` for each match in input order.
+    pub fn scan_reader(
+        &mut self,
+        mut reader: impl Read,
+        mut emit: impl FnMut(LocatedMatch),
+    ) -> io::Result<()> {
+        self.reset();
+        loop {
+            let filled = self.buf.len();
+            if self.buf.capacity() - filled < self.chunk_size / 4 {
+                self.buf.reserve(self.chunk_size);
+            }
+            let capacity = self.buf.capacity();
+            self.buf.resize(capacity, 0);
+            let read = match reader.read(&mut self.buf[filled..]) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => 0,
+                Err(err) => {
+                    self.buf.truncate(filled);
+                    return Err(err);
+                }
+            };
+            self.buf.truncate(filled + read);
+            if read == 0 && filled == self.buf.len() {
+                break;
+            }
+            if self.buf.len() >= self.chunk_size {
+                self.search(false, &mut emit);
+            }
+        }
+        self.finish(&mut emit);
+        Ok(())
+    }
+
+    /// Adds streamed input and reports matches on every line it completes.
+    pub fn feed(&mut self, data: &[u8], mut emit: impl FnMut(LocatedMatch)) {
+        self.buf.extend_from_slice(data);
+        self.search(false, &mut emit);
+    }
+
+    /// Searches what is left at the end of the input.
+    pub fn finish(&mut self, mut emit: impl FnMut(LocatedMatch)) {
+        self.search(true, &mut emit);
+        self.buf_offset += self.buf.len() as u64;
+        self.buf.clear();
+        self.searched_prefix = 0;
+    }
+
+    /// Searches the part of `buf` that is ready and drops what no later match needs.
+    fn search(&mut self, at_end: bool, emit: &mut impl FnMut(LocatedMatch)) {
+        let len = self.buf.len();
+        // How far matches are reported now, and where the kept remainder starts.
+        let (cut, keep_from) = if at_end {
+            (len, len)
+        } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..]) {
+            let after = self.searched_prefix + nl + 1;
+            (after, after)
+        } else if len >= self.chunk_size {
+            let overlap = 2 * self.matcher.max_reach() + LEFT_CONTEXT;
+            let cut = len - overlap;
+            (cut, cut - LEFT_CONTEXT)
+        } else {
+            return;
+        };
+        if cut > self.searched_prefix {
+            self.raw.clear();
+            // Complete lines end at `cut`; a cut inside a long line needs what follows as
+            // right context.
+            let hay_end = if cut == keep_from { cut } else { len };
+            self.matcher
+                .find(&self.buf[..hay_end], self.searched_prefix..cut, &mut self.raw);
+            self.emit_located(emit);
+        }
+        self.advance_lines(keep_from);
+        self.buf.drain(..keep_from);
+        self.buf_offset += keep_from as u64;
+        self.searched_prefix = cut - keep_from;
+    }
+
+    fn emit_located(&mut self, emit: &mut impl FnMut(LocatedMatch)) {
+        let mut counted_to = 0;
+        let mut line = self.line;
+        // Start of the current line in `buf`, or `None` while it started before `buf[0]`.
+        let mut line_start: Option<usize> = None;
+        for m in &self.raw {
+            let start = m.span.start;
+            let segment = &self.buf[counted_to..start];
+            let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
+            if newlines > 0 {
+                line += newlines;
+                let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
+                line_start = Some(counted_to + last + 1);
+            }
+            counted_to = start;
+            let column = match line_start {
+                Some(at) => count_chars(&self.buf[at..start]),
+                None => self.line_chars_before_buf + count_chars(&self.buf[..start]),
+            } + 1;
+            emit(LocatedMatch {
+                rule: m.rule,
+                secret: Secret::new(&self.buf[m.span.clone()]),
+                offset: self.buf_offset + start as u64,
+                line,
+                column,
+                inline_allowed: Matcher::inline_allowed(&self.buf, &m.span),
+            });
+        }
+    }
+
+    /// Moves the line counters from `buf[0]` to `buf[to]`.
+    fn advance_lines(&mut self, to: usize) {
+        let segment = &self.buf[..to];
+        let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
+        if newlines > 0 {
+            self.line += newlines;
+            let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
+            self.line_chars_before_buf = count_chars(&segment[last + 1..]);
+        } else {
+            self.line_chars_before_buf += count_chars(segment);
+        }
+    }
+}
+
+/// Characters in UTF-8 bytes: every byte that is not a continuation byte.
+pub fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(rng: &mut fastrand::Rng) -> String {
+        let body = |rng: &mut fastrand::Rng| -> String {
+            (0..74)
+                .map(|_| {
+                    let set = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+                    set[rng.usize(..set.len())] as char
+                })
+                .collect()
+        };
+        format!("sk-proj-{}{}{}", body(rng), "T3BlbkFJ", body(rng))
+    }
+
+    fn matcher() -> Matcher {
+        Matcher::new(RuleSet::builtin().unwrap())
+    }
+
+    fn scan_all(matcher: &Matcher, input: &[u8], chunk: usize) -> Vec<LocatedMatch> {
+        let mut scanner = ChunkScanner::with_chunk_size(matcher, chunk);
+        let mut out = Vec::new();
+        // A reader that yields odd-sized pieces exercises every cut.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1 % 7919 + 1013;
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        scanner
+            .scan_reader(Trickle(input, 0), |m| out.push(m))
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn finds_keys_across_chunk_cuts_with_lines_and_columns() {
+        let matcher = matcher();
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        let mut line = 1u64;
+        // Long lines with keys at every position relative to the cuts, and short lines between.
+        for i in 0..300 {
+            let pad = "a ".repeat(i * 37 % 5000);
+            let k = key(&mut rng);
+            // The key starts after `key=`: column = pad + 4 + 1.
+            expected.push((line, pad.len() as u64 + 5, Secret::new(k.clone()).fingerprint()));
+            input.extend_from_slice(format!("{pad}key={k} trailing\nshort {i}\n").as_bytes());
+            line += 2;
+        }
+        for chunk in [4096, 10_000, 65_536, 1 << 20] {
+            let found = scan_all(&matcher, &input, chunk);
+            let got: Vec<_> = found
+                .iter()
+                .map(|m| (m.line, m.column, m.secret.fingerprint()))
+                .collect();
+            assert_eq!(got.len(), expected.len(), "chunk size {chunk}");
+            for (got, expected) in got.iter().zip(&expected) {
+                assert_eq!(got, expected, "chunk size {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_huge_line_is_scanned_in_bounded_pieces() {
+        let matcher = matcher();
+        let mut rng = fastrand::Rng::with_seed(2);
+        let mut input = Vec::new();
+        let mut keys = Vec::new();
+        for _ in 0..50 {
+            input.extend(std::iter::repeat_n(b'z', 30_011));
+            input.push(b',');
+            let k = key(&mut rng);
+            input.extend_from_slice(k.as_bytes());
+            keys.push(k);
+            input.push(b',');
+        }
+        let mut scanner = ChunkScanner::with_chunk_size(&matcher, 65_536);
+        let mut found = Vec::new();
+        scanner
+            .scan_reader(&input[..], |m| found.push(m.secret.expose_str()))
+            .unwrap();
+        assert_eq!(found, keys);
+        assert!(scanner.buf.capacity() < 4 * 65_536, "buffer grew to {}", scanner.buf.capacity());
+    }
+
+    #[test]
+    fn inline_allow_marks_only_its_line() {
+        let matcher = matcher();
+        let mut rng = fastrand::Rng::with_seed(3);
+        let (a, b) = (key(&mut rng), key(&mut rng));
+        let input = format!("x = \"{a}\"  # ferret:allow\ny = \"{b}\"\n");
+        let found = scan_all(&matcher, input.as_bytes(), 4096);
+        let allowed: Vec<_> = found.iter().map(|m| m.inline_allowed).collect();
+        assert_eq!(allowed, [true, false]);
+    }
+
+    #[test]
+    fn entropy_of_uniform_and_constant_bytes() {
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,193 @@
+//! Reports: turning findings into text for people, JSON/JSONL for scripts, and SARIF for
+//! GitHub code scanning. Every writer redacts secrets unless `show_secrets` is set.
+
+mod sarif;
+mod text;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::finding::{CommitInfo, Finding, Location, Verification};
+use crate::rules::Rule;
+
+pub use sarif::sarif_log;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+impl Format {
+    /// The format an output file's extension implies, if any.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
+            Some(Format::Sarif)
+        } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            Some(Format::Jsonl)
+        } else if name.ends_with(".json") {
+            Some(Format::Json)
+        } else if name.ends_with(".txt") {
+            Some(Format::Text)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportOptions {
+    /// Print full secrets instead of the redacted form.
+    pub show_secrets: bool,
+    /// ANSI colours in text output.
+    pub color: bool,
+}
+
+/// One finding at one location: the JSON/JSONL object of the contract.
+#[derive(Debug, Serialize)]
+pub struct FindingRecord<'a> {
+    pub rule: &'a str,
+    pub rule_name: &'a str,
+    pub severity: &'a str,
+    pub fingerprint: &'a str,
+    pub secret: String,
+    pub path: &'a str,
+    pub line: u64,
+    pub column: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<&'a str>,
+    pub verification: &'a Verification,
+}
+
+impl<'a> FindingRecord<'a> {
+    pub fn new(finding: &'a Finding, location: &'a Location, options: &ReportOptions) -> Self {
+        let commit: Option<&CommitInfo> = location.commit.as_ref();
+        FindingRecord {
+            rule: &finding.rule_id,
+            rule_name: &finding.rule_name,
+            severity: finding.severity.as_str(),
+            fingerprint: &finding.fingerprint.0,
+            secret: shown_secret(finding, options),
+            path: &location.path,
+            line: location.line,
+            column: location.column,
+            commit: commit.map(|c| c.id.as_str()),
+            author: commit.map(|c| c.author.as_str()),
+            date: commit.map(|c| c.date.as_str()),
+            verification: &finding.verification,
+        }
+    }
+}
+
+/// The secret as reports show it: redacted unless the operator asked for the full value.
+pub fn shown_secret(finding: &Finding, options: &ReportOptions) -> String {
+    if options.show_secrets {
+        finding.secret.expose_str()
+    } else {
+        finding.secret.redacted()
+    }
+}
+
+/// Writes a complete report of `findings`.
+pub fn write_report(
+    format: Format,
+    findings: &[Finding],
+    rules: &[Rule],
+    options: &ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::write_grouped(findings, options, out),
+        Format::Json => {
+            let records: Vec<FindingRecord> = records(findings, options).collect();
+            serde_json::to_writer_pretty(&mut *out, &records)?;
+            writeln!(out)
+        }
+        Format::Jsonl => {
+            for record in records(findings, options) {
+                write_jsonl(&record, out)?;
+            }
+            Ok(())
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif_log(findings, rules, options))?;
+            writeln!(out)
+        }
+    }?;
+    out.flush()
+}
+
+fn records<'a>(
+    findings: &'a [Finding],
+    options: &'a ReportOptions,
+) -> impl Iterator<Item = FindingRecord<'a>> {
+    findings.iter().flat_map(move |finding| {
+        finding
+            .locations
+            .iter()
+            .map(move |location| FindingRecord::new(finding, location, options))
+    })
+}
+
+fn write_jsonl(record: &FindingRecord, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    writeln!(out)
+}
+
+/// A report written while a stream is scanned: text and JSONL lines go out (flushed) as each
+/// finding is seen; JSON and SARIF, which are single documents, are written at the end.
+pub struct StreamingReport<'o> {
+    format: Format,
+    options: ReportOptions,
+    out: &'o mut dyn Write,
+    held: Vec<Finding>,
+}
+
+impl<'o> StreamingReport<'o> {
+    pub fn new(format: Format, options: ReportOptions, out: &'o mut dyn Write) -> Self {
+        StreamingReport {
+            format,
+            options,
+            out,
+            held: Vec::new(),
+        }
+    }
+
+    /// Reports one finding (with one location) now, or holds it for the final document.
+    pub fn push(&mut self, finding: Finding) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                text::write_line(&finding, &finding.locations[0], &self.options, self.out)?;
+                self.out.flush()
+            }
+            Format::Jsonl => {
+                let record = FindingRecord::new(&finding, &finding.locations[0], &self.options);
+                write_jsonl(&record, self.out)?;
+                self.out.flush()
+            }
+            Format::Json | Format::Sarif => {
+                self.held.push(finding);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the final document for JSON and SARIF.
+    pub fn finish(self, rules: &[Rule]) -> io::Result<()> {
+        match self.format {
+            Format::Json | Format::Sarif => {
+                write_report(self.format, &self.held, rules, &self.options, self.out)
+            }
+            Format::Text | Format::Jsonl => self.out.flush(),
+        }
+    }
+}

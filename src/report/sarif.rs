@@ -1,0 +1,209 @@
+//! SARIF 2.1.0 for GitHub code scanning.
+//!
+//! One SARIF rule per ferret rule (all of them, so rule indices are stable between runs), one
+//! result per location. `primaryLocationLineHash` is derived from the rule, the secret's
+//! fingerprint and the path, never the line, so an alert survives code moving around and the
+//! same key leaked in many commits of one file stays one alert. No raw secret is written unless
+//! `--show-secrets`.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use serde_sarif::sarif::{
+    ArtifactLocation, Location as SarifLocation, Message, MultiformatMessageString,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+};
+use sha2::{Digest, Sha256};
+
+use super::{ReportOptions, shown_secret};
+use crate::finding::{Finding, Location};
+use crate::rules::{Rule, Severity};
+
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(severity: Severity) -> ResultLevel {
+    match severity {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low => ResultLevel::Note,
+    }
+}
+
+fn help(rule: &Rule) -> MultiformatMessageString {
+    let text = format!(
+        "{} Treat a leaked key as compromised: revoke it at the provider (ferret revoke can do \
+         this for OpenAI keys), issue a replacement through your secret store, and remove the \
+         key from the code. Deleting it in a later commit is not enough: it stays in git \
+         history. If this is a test value or an accepted risk, add `ferret:allow` on the line \
+         or its fingerprint to .ferretignore.",
+        rule.description
+    );
+    let markdown = format!(
+        "**{}**\n\n{}\n\n1. Revoke the key at the provider (`ferret revoke` does this for OpenAI \
+         keys).\n2. Issue a replacement through your secret store.\n3. Remove the key from the \
+         code; it stays in git history until the history is rewritten.\n\nTo accept a finding, \
+         add `ferret:allow` on its line or its fingerprint to `.ferretignore`.",
+        rule.name, rule.description
+    );
+    MultiformatMessageString::builder()
+        .text(text)
+        .markdown(markdown)
+        .build()
+}
+
+fn descriptor(rule: &Rule) -> ReportingDescriptor {
+    let mut properties = BTreeMap::new();
+    properties.insert(
+        "security-severity".to_string(),
+        json!(rule.severity.security_severity()),
+    );
+    properties.insert("precision".to_string(), json!("very-high"));
+    ReportingDescriptor::builder()
+        .id(rule.id.clone())
+        .name(rule.name.clone())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(rule.name.clone())
+                .build(),
+        )
+        .full_description(
+            MultiformatMessageString::builder()
+                .text(rule.description.clone())
+                .build(),
+        )
+        .help(help(rule))
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(json!(level(rule.severity)))
+                .build(),
+        )
+        .properties(
+            PropertyBag::builder()
+                .tags(vec!["security".to_string(), "secret".to_string()])
+                .additional_properties(properties)
+                .build(),
+        )
+        .build()
+}
+
+/// `hex16(sha256(rule, fingerprint, path)):1`.
+fn line_hash(finding: &Finding, location: &Location) -> String {
+    let mut hasher = Sha256::new();
+    for part in [&finding.rule_id, &finding.fingerprint.0, &location.path] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    format!("{}:1", &hex::encode(hasher.finalize())[..16])
+}
+
+/// Percent-encodes what may not stand in a relative URI reference.
+fn relative_uri(path: &str) -> String {
+    let mut uri = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&byte) {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+fn result(
+    rule_index: usize,
+    finding: &Finding,
+    location: &Location,
+    options: &ReportOptions,
+) -> SarifResult {
+    let secret = shown_secret(finding, options);
+    let mut text = format!("{} {} found", finding.rule_name, secret);
+    let mut properties = BTreeMap::new();
+    properties.insert("fingerprint".to_string(), json!(finding.fingerprint.0));
+    properties.insert("secret".to_string(), json!(secret));
+    properties.insert("verification".to_string(), json!(finding.verification));
+    if let Some(commit) = &location.commit {
+        text.push_str(&format!(" in commit {}", commit.id));
+        properties.insert("commit".to_string(), json!(commit.id));
+        properties.insert("author".to_string(), json!(commit.author));
+        properties.insert("date".to_string(), json!(commit.date));
+    }
+    text.push('.');
+    let region = Region::builder()
+        .start_line(location.line as i64)
+        .start_column(location.column as i64)
+        .end_line(location.line as i64)
+        .end_column((location.column + finding.secret.expose().len() as u64) as i64)
+        .build();
+    let physical = PhysicalLocation::builder()
+        .artifact_location(
+            ArtifactLocation::builder()
+                .uri(relative_uri(&location.path))
+                .build(),
+        )
+        .region(region)
+        .build();
+    SarifResult::builder()
+        .rule_id(finding.rule_id.clone())
+        .rule_index(rule_index as i64)
+        .level(level(finding.severity))
+        .message(Message::builder().text(text).build())
+        .locations(vec![
+            SarifLocation::builder()
+                .physical_location(physical)
+                .build(),
+        ])
+        .partial_fingerprints(BTreeMap::from([(
+            "primaryLocationLineHash".to_string(),
+            line_hash(finding, location),
+        )]))
+        .properties(
+            PropertyBag::builder()
+                .additional_properties(properties)
+                .build(),
+        )
+        .build()
+}
+
+/// The whole SARIF log for one run of ferret.
+pub fn sarif_log(findings: &[Finding], rules: &[Rule], options: &ReportOptions) -> Sarif {
+    let results: Vec<SarifResult> = findings
+        .iter()
+        .flat_map(|finding| {
+            let rule_index = rules
+                .iter()
+                .position(|r| r.id == finding.rule_id)
+                .unwrap_or(0);
+            finding
+                .locations
+                .iter()
+                .map(move |location| result(rule_index, finding, location, options))
+        })
+        .collect();
+    let driver = ToolComponent::builder()
+        .name("ferret")
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .rules(rules.iter().map(descriptor).collect::<Vec<_>>())
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(results)
+        .column_kind(json!("unicodeCodePoints"))
+        .build();
+    Sarif::builder()
+        .schema(SCHEMA)
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded_and_relative() {
+        assert_eq!(relative_uri("src/a b/é#1.env"), "src/a%20b/%C3%A9%231.env");
+    }
+}

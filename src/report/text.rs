@@ -1,0 +1,87 @@
+//! The text report, for people: one block per secret with all its locations.
+
+use std::io::{self, Write};
+
+use super::{ReportOptions, shown_secret};
+use crate::finding::{Finding, Location};
+
+const BOLD_RED: &str = "\x1b[1;31m";
+const CYAN: &str = "\x1b[36m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+fn paint(options: &ReportOptions, style: &str, text: &str) -> String {
+    if options.color {
+        format!("{style}{text}{RESET}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn place(location: &Location) -> String {
+    let mut place = format!("{}:{}:{}", location.path, location.line, location.column);
+    if let Some(commit) = &location.commit {
+        place.push_str(&format!(
+            " (commit {} by {}, {})",
+            &commit.id[..commit.id.len().min(12)],
+            commit.author,
+            commit.date
+        ));
+    }
+    place
+}
+
+/// All findings, grouped by secret, then a one-line summary.
+pub fn write_grouped(
+    findings: &[Finding],
+    options: &ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for finding in findings {
+        writeln!(
+            out,
+            "{} {} [{}]",
+            paint(options, BOLD_RED, &finding.rule_id),
+            finding.rule_name,
+            finding.severity
+        )?;
+        writeln!(out, "  secret       {}", shown_secret(finding, options))?;
+        writeln!(out, "  fingerprint  {}", finding.fingerprint)?;
+        writeln!(
+            out,
+            "  status       {}",
+            serde_json::to_value(finding.verification.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )?;
+        for (index, location) in finding.locations.iter().enumerate() {
+            let label = if index == 0 { "locations" } else { "" };
+            writeln!(out, "  {label:<11}  {}", paint(options, CYAN, &place(location)))?;
+        }
+        writeln!(out)?;
+    }
+    let locations: usize = findings.iter().map(|f| f.locations.len()).sum();
+    let summary = match findings.len() {
+        0 => "No secrets found.".to_string(),
+        1 => format!("1 secret found in {locations} location(s)."),
+        n => format!("{n} secrets found in {locations} location(s)."),
+    };
+    writeln!(out, "{}", paint(options, DIM, &summary))
+}
+
+/// One finding at one location on one line, for streams.
+pub fn write_line(
+    finding: &Finding,
+    location: &Location,
+    options: &ReportOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} {}",
+        paint(options, CYAN, &place(location)),
+        paint(options, BOLD_RED, &finding.rule_id),
+        shown_secret(finding, options)
+    )
+}

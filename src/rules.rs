@@ -1,0 +1,454 @@
+//! Detection rules: loading `rules/*.toml` (built in) and operator rule directories, compiling
+//! them, and expanding and checking the examples each rule carries.
+//!
+//! A rule file holds `[[rule]]` tables and an optional `[defaults]` table whose fields fill in
+//! whatever a rule leaves out, so a family of rules shares one placeholder list.
+//!
+//! Examples may not contain a real-looking key (none may be committed), so they are templates:
+//! `{b64url:74}` stands for 74 random base64url characters (also `alnum`, `hex`, `upper`,
+//! `lower`, `digit`; a single character such as `{X:20}` repeats it), expanded at check time. `«` and `»` around part of an example mark the
+//! exact span the rule must report.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
+
+/// The built-in rule files, compiled into the binary. A test checks that every file under
+/// `rules/` is listed here.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] =
+    &[("rules/openai.toml", include_str!("../rules/openai.toml"))];
+
+/// Default for how far a match may extend from its keyword, in bytes.
+pub const DEFAULT_MAX_MATCH_LEN: usize = 600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{file}: {reason}")]
+    Parse { file: String, reason: String },
+    #[error("{file}: rule `{id}`: {reason}")]
+    Invalid {
+        file: String,
+        id: String,
+        reason: String,
+    },
+    #[error("{file}: rule id `{id}` is already defined")]
+    DuplicateId { file: String, id: String },
+    #[error("cannot read rules from {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// GitHub code scanning's `security-severity` (a score in (0, 10]).
+    pub fn security_severity(self) -> &'static str {
+        match self {
+            Severity::Low => "3.0",
+            Severity::Medium => "5.5",
+            Severity::High => "8.0",
+            Severity::Critical => "9.5",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Fields shared by every rule of a file unless the rule sets its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDefaults {
+    severity: Option<Severity>,
+    keywords: Option<Vec<String>>,
+    min_entropy: Option<f64>,
+    placeholders: Option<Vec<String>>,
+    verifier: Option<String>,
+    max_len: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    name: String,
+    description: Option<String>,
+    severity: Option<Severity>,
+    keywords: Option<Vec<String>>,
+    pattern: String,
+    #[serde(default)]
+    balanced: bool,
+    min_entropy: Option<f64>,
+    placeholders: Option<Vec<String>>,
+    verifier: Option<String>,
+    max_len: Option<usize>,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    counterexamples: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    defaults: RuleDefaults,
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+/// A compiled detection rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    /// Literal strings, one of which must occur in every match (the Aho-Corasick prefilter).
+    pub keywords: Vec<String>,
+    pub pattern: Regex,
+    /// The regex's `head` and `tail` groups must be equally long (OpenAI keys put the
+    /// `T3BlbkFJ` marker in the middle of the body; a truncated key fails this).
+    pub balanced: bool,
+    /// Minimum Shannon entropy, in bits per byte, of the secret.
+    pub min_entropy: Option<f64>,
+    /// A secret matching this is a placeholder, not a key.
+    pub placeholders: Option<Regex>,
+    /// Which verifier checks this rule's secrets (`openai`, `openai-admin`…).
+    pub verifier: Option<String>,
+    /// How far from its keyword a match may reach, in bytes.
+    pub max_len: usize,
+    pub examples: Vec<String>,
+    pub counterexamples: Vec<String>,
+    /// The file the rule came from.
+    pub origin: String,
+}
+
+impl Rule {
+    /// The bytes of `whole` that are the secret: the `secret` group when the pattern has one.
+    pub fn secret_group(&self) -> Option<usize> {
+        self.pattern
+            .capture_names()
+            .position(|name| name == Some("secret"))
+    }
+}
+
+/// Every rule in use, in a stable order (built-ins first, in file order).
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The rules compiled into the binary.
+    pub fn builtin() -> Result<Self, RuleError> {
+        let mut set = RuleSet::default();
+        for (name, text) in BUILTIN_RULE_FILES {
+            set.add_file(name, text)?;
+        }
+        Ok(set)
+    }
+
+    /// Built-ins plus every `*.toml` in `dir` (sorted by name).
+    pub fn with_dir(mut self, dir: &Path) -> Result<Self, RuleError> {
+        let io = |source| RuleError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            self.add_file(&path.display().to_string(), &text)?;
+        }
+        Ok(self)
+    }
+
+    /// Parses and compiles one rule file's text.
+    pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
+        let parsed: RuleFile = toml::from_str(text).map_err(|err| RuleError::Parse {
+            file: file.to_string(),
+            reason: err.to_string().trim_end().to_string(),
+        })?;
+        for spec in parsed.rule {
+            let rule = compile(file, spec, &parsed.defaults)?;
+            if self.rules.iter().any(|r| r.id == rule.id) {
+                return Err(RuleError::DuplicateId {
+                    file: file.to_string(),
+                    id: rule.id,
+                });
+            }
+            self.rules.push(rule);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, RuleError> {
+    let invalid = |reason: String| RuleError::Invalid {
+        file: file.to_string(),
+        id: spec.id.clone(),
+        reason,
+    };
+    let pattern = Regex::new(&spec.pattern).map_err(|e| invalid(format!("pattern: {e}")))?;
+    let keywords = spec
+        .keywords
+        .clone()
+        .or_else(|| defaults.keywords.clone())
+        .unwrap_or_default();
+    if keywords.is_empty() || keywords.iter().any(|k| k.is_empty()) {
+        return Err(invalid("needs at least one non-empty keyword".into()));
+    }
+    if spec.balanced {
+        let names: Vec<_> = pattern.capture_names().flatten().collect();
+        if !names.contains(&"head") || !names.contains(&"tail") {
+            return Err(invalid(
+                "`balanced` needs capture groups named `head` and `tail`".into(),
+            ));
+        }
+    }
+    let placeholders = match spec.placeholders.as_ref().or(defaults.placeholders.as_ref()) {
+        Some(list) if !list.is_empty() => Some(
+            Regex::new(&format!("(?:{})", list.join(")|(?:")))
+                .map_err(|e| invalid(format!("placeholders: {e}")))?,
+        ),
+        _ => None,
+    };
+    let severity = spec
+        .severity
+        .or(defaults.severity)
+        .ok_or_else(|| invalid("needs a severity".into()))?;
+    Ok(Rule {
+        description: spec.description.clone().unwrap_or_else(|| spec.name.clone()),
+        id: spec.id,
+        name: spec.name,
+        severity,
+        keywords,
+        pattern,
+        balanced: spec.balanced,
+        min_entropy: spec.min_entropy.or(defaults.min_entropy),
+        placeholders,
+        verifier: spec.verifier.or_else(|| defaults.verifier.clone()),
+        max_len: spec
+            .max_len
+            .or(defaults.max_len)
+            .unwrap_or(DEFAULT_MAX_MATCH_LEN),
+        examples: spec.examples,
+        counterexamples: spec.counterexamples,
+        origin: file.to_string(),
+    })
+}
+
+/// An example after template expansion: the text, and the span the rule must report if the
+/// example marked one with `«…»`.
+#[derive(Debug)]
+pub struct ExpandedExample {
+    pub text: Vec<u8>,
+    pub expected: Option<std::ops::Range<usize>>,
+}
+
+/// Expands `{class:N}` placeholders with random characters and strips `«»` span markers.
+pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExample {
+    const ALPHABETS: &[(&str, &[u8])] = &[
+        (
+            "b64url",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        ),
+        (
+            "alnum",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        ),
+        ("hex", b"0123456789abcdef"),
+        ("upper", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        ("lower", b"abcdefghijklmnopqrstuvwxyz"),
+        ("digit", b"0123456789"),
+    ];
+    let placeholder =
+        regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex");
+    let mut text = Vec::with_capacity(template.len() * 2);
+    let mut start = None;
+    let mut end = None;
+    let mut last = 0;
+    for caps in placeholder.captures_iter(template) {
+        let whole = caps.get(0).expect("group 0");
+        text.extend_from_slice(template[last..whole.start()].as_bytes());
+        last = whole.end();
+        match whole.as_str() {
+            "«" => start = Some(text.len()),
+            "»" => end = Some(text.len()),
+            _ => {
+                let class = &caps[1];
+                let count: usize = caps[2].parse().unwrap_or(0);
+                match ALPHABETS.iter().find(|(name, _)| *name == class) {
+                    Some((_, alphabet)) => {
+                        text.extend((0..count).map(|_| alphabet[rng.usize(..alphabet.len())]))
+                    }
+                    // A one-character class repeats that character: `{X:20}`.
+                    None if class.len() == 1 => text.extend(class.repeat(count).bytes()),
+                    None => text.extend_from_slice(whole.as_str().as_bytes()),
+                }
+            }
+        }
+    }
+    text.extend_from_slice(template[last..].as_bytes());
+    ExpandedExample {
+        text,
+        expected: start.zip(end).map(|(s, e)| s..e),
+    }
+}
+
+/// An example that did not behave as its rule says.
+#[derive(Debug)]
+pub struct ExampleFailure {
+    pub rule_id: String,
+    /// The template as written in the rule file (never the expansion, which looks like a key).
+    pub template: String,
+    pub reason: String,
+}
+
+/// Runs every rule's examples and counterexamples through `matcher`. Each example must be found
+/// by its rule (exactly at the `«»` span when one is marked); no rule may fire on a
+/// counterexample.
+pub fn check_examples(matcher: &crate::matcher::Matcher, seed: u64) -> Vec<ExampleFailure> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut failures = Vec::new();
+    let find = |text: &[u8]| {
+        let mut scanner = crate::matcher::ChunkScanner::new(matcher);
+        let mut found = Vec::new();
+        scanner
+            .scan_reader(text, |m| found.push(m))
+            .expect("reading from memory cannot fail");
+        found
+    };
+    for (index, rule) in matcher.rules().iter().enumerate() {
+        let fail = |template: &str, reason: String| ExampleFailure {
+            rule_id: rule.id.clone(),
+            template: template.to_string(),
+            reason,
+        };
+        for template in &rule.examples {
+            let example = expand_template(template, &mut rng);
+            let found = find(&example.text);
+            let ours: Vec<_> = found.iter().filter(|m| m.rule == index).collect();
+            if ours.is_empty() {
+                let others: Vec<_> = found.iter().map(|m| &matcher.rules()[m.rule].id).collect();
+                failures.push(fail(template, format!("not found (other rules: {others:?})")));
+            } else if let Some(span) = &example.expected
+                && !ours.iter().any(|m| {
+                    m.offset == span.start as u64 && m.secret.expose() == &example.text[span.clone()]
+                })
+            {
+                failures.push(fail(
+                    template,
+                    "found, but not exactly the span marked with «»".into(),
+                ));
+            }
+        }
+        for template in &rule.counterexamples {
+            let example = expand_template(template, &mut rng);
+            for m in find(&example.text) {
+                let by = &matcher.rules()[m.rule].id;
+                failures.push(fail(template, format!("counterexample matched by `{by}`")));
+            }
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_file_is_compiled_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("rules/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|name| name.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = BUILTIN_RULE_FILES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+    }
+
+    #[test]
+    fn every_builtin_example_and_counterexample_holds() {
+        let matcher = crate::matcher::Matcher::new(RuleSet::builtin().unwrap());
+        // Several seeds: the random parts differ each time.
+        for seed in 0..20 {
+            let failures = check_examples(&matcher, seed);
+            assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+        }
+    }
+
+    #[test]
+    fn builtin_rules_compile_with_unique_ids() {
+        let set = RuleSet::builtin().unwrap();
+        assert!(set.rules.len() >= 5);
+    }
+
+    #[test]
+    fn template_expands_classes_and_marks_span() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let ex = expand_template(r#"{"k": "«x{hex:8}y»", n: {digit:3}}"#, &mut rng);
+        let text = String::from_utf8(ex.text).unwrap();
+        let span = ex.expected.unwrap();
+        assert_eq!(span.len(), 10);
+        assert!(text[span.clone()].starts_with('x') && text[span].ends_with('y'));
+        assert!(text.starts_with(r#"{"k": "x"#));
+        assert_eq!(text.len(), r#"{"k": "xy", n: }"#.len() + 8 + 3);
+    }
+
+    #[test]
+    fn bad_rule_files_are_errors_naming_the_problem() {
+        let mut set = RuleSet::default();
+        let err = set.add_file("x.toml", "[[rule]]\nid = 3").unwrap_err();
+        assert!(err.to_string().starts_with("x.toml: "), "{err}");
+        let err = set
+            .add_file(
+                "y.toml",
+                "[[rule]]\nid='a'\nname='a'\nseverity='low'\nkeywords=['k']\npattern='('",
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("rule `a`: pattern"), "{err}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The `Secret` type: the bytes of a found key, which redact themselves.
+//!
+//! Every report, log line and error goes through `Display`/`Debug`, which show only a redacted
+//! form; the full value comes out only through the explicit [`Secret::expose`] call, used by
+//! `--show-secrets` and (later) by verification.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// The raw bytes of a matched secret.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Secret(bytes.into())
+    }
+
+    /// The full secret. Call only where the operator asked for it or the secret must leave the
+    /// process on purpose (verification).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The full secret as text, lossily decoded (keys are ASCII in practice).
+    pub fn expose_str(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+
+    /// SHA-256 of the secret, hex: the identity of a key across locations, runs and baselines.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint(hex::encode(Sha256::digest(&self.0)))
+    }
+
+    /// The kind prefix (`sk-`, `sk-proj-`, `sk-svcacct-`…), then four characters, `…`, and the last
+    /// four. At most half of the secret is ever shown, so short secrets show less.
+    pub fn redacted(&self) -> String {
+        let text = String::from_utf8_lossy(&self.0);
+        let chars: Vec<char> = text.chars().collect();
+        let budget = chars.len() / 2;
+        let tail = 4.min(budget / 2);
+        let head = (kind_prefix_len(&chars) + 4).min(budget - tail);
+        let mut out: String = chars[..head].iter().collect();
+        out.push('…');
+        out.extend(&chars[chars.len() - tail..]);
+        out
+    }
+}
+
+/// Length of a leading `word-` or `word-word-` kind prefix (`sk-`, `sk-proj-`), 0 if none.
+fn kind_prefix_len(chars: &[char]) -> usize {
+    let mut end = 0;
+    for _segment in 0..2 {
+        let word = chars[end..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        if (2..=8).contains(&word) && chars.get(end + word) == Some(&'-') {
+            end += word + 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.redacted())
+    }
+}
+
+/// Hex SHA-256 of a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_kind_prefix_and_last_four() {
+        let body: String = "Ab12".chars().chain("q".repeat(60).chars()).collect();
+        let secret = Secret::new(format!("sk-proj-{body}x9Zq"));
+        assert_eq!(secret.redacted(), "sk-proj-Ab12…x9Zq");
+        assert_eq!(format!("{secret}"), "sk-proj-Ab12…x9Zq");
+        assert_eq!(format!("{secret:?}"), "Secret(sk-proj-Ab12…x9Zq)");
+    }
+
+    #[test]
+    fn redaction_never_shows_more_than_half() {
+        for len in 0..24 {
+            let secret = Secret::new("sk-".to_string() + &"a".repeat(len));
+            let shown = secret.redacted().chars().filter(|c| *c != '…').count();
+            assert!(shown * 2 <= 3 + len, "len {len}: {}", secret.redacted());
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_hex() {
+        assert_eq!(
+            Secret::new("abc").fingerprint().0,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
