@@ -74,7 +74,7 @@ impl Severity {
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -196,9 +196,13 @@ impl RuleSet {
 
     /// Parses and compiles one rule file's text.
     pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
-        let parsed: RuleFile = toml::from_str(text).map_err(|err| RuleError::Parse {
-            file: file.to_string(),
-            reason: err.to_string().trim_end().to_string(),
+        let parsed: RuleFile = toml::from_str(text).map_err(|err| {
+            let (line, column) =
+                crate::config::line_and_column(text, err.span().map_or(0, |s| s.start));
+            RuleError::Parse {
+                file: format!("{file}:{line}:{column}"),
+                reason: err.message().trim().replace('\n', " "),
+            }
         })?;
         for spec in parsed.rule {
             let rule = compile(file, spec, &parsed.defaults)?;
