@@ -84,8 +84,12 @@ impl Matcher {
     /// position. Bytes of `hay` outside `report` serve as context only.
     pub fn find(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>) {
         let first = out.len();
+        let mut hits = self.keywords.find_overlapping_iter(hay).peekable();
+        if hits.peek().is_none() {
+            return;
+        }
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
-        for hit in self.keywords.find_overlapping_iter(hay) {
+        for hit in hits {
             for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
                 let reach = self.rules.rules[rule].max_len;
                 let window = hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
@@ -150,6 +154,15 @@ impl Matcher {
         let to = (span.end + LOOK).min(hay.len());
         let line_end = memchr::memchr(b'\n', &hay[span.end..to]).map_or(to, |i| span.end + i);
         memchr::memmem::find(&hay[line_start..line_end], INLINE_ALLOW_MARKER).is_some()
+    }
+
+    /// Every match in an input that is already wholly in memory (a git blob), located.
+    pub fn locate_all(&self, hay: &[u8]) -> Vec<LocatedMatch> {
+        let mut raw = Vec::new();
+        self.find(hay, 0..hay.len(), &mut raw);
+        let mut located = Vec::with_capacity(raw.len());
+        locate(hay, 0, 1, 0, &raw, &mut |m| located.push(m));
+        located
     }
 }
 
@@ -352,33 +365,14 @@ impl<'m> ChunkScanner<'m> {
     }
 
     fn emit_located(&mut self, emit: &mut impl FnMut(LocatedMatch)) {
-        let mut counted_to = 0;
-        let mut line = self.line;
-        // Start of the current line in `buf`, or `None` while it started before `buf[0]`.
-        let mut line_start: Option<usize> = None;
-        for m in &self.raw {
-            let start = m.span.start;
-            let segment = &self.buf[counted_to..start];
-            let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
-            if newlines > 0 {
-                line += newlines;
-                let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
-                line_start = Some(counted_to + last + 1);
-            }
-            counted_to = start;
-            let column = match line_start {
-                Some(at) => count_chars(&self.buf[at..start]),
-                None => self.line_chars_before_buf + count_chars(&self.buf[..start]),
-            } + 1;
-            emit(LocatedMatch {
-                rule: m.rule,
-                secret: Secret::new(&self.buf[m.span.clone()]),
-                offset: self.buf_offset + start as u64,
-                line,
-                column,
-                inline_allowed: Matcher::inline_allowed(&self.buf, &m.span),
-            });
-        }
+        locate(
+            &self.buf,
+            self.buf_offset,
+            self.line,
+            self.line_chars_before_buf,
+            &self.raw,
+            emit,
+        );
     }
 
     /// Moves the line counters from `buf[0]` to `buf[to]`.
@@ -392,6 +386,44 @@ impl<'m> ChunkScanner<'m> {
         } else {
             self.line_chars_before_buf += count_chars(segment);
         }
+    }
+}
+
+/// Turns sorted raw matches in `buf` into located ones. `buf[0]` is at input offset
+/// `buf_offset`, on line `line`, after `line_chars_before_buf` characters of that line.
+fn locate(
+    buf: &[u8],
+    buf_offset: u64,
+    mut line: u64,
+    line_chars_before_buf: u64,
+    raw: &[RawMatch],
+    emit: &mut dyn FnMut(LocatedMatch),
+) {
+    let mut counted_to = 0;
+    // Start of the current line in `buf`, or `None` while it started before `buf[0]`.
+    let mut line_start: Option<usize> = None;
+    for m in raw {
+        let start = m.span.start;
+        let segment = &buf[counted_to..start];
+        let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
+        if newlines > 0 {
+            line += newlines;
+            let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
+            line_start = Some(counted_to + last + 1);
+        }
+        counted_to = start;
+        let column = match line_start {
+            Some(at) => count_chars(&buf[at..start]),
+            None => line_chars_before_buf + count_chars(&buf[..start]),
+        } + 1;
+        emit(LocatedMatch {
+            rule: m.rule,
+            secret: Secret::new(&buf[m.span.clone()]),
+            offset: buf_offset + start as u64,
+            line,
+            column,
+            inline_allowed: Matcher::inline_allowed(buf, &m.span),
+        });
     }
 }
 

@@ -3,8 +3,6 @@
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{DirArgs, scan_setup, warn};
-use crate::finding::Finding;
-use crate::report::write_report;
 use crate::sources::dir::{DirOptions, Progress, scan_dirs};
 
 /// A spinner counting files and bytes.
@@ -48,14 +46,5 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
         &|warning| progress.0.suspend(|| warn(warning)),
     );
     progress.0.finish_and_clear();
-    let mut findings = Finding::group(setup.matcher.rules(), scan.matches);
-    setup.suppressions.apply(&mut findings);
-    write_report(
-        setup.format,
-        &findings,
-        setup.matcher.rules(),
-        &setup.options,
-        &mut setup.output,
-    )?;
-    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+    scan_setup::report_matches(&mut setup, scan.matches)
 }

@@ -2,6 +2,7 @@
 //! that parses, calls the library and prints. Errors become one line on stderr and exit code 2.
 
 mod cmd_dir;
+mod cmd_git;
 mod cmd_rules;
 mod cmd_stream;
 mod scan_setup;
@@ -28,6 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scan a git repository: every blob of its history once (or a range, or the staged change).
+    Git(GitArgs),
     /// Scan files on disk: every file under PATH (hidden and gitignored ones too) but .git.
     Dir(DirArgs),
     /// Scan standard input as it arrives, reporting each finding as soon as it is seen.
@@ -94,6 +97,24 @@ pub struct DirArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GitArgs {
+    /// The repository (or a directory inside it).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    /// Only what the commits of BASE..HEAD introduce (a pull request).
+    #[arg(long, value_name = "BASE..HEAD", conflicts_with_all = ["staged", "unreachable"])]
+    pub range: Option<String>,
+    /// Only lines the index adds over HEAD (a pre-commit hook).
+    #[arg(long, conflicts_with = "unreachable")]
+    pub staged: bool,
+    /// Also objects no ref reaches: dangling commits, dropped stashes, lost blobs.
+    #[arg(long)]
+    pub unreachable: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct StdinArgs {
     /// Name standard input has in reports.
     #[arg(long, default_value = "stdin")]
@@ -143,6 +164,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs a parsed command line and turns its outcome into the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
+        Command::Git(args) => cmd_git::run(args),
         Command::Dir(args) => cmd_dir::run(args),
         Command::Stdin(args) => cmd_stream::run_stdin(args),
         Command::Log(args) => cmd_stream::run_log(args),

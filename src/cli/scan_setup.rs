@@ -9,9 +9,9 @@ use anyhow::Context;
 
 use super::{EXIT_FINDINGS, FailOn, ScanArgs};
 use crate::config::Config;
-use crate::finding::Finding;
+use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
-use crate::report::{Format, ReportOptions};
+use crate::report::{Format, ReportOptions, write_report};
 use crate::rules::RuleSet;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
 
@@ -75,6 +75,21 @@ pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
         [only] if only.is_dir() => only,
         _ => Path::new("."),
     }
+}
+
+/// Groups matches into findings, drops the suppressed ones, writes the report, and returns the
+/// exit code.
+pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Result<u8> {
+    let mut findings = Finding::group(setup.matcher.rules(), matches);
+    setup.suppressions.apply(&mut findings);
+    write_report(
+        setup.format,
+        &findings,
+        setup.matcher.rules(),
+        &setup.options,
+        &mut setup.output,
+    )?;
+    Ok(exit_code(&findings, setup.fail_on))
 }
 
 /// The exit code for what was reported.

@@ -1,0 +1,25 @@
+//! `ferret git`: scan a repository's history, a commit range, or the staged change.
+
+use super::{GitArgs, scan_setup, warn};
+use crate::sources::git::{self, GitOptions};
+
+pub fn run(args: GitArgs) -> anyhow::Result<u8> {
+    let repo = git::open(&args.repo)?;
+    let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
+    let on_warning = |warning: &crate::sources::Warning| warn(warning);
+    let scan = if args.staged {
+        git::scan_staged(&repo, &setup.matcher, &on_warning)?
+    } else if let Some(range) = &args.range {
+        git::scan_range(&repo, &setup.matcher, range, &on_warning)?
+    } else {
+        let options = GitOptions {
+            unreachable: args.unreachable,
+            threads: args.scan.threads.unwrap_or(0),
+        };
+        git::scan_history(&repo, &setup.matcher, &options, &on_warning)?
+    };
+    if let Some(reason) = &scan.nothing_to_scan {
+        eprintln!("ferret: {reason}");
+    }
+    scan_setup::report_matches(&mut setup, scan.matches)
+}

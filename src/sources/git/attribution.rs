@@ -1,0 +1,287 @@
+//! Attribution: which commit and path introduced each matched object.
+//!
+//! Runs only when the object scan matched something. Every commit reachable from a ref (and,
+//! with `--unreachable`, every commit in the object database) is visited oldest first; each
+//! commit's tree is walked depth first, skipping trees already seen in an older commit, so
+//! every tree of the history is decoded once. The first commit in which a matched blob
+//! appears at a path is the one that introduced it there.
+
+use std::collections::HashMap;
+
+use gix::ObjectId;
+use gix::object::Kind;
+use gix::prelude::Find;
+
+use super::{GitError, GitOptions, MatchedObject, commit_info};
+use crate::finding::{CommitInfo, Location, Match};
+use crate::matcher::LocatedMatch;
+use crate::sources::Warning;
+
+/// Path shown for a secret in a commit message.
+pub const COMMIT_MESSAGE_PATH: &str = "(commit message)";
+
+pub(crate) struct Attributed {
+    pub matches: Vec<Match>,
+    pub inline_allowed: usize,
+    pub warnings: Vec<Warning>,
+}
+
+/// Where an object was first seen: at `path` in `commit` (none for a ref pointing straight at
+/// a blob).
+struct Sighting {
+    path: String,
+    commit: Option<ObjectId>,
+}
+
+/// Ref tips: commits to walk from, plus refs that point straight at a matched blob or tag.
+struct Tips {
+    commits: Vec<ObjectId>,
+    direct: HashMap<ObjectId, String>,
+}
+
+fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips, GitError> {
+    let mut tips = Tips {
+        commits: Vec::new(),
+        direct: HashMap::new(),
+    };
+    let platform = repo
+        .references()
+        .map_err(|e| GitError::git("cannot list refs", e))?;
+    let all = platform
+        .all()
+        .map_err(|e| GitError::git("cannot list refs", e))?;
+    for reference in all {
+        let mut reference = match reference {
+            Ok(reference) => reference,
+            Err(err) => {
+                warn(format!("unreadable ref skipped: {err}"));
+                continue;
+            }
+        };
+        let name = reference.name().as_bstr().to_string();
+        // An annotated tag object itself is reachable (its message is scanned).
+        if let Some(id) = reference.target().try_id() {
+            tips.direct.insert(id.to_owned(), name.clone());
+        }
+        match reference.peel_to_id() {
+            Ok(id) => match repo.find_header(id).map(|h| h.kind()) {
+                Ok(Kind::Commit) => tips.commits.push(id.detach()),
+                Ok(_) => {
+                    tips.direct.insert(id.detach(), name);
+                }
+                Err(err) => warn(format!("{name}: target missing, skipped: {err}")),
+            },
+            Err(err) => warn(format!("{name}: cannot be resolved, skipped: {err}")),
+        }
+    }
+    if let Ok(head) = repo.head_id() {
+        tips.commits.push(head.detach());
+    }
+    Ok(tips)
+}
+
+/// Every commit reachable from `tips`, oldest first, with its tree.
+fn commits_oldest_first(
+    repo: &gix::Repository,
+    tips: Vec<ObjectId>,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<(ObjectId, ObjectId)>, GitError> {
+    let walk = repo
+        .rev_walk(tips)
+        .all()
+        .map_err(|e| GitError::git("cannot walk history", e))?;
+    let mut commits = Vec::new();
+    let mut buf = Vec::new();
+    let mut walk_errors = 0;
+    for info in walk {
+        let info = match info {
+            Ok(info) => info,
+            Err(err) => {
+                walk_errors += 1;
+                if walk_errors == 1 {
+                    warn(format!(
+                        "history is incomplete (shallow or partial clone?), part of it was not \
+                         attributed: {err}"
+                    ));
+                }
+                continue;
+            }
+        };
+        match repo.objects.try_find(&info.id, &mut buf) {
+            Ok(Some(data)) => {
+                match gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) {
+                    Ok(commit) => {
+                        let time = commit.committer().map(|c| c.seconds()).unwrap_or(0);
+                        commits.push((time, info.id, commit.tree()));
+                    }
+                    Err(err) => warn(format!("commit {}: unreadable, skipped: {err}", info.id)),
+                }
+            }
+            _ => warn(format!("commit {}: missing, skipped", info.id)),
+        }
+    }
+    commits.sort_by_key(|(time, _, _)| *time);
+    Ok(commits.into_iter().map(|(_, id, tree)| (id, tree)).collect())
+}
+
+/// Walks the trees of `commits` once, recording where each id in `wanted` first appears.
+fn find_blobs(
+    repo: &gix::Repository,
+    commits: &[(ObjectId, ObjectId)],
+    wanted: &gix::hashtable::HashSet<ObjectId>,
+    warn: &mut dyn FnMut(String),
+) -> HashMap<ObjectId, Vec<Sighting>> {
+    let mut seen_trees = gix::hashtable::HashSet::default();
+    let mut found: HashMap<ObjectId, Vec<Sighting>> = HashMap::new();
+    let mut buf = Vec::new();
+    let mut stack: Vec<(ObjectId, String)> = Vec::new();
+    for &(commit, root) in commits {
+        stack.push((root, String::new()));
+        while let Some((tree, prefix)) = stack.pop() {
+            if !seen_trees.insert(tree) {
+                continue;
+            }
+            let data = match repo.objects.try_find(&tree, &mut buf) {
+                Ok(Some(data)) => data,
+                _ => {
+                    warn(format!("tree {tree} (in commit {commit}): missing, skipped"));
+                    continue;
+                }
+            };
+            for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
+                let Ok(entry) = entry else {
+                    warn(format!("tree {tree}: corrupt, partly skipped"));
+                    break;
+                };
+                let path = format!("{prefix}{}", entry.filename);
+                if entry.mode.is_tree() {
+                    stack.push((entry.oid.to_owned(), path + "/"));
+                } else if wanted.contains(entry.oid) {
+                    let sightings = found.entry(entry.oid.to_owned()).or_default();
+                    if !sightings.iter().any(|s| s.path == path) {
+                        sightings.push(Sighting {
+                            path,
+                            commit: Some(commit),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+pub(crate) fn attribute(
+    repo: &gix::Repository,
+    matched: Vec<MatchedObject>,
+    extra_tips: &[ObjectId],
+    options: &GitOptions,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<Attributed, GitError> {
+    let mut warnings = Vec::new();
+    let mut warn = |text: String| {
+        let warning = Warning(text);
+        on_warning(&warning);
+        warnings.push(warning);
+    };
+    let tips = ref_tips(repo, &mut warn)?;
+    let mut walk_from = tips.commits.clone();
+    walk_from.extend_from_slice(extra_tips);
+    let commits = commits_oldest_first(repo, walk_from, &mut warn)?;
+    let wanted: gix::hashtable::HashSet<ObjectId> = matched
+        .iter()
+        .filter(|m| m.kind == Kind::Blob)
+        .map(|m| m.id)
+        .collect();
+    let mut sightings = find_blobs(repo, &commits, &wanted, &mut warn);
+    let reachable_commits: gix::hashtable::HashSet<ObjectId> =
+        commits.iter().map(|(id, _)| *id).collect();
+
+    let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
+    let mut info_of = |id: ObjectId| -> Option<CommitInfo> {
+        if let Some(info) = infos.get(&id) {
+            return Some(info.clone());
+        }
+        let mut buf = Vec::new();
+        let data = repo.objects.try_find(&id, &mut buf).ok()??;
+        let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()).ok()?;
+        let info = commit_info(id, &commit);
+        infos.insert(id, info.clone());
+        Some(info)
+    };
+
+    let mut out = Attributed {
+        matches: Vec::new(),
+        inline_allowed: 0,
+        warnings: Vec::new(),
+    };
+    for object in matched {
+        let places: Vec<Sighting> = match object.kind {
+            Kind::Blob => match sightings.remove(&object.id) {
+                Some(places) => places,
+                None => match tips.direct.get(&object.id) {
+                    Some(name) => vec![Sighting {
+                        path: name.clone(),
+                        commit: None,
+                    }],
+                    None if options.unreachable => vec![Sighting {
+                        path: format!("(unreachable blob {})", object.id),
+                        commit: None,
+                    }],
+                    None => continue,
+                },
+            },
+            Kind::Commit if reachable_commits.contains(&object.id) => vec![Sighting {
+                path: COMMIT_MESSAGE_PATH.to_string(),
+                commit: Some(object.id),
+            }],
+            Kind::Commit if options.unreachable => vec![Sighting {
+                path: COMMIT_MESSAGE_PATH.to_string(),
+                commit: Some(object.id),
+            }],
+            Kind::Tag if tips.direct.contains_key(&object.id) || options.unreachable => {
+                let name = tips
+                    .direct
+                    .get(&object.id)
+                    .cloned()
+                    .unwrap_or_else(|| object.id.to_string());
+                vec![Sighting {
+                    path: format!("(tag message {name})"),
+                    commit: None,
+                }]
+            }
+            _ => continue,
+        };
+        for place in places {
+            let commit = place.commit.and_then(&mut info_of);
+            for m in &object.matches {
+                push_match(&mut out, m, &place.path, commit.clone());
+            }
+        }
+    }
+    out.warnings = warnings;
+    Ok(out)
+}
+
+/// Adds one located match at a path, unless its line is marked `ferret:allow`.
+pub(crate) fn push_match(
+    out: &mut Attributed,
+    m: &LocatedMatch,
+    path: &str,
+    commit: Option<CommitInfo>,
+) {
+    if m.inline_allowed {
+        out.inline_allowed += 1;
+        return;
+    }
+    out.matches.push(Match {
+        rule: m.rule,
+        secret: m.secret.clone(),
+        location: Location {
+            path: path.to_string(),
+            line: m.line,
+            column: m.column,
+            commit,
+        },
+    });
+}

@@ -1,0 +1,153 @@
+//! `ferret git`: secrets in a repository's history, read through gix.
+//!
+//! Three ways in, one per daily path:
+//! - [`scan_history`]: every object in the object database is decoded once (packs are
+//!   traversed in pack order, so each delta chain is inflated once) and every blob, commit and
+//!   tag scanned; only objects that matched are then attributed to the commit and path that
+//!   introduced them ([`attribution`]), so a clean repository never pays for a history walk.
+//! - [`scan_range`]: only blobs that the commits of `A..B` introduce (a pull request).
+//! - [`scan_staged`]: only lines the index adds over `HEAD` (a pre-commit hook).
+
+mod attribution;
+mod objects;
+mod range;
+mod staged;
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+use super::Warning;
+use crate::finding::CommitInfo;
+use crate::matcher::{LocatedMatch, Matcher};
+
+pub use range::scan_range;
+pub use staged::scan_staged;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{}: not a git repository: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Git(String),
+    #[error("{what} `{spec}` is not in this repository{hint}")]
+    MissingRevision {
+        what: &'static str,
+        spec: String,
+        hint: &'static str,
+    },
+    #[error("--range needs the form BASE..HEAD, got `{0}`")]
+    BadRange(String),
+}
+
+impl GitError {
+    fn git(context: &str, err: impl std::fmt::Display) -> Self {
+        GitError::Git(format!("{context}: {err}"))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GitOptions {
+    /// Also report objects no ref reaches (dangling commits, dropped stashes, lost blobs).
+    pub unreachable: bool,
+    /// Threads for object decoding (0: one per core).
+    pub threads: usize,
+}
+
+/// What a git scan found.
+#[derive(Debug, Default)]
+pub struct GitScan {
+    pub matches: Vec<crate::finding::Match>,
+    /// Matches on lines marked `ferret:allow`.
+    pub inline_allowed: usize,
+    pub warnings: Vec<Warning>,
+    /// Distinct objects scanned, and their bytes.
+    pub objects: u64,
+    pub bytes: u64,
+    /// Set when there was nothing to scan (an empty range), with the reason.
+    pub nothing_to_scan: Option<String>,
+}
+
+/// Opens the repository at or above `path`.
+pub fn open(path: &Path) -> Result<gix::Repository, GitError> {
+    gix::discover(path).map_err(|err| GitError::Open {
+        path: path.to_path_buf(),
+        reason: err.to_string(),
+    })
+}
+
+/// The directory whose `.ferret.toml` and `.ferretignore` apply to a repository.
+pub fn config_root(repo: &gix::Repository) -> PathBuf {
+    repo.workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo.git_dir().to_path_buf())
+}
+
+/// One scanned object with matches.
+#[derive(Debug)]
+pub(crate) struct MatchedObject {
+    pub id: ObjectId,
+    pub kind: gix::object::Kind,
+    pub matches: Vec<LocatedMatch>,
+}
+
+/// Scans an object's bytes; `None` when nothing matched.
+pub(crate) fn scan_object(
+    matcher: &Matcher,
+    id: ObjectId,
+    kind: gix::object::Kind,
+    data: &[u8],
+) -> Option<MatchedObject> {
+    let matches = matcher.locate_all(data);
+    (!matches.is_empty()).then_some(MatchedObject { id, kind, matches })
+}
+
+/// Author, date and id of a commit.
+pub(crate) fn commit_info(id: ObjectId, commit: &gix::objs::CommitRef<'_>) -> CommitInfo {
+    let (author, date) = match commit.author() {
+        Ok(signature) => (
+            format!("{} <{}>", signature.name, signature.email),
+            signature
+                .time()
+                .ok()
+                .and_then(|t| t.format(gix::date::time::format::ISO8601_STRICT).ok())
+                .unwrap_or_default(),
+        ),
+        Err(_) => (String::new(), String::new()),
+    };
+    CommitInfo {
+        id: id.to_string(),
+        author,
+        date,
+    }
+}
+
+/// Whole history: every blob, commit and tag in the object database, each scanned once;
+/// matched ones attributed to the commit and path that introduced them.
+pub fn scan_history(
+    repo: &gix::Repository,
+    matcher: &Matcher,
+    options: &GitOptions,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    let scanned = objects::scan_all_objects(repo, matcher, options, on_warning)?;
+    let mut scan = GitScan {
+        objects: scanned.objects,
+        bytes: scanned.bytes,
+        warnings: scanned.warnings,
+        ..GitScan::default()
+    };
+    if scanned.matched.is_empty() {
+        return Ok(scan);
+    }
+    let extra_tips = if options.unreachable {
+        scanned.commit_ids
+    } else {
+        Vec::new()
+    };
+    let attributed = attribution::attribute(repo, scanned.matched, &extra_tips, options, on_warning)?;
+    scan.warnings.extend(attributed.warnings);
+    scan.inline_allowed = attributed.inline_allowed;
+    scan.matches = attributed.matches;
+    Ok(scan)
+}

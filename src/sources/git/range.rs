@@ -1,0 +1,244 @@
+//! `ferret git --range BASE..HEAD`: only what the commits of a pull request introduce.
+//!
+//! A blob counts as introduced by a commit when it sits at a path where none of the commit's
+//! parents had it (so a merge of the base branch into the pull request introduces nothing the
+//! base already had). Each introduced blob is scanned once, attributed to the oldest commit of
+//! the range that introduced it, and the range's commit messages are scanned too.
+
+use std::collections::HashMap;
+
+use gix::ObjectId;
+use gix::object::Kind;
+use gix::prelude::Find;
+
+use super::attribution::{Attributed, COMMIT_MESSAGE_PATH, push_match};
+use super::{GitError, GitScan, commit_info};
+use crate::matcher::Matcher;
+use crate::sources::Warning;
+
+/// Where a missing base usually comes from, and the fix.
+const SHALLOW_HINT: &str = " (a shallow or force-pushed checkout? fetch more history, e.g. \
+                            actions/checkout with fetch-depth: 0, or git fetch --unshallow)";
+
+fn resolve(repo: &gix::Repository, what: &'static str, spec: &str) -> Result<ObjectId, GitError> {
+    repo.rev_parse_single(format!("{spec}^{{commit}}").as_str())
+        .map(|id| id.detach())
+        .map_err(|_| GitError::MissingRevision {
+            what,
+            spec: spec.to_string(),
+            hint: SHALLOW_HINT,
+        })
+}
+
+/// Reads a tree's entries as (name, is_tree, id).
+fn tree_entries(
+    repo: &gix::Repository,
+    tree: ObjectId,
+) -> Result<Vec<(String, bool, ObjectId)>, GitError> {
+    let mut buf = Vec::new();
+    let data = repo
+        .objects
+        .try_find(&tree, &mut buf)
+        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
+        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
+    let mut entries = Vec::new();
+    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
+        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
+        if entry.mode.is_commit() {
+            continue; // a submodule: its history is its own repository's
+        }
+        entries.push((
+            entry.filename.to_string(),
+            entry.mode.is_tree(),
+            entry.oid.to_owned(),
+        ));
+    }
+    Ok(entries)
+}
+
+/// Blobs of `new` that `old` does not have at the same path, as (path, blob).
+fn changed_blobs(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    prefix: &str,
+    out: &mut Vec<(String, ObjectId)>,
+) -> Result<(), GitError> {
+    if old == Some(new) {
+        return Ok(());
+    }
+    let before: HashMap<String, (bool, ObjectId)> = match old {
+        Some(old) => tree_entries(repo, old)?
+            .into_iter()
+            .map(|(name, is_tree, id)| (name, (is_tree, id)))
+            .collect(),
+        None => HashMap::new(),
+    };
+    for (name, is_tree, id) in tree_entries(repo, new)? {
+        let previous = before.get(&name);
+        if previous.is_some_and(|(_, old_id)| *old_id == id) {
+            continue;
+        }
+        let path = format!("{prefix}{name}");
+        if is_tree {
+            let old_subtree = previous.filter(|(was_tree, _)| *was_tree).map(|(_, id)| *id);
+            changed_blobs(repo, old_subtree, id, &(path + "/"), out)?;
+        } else {
+            out.push((path, id));
+        }
+    }
+    Ok(())
+}
+
+/// The blob at `path` in `tree`, if any.
+fn blob_at(repo: &gix::Repository, tree: ObjectId, path: &str) -> Option<ObjectId> {
+    let mut current = tree;
+    let mut parts = path.split('/').peekable();
+    while let Some(part) = parts.next() {
+        let entries = tree_entries(repo, current).ok()?;
+        let (_, is_tree, id) = entries.into_iter().find(|(name, _, _)| name == part)?;
+        match (parts.peek().is_some(), is_tree) {
+            (true, true) => current = id,
+            (false, false) => return Some(id),
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn commit_tree_and_parents(
+    repo: &gix::Repository,
+    id: ObjectId,
+) -> Result<(ObjectId, Vec<ObjectId>, i64), GitError> {
+    let mut buf = Vec::new();
+    let data = repo
+        .objects
+        .try_find(&id, &mut buf)
+        .map_err(|e| GitError::git(&format!("commit {id}"), e))?
+        .ok_or_else(|| GitError::Git(format!("commit {id} is missing")))?;
+    let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash())
+        .map_err(|e| GitError::git(&format!("commit {id}"), e))?;
+    let time = commit.committer().map(|c| c.seconds()).unwrap_or(0);
+    Ok((commit.tree(), commit.parents().collect(), time))
+}
+
+pub fn scan_range(
+    repo: &gix::Repository,
+    matcher: &Matcher,
+    range: &str,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    let (base_spec, head_spec) = range
+        .split_once("..")
+        .filter(|(b, h)| !b.is_empty() && !h.is_empty() && !h.starts_with('.'))
+        .ok_or_else(|| GitError::BadRange(range.to_string()))?;
+    let base = resolve(repo, "base", base_spec)?;
+    let head = resolve(repo, "head", head_spec)?;
+    let mut scan = GitScan::default();
+    if base == head {
+        scan.nothing_to_scan = Some(format!(
+            "nothing to scan: the range {range} is empty (base and head are both {head})"
+        ));
+        return Ok(scan);
+    }
+    let walk = repo
+        .rev_walk([head])
+        .with_hidden([base])
+        .all()
+        .map_err(|e| GitError::git("cannot walk the range", e))?;
+    let mut commits = Vec::new();
+    for info in walk {
+        let info = info.map_err(|e| GitError::git("cannot walk the range", e))?;
+        commits.push(commit_tree_and_parents(repo, info.id).map(|c| (info.id, c))?);
+    }
+    if commits.is_empty() {
+        scan.nothing_to_scan = Some(format!(
+            "nothing to scan: the range {range} has no commits ({head_spec} is an ancestor of {base_spec})"
+        ));
+        return Ok(scan);
+    }
+    commits.sort_by_key(|(_, (_, _, time))| *time);
+
+    // Oldest introduction of each blob, at each path.
+    let mut introduced: Vec<(ObjectId, String, ObjectId)> = Vec::new();
+    let mut known: std::collections::HashSet<(ObjectId, String)> = Default::default();
+    let mut warnings = Vec::new();
+    for (commit, (tree, parents, _)) in &commits {
+        let parent_trees: Vec<ObjectId> = parents
+            .iter()
+            .filter_map(|p| commit_tree_and_parents(repo, *p).ok().map(|(t, _, _)| t))
+            .collect();
+        if parent_trees.len() < parents.len() {
+            let warning = Warning(format!(
+                "commit {commit}: a parent is missing (shallow clone?), all its files count as new"
+            ));
+            on_warning(&warning);
+            warnings.push(warning);
+        }
+        let mut changed = Vec::new();
+        changed_blobs(repo, parent_trees.first().copied(), *tree, "", &mut changed)?;
+        for (path, blob) in changed {
+            let in_other_parent = parent_trees[1.min(parent_trees.len())..]
+                .iter()
+                .any(|t| blob_at(repo, *t, &path) == Some(blob));
+            if !in_other_parent && known.insert((blob, path.clone())) {
+                introduced.push((blob, path, *commit));
+            }
+        }
+    }
+
+    let mut out = Attributed {
+        matches: Vec::new(),
+        inline_allowed: 0,
+        warnings,
+    };
+    let mut scanned: HashMap<ObjectId, Vec<crate::matcher::LocatedMatch>> = HashMap::new();
+    let mut buf = Vec::new();
+    for (blob, path, commit) in &introduced {
+        if !scanned.contains_key(blob) {
+            let matches = match repo.objects.try_find(blob, &mut buf) {
+                Ok(Some(data)) if data.kind == Kind::Blob => {
+                    scan.objects += 1;
+                    scan.bytes += data.data.len() as u64;
+                    matcher.locate_all(data.data)
+                }
+                _ => {
+                    let warning = Warning(format!("{path}: blob {blob} is missing, skipped"));
+                    on_warning(&warning);
+                    out.warnings.push(warning);
+                    Vec::new()
+                }
+            };
+            scanned.insert(*blob, matches);
+        }
+        let matches = &scanned[blob];
+        if !matches.is_empty() {
+            let info = commit_info_of(repo, *commit);
+            for m in matches {
+                push_match(&mut out, m, path, info.clone());
+            }
+        }
+    }
+    for (commit, _) in &commits {
+        if let Ok(Some(data)) = repo.objects.try_find(commit, &mut buf) {
+            let matches = matcher.locate_all(data.data);
+            if !matches.is_empty() {
+                let info = commit_info_of(repo, *commit);
+                for m in &matches {
+                    push_match(&mut out, m, COMMIT_MESSAGE_PATH, info.clone());
+                }
+            }
+        }
+    }
+    scan.matches = out.matches;
+    scan.inline_allowed = out.inline_allowed;
+    scan.warnings = out.warnings;
+    Ok(scan)
+}
+
+fn commit_info_of(repo: &gix::Repository, id: ObjectId) -> Option<crate::finding::CommitInfo> {
+    let mut buf = Vec::new();
+    let data = repo.objects.try_find(&id, &mut buf).ok()??;
+    let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()).ok()?;
+    Some(commit_info(id, &commit))
+}

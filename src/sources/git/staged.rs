@@ -1,0 +1,122 @@
+//! `ferret git --staged`: what a commit would add, for a pre-commit hook.
+//!
+//! Every index entry whose blob differs from `HEAD`'s at that path is scanned as staged (the
+//! index content counts, not the working tree, so partial staging is honoured). Only matches
+//! on lines the change adds are reported: a line that already existed in the `HEAD` version
+//! of the file is history's problem, reported by a full `ferret git`, and must not block
+//! today's commit. Works before the first commit (no `HEAD`: everything staged is new).
+
+use std::collections::{HashMap, HashSet};
+
+use gix::ObjectId;
+use gix::prelude::Find;
+
+use super::attribution::{Attributed, push_match};
+use super::{GitError, GitScan};
+use crate::matcher::Matcher;
+use crate::sources::Warning;
+
+/// Every blob path of a tree, recursively.
+fn tree_blobs(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    prefix: &str,
+    out: &mut HashMap<Vec<u8>, ObjectId>,
+) -> Result<(), GitError> {
+    let mut buf = Vec::new();
+    let data = repo
+        .objects
+        .try_find(&tree, &mut buf)
+        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
+        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
+    let mut subtrees = Vec::new();
+    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
+        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
+        let path = format!("{prefix}{}", entry.filename);
+        if entry.mode.is_tree() {
+            subtrees.push((entry.oid.to_owned(), path + "/"));
+        } else {
+            out.insert(path.into_bytes(), entry.oid.to_owned());
+        }
+    }
+    for (subtree, path) in subtrees {
+        tree_blobs(repo, subtree, &path, out)?;
+    }
+    Ok(())
+}
+
+/// The line of `text` around byte `offset`.
+fn line_at(text: &[u8], offset: usize) -> &[u8] {
+    let start = memchr::memrchr(b'\n', &text[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &text[offset..]).map_or(text.len(), |i| offset + i);
+    let line = &text[start..end];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+pub fn scan_staged(
+    repo: &gix::Repository,
+    matcher: &Matcher,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    let index = repo
+        .index_or_empty()
+        .map_err(|e| GitError::git("cannot read the index", e))?;
+    let mut head = HashMap::new();
+    if let Ok(tree) = repo.head_tree_id() {
+        tree_blobs(repo, tree.detach(), "", &mut head)?;
+    }
+    let mut out = Attributed {
+        matches: Vec::new(),
+        inline_allowed: 0,
+        warnings: Vec::new(),
+    };
+    let mut scan = GitScan::default();
+    let mut new_buf = Vec::new();
+    let mut old_buf = Vec::new();
+    for entry in index.entries() {
+        if entry.stage_raw() != 0 || entry.mode.is_submodule() || entry.mode.is_sparse() {
+            continue;
+        }
+        let path = entry.path(&index);
+        let old = head.get(path.as_ref() as &[u8]).copied();
+        if old == Some(entry.id) {
+            continue;
+        }
+        let shown = path.to_string();
+        let staged = match repo.objects.try_find(&entry.id, &mut new_buf) {
+            Ok(Some(data)) => data.data,
+            _ => {
+                let warning = Warning(format!("{shown}: staged blob missing, skipped"));
+                on_warning(&warning);
+                out.warnings.push(warning);
+                continue;
+            }
+        };
+        scan.objects += 1;
+        scan.bytes += staged.len() as u64;
+        let matches = matcher.locate_all(staged);
+        if matches.is_empty() {
+            continue;
+        }
+        let old_lines: HashSet<&[u8]> = match old {
+            Some(old) => match repo.objects.try_find(&old, &mut old_buf) {
+                Ok(Some(data)) => data
+                    .data
+                    .split(|&b| b == b'\n')
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                    .collect(),
+                _ => HashSet::new(),
+            },
+            None => HashSet::new(),
+        };
+        for m in &matches {
+            if !old_lines.contains(line_at(staged, m.offset as usize)) {
+                push_match(&mut out, m, &shown, None);
+            }
+        }
+    }
+    scan.matches = out.matches;
+    scan.inline_allowed = out.inline_allowed;
+    scan.warnings = out.warnings;
+    Ok(scan)
+}
