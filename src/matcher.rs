@@ -137,8 +137,13 @@ impl Matcher {
                 }
             }
             let bytes = &hay[span.clone()];
-            if rule.min_entropy.is_some_and(|min| shannon_entropy(bytes) < min)
-                || rule.placeholders.as_ref().is_some_and(|p| p.is_match(bytes))
+            if rule
+                .min_entropy
+                .is_some_and(|min| shannon_entropy(bytes) < min)
+                || rule
+                    .placeholders
+                    .as_ref()
+                    .is_some_and(|p| p.is_match(bytes))
             {
                 continue;
             }
@@ -150,7 +155,8 @@ impl Matcher {
     pub fn inline_allowed(hay: &[u8], span: &Range<usize>) -> bool {
         const LOOK: usize = 4096;
         let from = span.start.saturating_sub(LOOK);
-        let line_start = memchr::memrchr(b'\n', &hay[from..span.start]).map_or(from, |i| from + i + 1);
+        let line_start =
+            memchr::memrchr(b'\n', &hay[from..span.start]).map_or(from, |i| from + i + 1);
         let to = (span.end + LOOK).min(hay.len());
         let line_end = memchr::memchr(b'\n', &hay[span.end..to]).map_or(to, |i| span.end + i);
         memchr::memmem::find(&hay[line_start..line_end], INLINE_ALLOW_MARKER).is_some()
@@ -345,7 +351,10 @@ impl<'m> ChunkScanner<'m> {
         } else if len >= self.chunk_size {
             let overlap = 2 * self.matcher.max_reach() + LEFT_CONTEXT;
             let cut = len - overlap;
-            (cut, cut - LEFT_CONTEXT)
+            (
+                cut,
+                char_boundary_at_or_before(&self.buf, cut - LEFT_CONTEXT),
+            )
         } else {
             return;
         };
@@ -354,8 +363,11 @@ impl<'m> ChunkScanner<'m> {
             // Complete lines end at `cut`; a cut inside a long line needs what follows as
             // right context.
             let hay_end = if cut == keep_from { cut } else { len };
-            self.matcher
-                .find(&self.buf[..hay_end], self.searched_prefix..cut, &mut self.raw);
+            self.matcher.find(
+                &self.buf[..hay_end],
+                self.searched_prefix..cut,
+                &mut self.raw,
+            );
             self.emit_located(emit);
         }
         self.advance_lines(keep_from);
@@ -427,9 +439,29 @@ fn locate(
     }
 }
 
-/// Characters in UTF-8 bytes: every byte that is not a continuation byte.
+/// Characters in bytes as an editor shows them: UTF-8 code points, and one for each byte that
+/// is not part of a valid sequence (a stray continuation byte is a column of its own, so just
+/// skipping continuation bytes would undercount).
 pub fn count_chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
+    bytes
+        .utf8_chunks()
+        .map(|chunk| chunk.valid().chars().count() + chunk.invalid().len())
+        .sum::<usize>() as u64
+}
+
+/// `at`, moved back to the start of the UTF-8 sequence it is inside, if any. Character counts
+/// of the two sides of a cut there add up; a cut inside a sequence would count it as invalid
+/// bytes on both sides.
+fn char_boundary_at_or_before(bytes: &[u8], mut at: usize) -> usize {
+    let is_continuation = |b: u8| (b as i8) < -0x40;
+    // A sequence has at most three continuation bytes: further back cannot be its start.
+    for _ in 0..3 {
+        if at == 0 || !is_continuation(bytes[at]) {
+            break;
+        }
+        at -= 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -484,7 +516,11 @@ mod tests {
             let pad = "a ".repeat(i * 37 % 5000);
             let k = key(&mut rng);
             // The key starts after `key=`: column = pad + 4 + 1.
-            expected.push((line, pad.len() as u64 + 5, Secret::new(k.clone()).fingerprint()));
+            expected.push((
+                line,
+                pad.len() as u64 + 5,
+                Secret::new(k.clone()).fingerprint(),
+            ));
             input.extend_from_slice(format!("{pad}key={k} trailing\nshort {i}\n").as_bytes());
             line += 2;
         }
@@ -521,7 +557,40 @@ mod tests {
             .scan_reader(&input[..], |m| found.push(m.secret.expose_str()))
             .unwrap();
         assert_eq!(found, keys);
-        assert!(scanner.buf.capacity() < 4 * 65_536, "buffer grew to {}", scanner.buf.capacity());
+        assert!(
+            scanner.buf.capacity() < 4 * 65_536,
+            "buffer grew to {}",
+            scanner.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_when_a_cut_falls_inside_one() {
+        let matcher = matcher();
+        let mut rng = fastrand::Rng::with_seed(4);
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        let mut column = 1u64;
+        // One long line of 2-, 3- and 4-byte characters and stray continuation bytes (one
+        // column each), so that cuts land inside characters at every offset.
+        for i in 0..200 {
+            let pad = "é€𝄞a".repeat(i * 53 % 700 + 1);
+            input.extend_from_slice(pad.as_bytes());
+            input.extend_from_slice(b"\x80 ");
+            column += pad.chars().count() as u64 + 2;
+            let k = key(&mut rng);
+            expected.push((column, Secret::new(k.clone()).fingerprint()));
+            input.extend_from_slice(k.as_bytes());
+            input.push(b' ');
+            column += k.len() as u64 + 1;
+        }
+        for chunk in [4096, 10_000, 65_536] {
+            let got: Vec<_> = scan_all(&matcher, &input, chunk)
+                .iter()
+                .map(|m| (m.column, m.secret.fingerprint()))
+                .collect();
+            assert_eq!(got, expected, "chunk size {chunk}");
+        }
     }
 
     #[test]

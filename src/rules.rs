@@ -245,7 +245,11 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
             ));
         }
     }
-    let placeholders = match spec.placeholders.as_ref().or(defaults.placeholders.as_ref()) {
+    let placeholders = match spec
+        .placeholders
+        .as_ref()
+        .or(defaults.placeholders.as_ref())
+    {
         Some(list) if !list.is_empty() => Some(
             Regex::new(&format!("(?:{})", list.join(")|(?:")))
                 .map_err(|e| invalid(format!("placeholders: {e}")))?,
@@ -257,7 +261,10 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
         .or(defaults.severity)
         .ok_or_else(|| invalid("needs a severity".into()))?;
     Ok(Rule {
-        description: spec.description.clone().unwrap_or_else(|| spec.name.clone()),
+        description: spec
+            .description
+            .clone()
+            .unwrap_or_else(|| spec.name.clone()),
         id: spec.id,
         name: spec.name,
         severity,
@@ -301,8 +308,7 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
         ("lower", b"abcdefghijklmnopqrstuvwxyz"),
         ("digit", b"0123456789"),
     ];
-    let placeholder =
-        regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex");
+    let placeholder = regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex");
     let mut text = Vec::with_capacity(template.len() * 2);
     let mut start = None;
     let mut end = None;
@@ -370,10 +376,14 @@ pub fn check_examples(matcher: &crate::matcher::Matcher, seed: u64) -> Vec<Examp
             let ours: Vec<_> = found.iter().filter(|m| m.rule == index).collect();
             if ours.is_empty() {
                 let others: Vec<_> = found.iter().map(|m| &matcher.rules()[m.rule].id).collect();
-                failures.push(fail(template, format!("not found (other rules: {others:?})")));
+                failures.push(fail(
+                    template,
+                    format!("not found (other rules: {others:?})"),
+                ));
             } else if let Some(span) = &example.expected
                 && !ours.iter().any(|m| {
-                    m.offset == span.start as u64 && m.secret.expose() == &example.text[span.clone()]
+                    m.offset == span.start as u64
+                        && m.secret.expose() == &example.text[span.clone()]
                 })
             {
                 failures.push(fail(

@@ -47,9 +47,8 @@ impl Suppressions {
     pub fn from_config(config: &Config) -> Result<Self, SuppressError> {
         let mut paths = GlobSetBuilder::new();
         for pattern in &config.allowlist.paths {
-            let glob = Glob::new(pattern).map_err(|e| {
-                config.invalid_entry(pattern, format!("bad glob: {e}"))
-            })?;
+            let glob = Glob::new(pattern)
+                .map_err(|e| config.invalid_entry(pattern, format!("bad glob: {e}")))?;
             paths.add(glob);
         }
         let mut secret_regexes = Vec::new();
@@ -66,9 +65,9 @@ impl Suppressions {
                 .iter()
                 .map(|f| Fingerprint(f.trim().to_ascii_lowercase()))
                 .collect(),
-            paths: paths.build().map_err(|e| {
-                config.invalid_entry("paths", format!("bad glob: {e}"))
-            })?,
+            paths: paths
+                .build()
+                .map_err(|e| config.invalid_entry("paths", format!("bad glob: {e}")))?,
             secret_regexes,
         })
     }

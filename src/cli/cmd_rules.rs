@@ -14,7 +14,11 @@ pub fn run(args: RulesArgs) -> anyhow::Result<u8> {
                 set = set.with_dir(&dir)?;
             }
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<30} {:<9} {:<13} NAME", "ID", "SEVERITY", "VERIFIER")?;
+            writeln!(
+                out,
+                "{:<30} {:<9} {:<13} NAME",
+                "ID", "SEVERITY", "VERIFIER"
+            )?;
             for rule in &set.rules {
                 writeln!(
                     out,
@@ -55,7 +59,11 @@ pub fn run(args: RulesArgs) -> anyhow::Result<u8> {
                 examples,
                 failures.len()
             )?;
-            Ok(if failures.is_empty() { 0 } else { EXIT_FINDINGS })
+            Ok(if failures.is_empty() {
+                0
+            } else {
+                EXIT_FINDINGS
+            })
         }
     }
 }

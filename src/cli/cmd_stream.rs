@@ -28,7 +28,10 @@ pub fn run_log(args: LogArgs) -> anyhow::Result<u8> {
 /// Reports each match as the source yields it, after suppression.
 fn run_streaming(
     args: &ScanArgs,
-    scan: impl FnOnce(&crate::matcher::Matcher, &mut dyn FnMut(Match) -> io::Result<()>) -> io::Result<usize>,
+    scan: impl FnOnce(
+        &crate::matcher::Matcher,
+        &mut dyn FnMut(Match) -> io::Result<()>,
+    ) -> io::Result<usize>,
 ) -> anyhow::Result<u8> {
     let mut setup = scan_setup::prepare(args, std::path::Path::new("."))?;
     let rules = setup.matcher.rules();

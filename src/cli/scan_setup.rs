@@ -45,8 +45,8 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         .unwrap_or(Format::Text);
     let (output, to_terminal): (Box<dyn Write>, bool) = match &args.output {
         Some(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             (Box::new(BufWriter::new(file)), false)
         }
         None => (

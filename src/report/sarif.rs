@@ -149,9 +149,7 @@ fn result(
         .level(level(finding.severity))
         .message(Message::builder().text(text).build())
         .locations(vec![
-            SarifLocation::builder()
-                .physical_location(physical)
-                .build(),
+            SarifLocation::builder().physical_location(physical).build(),
         ])
         .partial_fingerprints(BTreeMap::from([(
             "primaryLocationLineHash".to_string(),

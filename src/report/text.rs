@@ -57,7 +57,11 @@ pub fn write_grouped(
         )?;
         for (index, location) in finding.locations.iter().enumerate() {
             let label = if index == 0 { "locations" } else { "" };
-            writeln!(out, "  {label:<11}  {}", paint(options, CYAN, &place(location)))?;
+            writeln!(
+                out,
+                "  {label:<11}  {}",
+                paint(options, CYAN, &place(location))
+            )?;
         }
         writeln!(out)?;
     }

@@ -90,7 +90,11 @@ pub fn scan_dirs(
             let warn = |text: String| {
                 let warning = Warning(text);
                 on_warning(&warning);
-                result.lock().expect("no panics while locked").warnings.push(warning);
+                result
+                    .lock()
+                    .expect("no panics while locked")
+                    .warnings
+                    .push(warning);
             };
             let entry = match entry {
                 Ok(entry) => entry,

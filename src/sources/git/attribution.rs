@@ -121,7 +121,10 @@ fn commits_oldest_first(
         }
     }
     commits.sort_by_key(|(time, _, _)| *time);
-    Ok(commits.into_iter().map(|(_, id, tree)| (id, tree)).collect())
+    Ok(commits
+        .into_iter()
+        .map(|(_, id, tree)| (id, tree))
+        .collect())
 }
 
 /// Walks the trees of `commits` once, recording where each id in `wanted` first appears.
@@ -144,7 +147,9 @@ fn find_blobs(
             let data = match repo.objects.try_find(&tree, &mut buf) {
                 Ok(Some(data)) => data,
                 _ => {
-                    warn(format!("tree {tree} (in commit {commit}): missing, skipped"));
+                    warn(format!(
+                        "tree {tree} (in commit {commit}): missing, skipped"
+                    ));
                     continue;
                 }
             };

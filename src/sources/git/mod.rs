@@ -145,7 +145,8 @@ pub fn scan_history(
     } else {
         Vec::new()
     };
-    let attributed = attribution::attribute(repo, scanned.matched, &extra_tips, options, on_warning)?;
+    let attributed =
+        attribution::attribute(repo, scanned.matched, &extra_tips, options, on_warning)?;
     scan.warnings.extend(attributed.warnings);
     scan.inline_allowed = attributed.inline_allowed;
     scan.matches = attributed.matches;

@@ -81,7 +81,9 @@ fn changed_blobs(
         }
         let path = format!("{prefix}{name}");
         if is_tree {
-            let old_subtree = previous.filter(|(was_tree, _)| *was_tree).map(|(_, id)| *id);
+            let old_subtree = previous
+                .filter(|(was_tree, _)| *was_tree)
+                .map(|(_, id)| *id);
             changed_blobs(repo, old_subtree, id, &(path + "/"), out)?;
         } else {
             out.push((path, id));
