@@ -15,6 +15,8 @@ pub struct CommitInfo {
     pub author: String,
     /// RFC 3339.
     pub date: String,
+    /// The refs that contain the commit (full history scans only).
+    pub refs: Vec<String>,
 }
 
 /// Where a secret was seen.

@@ -589,7 +589,10 @@ mod tests {
                 .iter()
                 .map(|m| (m.column, m.secret.fingerprint()))
                 .collect();
-            assert_eq!(got, expected, "chunk size {chunk}");
+            assert_eq!(got.len(), expected.len(), "chunk size {chunk}");
+            for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
+                assert_eq!(got, expected, "chunk size {chunk}, key {index}");
+            }
         }
     }
 

@@ -77,10 +77,12 @@ fn keys_only_on_a_side_branch_or_only_in_a_tag_are_found() {
     assert_eq!(branch.len(), 1, "{records:?}");
     assert_eq!(branch[0].path, "side.py");
     assert_eq!(branch[0].commit.as_deref(), Some(branch_commit.as_str()));
+    assert_eq!(branch[0].refs, ["refs/heads/side"]);
     let tagged = of_key(&records, &in_tag);
     assert_eq!(tagged.len(), 1, "{records:?}");
     assert_eq!(tagged[0].rule, "openai-legacy-key");
     assert_eq!(tagged[0].commit.as_deref(), Some(tag_commit.as_str()));
+    assert_eq!(tagged[0].refs, ["refs/tags/v1.0"]);
 }
 
 #[test]
@@ -170,6 +172,7 @@ fn key_brought_in_by_a_merge_is_attributed_to_the_branch_commit() {
     let found = of_key(&run.records(), &key);
     assert_eq!(found.len(), 1, "{run}");
     assert_eq!(found[0].commit.as_deref(), Some(feature.as_str()));
+    assert_eq!(found[0].refs, ["HEAD", "refs/heads/main"]);
 }
 
 #[test]
@@ -340,4 +343,81 @@ fn this_repository_history_is_clean() {
         &["git", ".", "--format", "jsonl"],
     );
     run.expect_code(0);
+}
+
+#[test]
+fn shallow_clone_is_scanned_without_error() {
+    let mut origin = Repo::new();
+    let old = project_key();
+    origin.write("old.env", format!("KEY={old}\n"));
+    origin.commit_all("old");
+    let recent = project_key();
+    origin.write("new.env", format!("KEY={recent}\n"));
+    origin.commit_all("recent");
+    let clone = support::Tree::new();
+    let url = format!("file://{}", origin.path().display());
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &url, "shallow"])
+        .current_dir(clone.path())
+        .status()
+        .expect("git clone runs");
+    assert!(status.success());
+    let run = support::ferret_in(&clone.join("shallow"), &["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    let records = run.records();
+    // Both files exist in the one commit the shallow clone has.
+    assert_eq!(of_key(&records, &recent).len(), 1, "{run}");
+    assert_eq!(of_key(&records, &old).len(), 1, "{run}");
+}
+
+#[test]
+fn a_corrupt_loose_object_is_a_warning_and_the_scan_goes_on() {
+    let mut repo = Repo::new();
+    let key = project_key();
+    repo.write("a.env", format!("KEY={key}\n"));
+    repo.write("victim.txt", "this blob will be corrupted\n");
+    repo.commit_all("two files");
+    let victim = repo.git(&["rev-parse", "HEAD:victim.txt"]);
+    let object = repo
+        .path()
+        .join(".git/objects")
+        .join(&victim[..2])
+        .join(&victim[2..]);
+    let mut permissions = std::fs::metadata(&object).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&object, permissions).unwrap();
+    std::fs::write(&object, b"not zlib at all").unwrap();
+
+    let run = repo.ferret(&["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
+    assert!(
+        run.stderr.contains("warning") && run.stderr.contains(&victim),
+        "{run}"
+    );
+}
+
+#[test]
+fn submodule_entries_are_skipped() {
+    let mut sub = Repo::new();
+    sub.write("lib.txt", "lib\n");
+    sub.commit_all("lib");
+    let mut repo = Repo::new();
+    let key = project_key();
+    repo.write("main.env", format!("KEY={key}\n"));
+    let url = format!("file://{}", sub.path().display());
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        "vendor/lib",
+    ]);
+    repo.commit_all("with submodule");
+    let run = repo.ferret(&["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
 }

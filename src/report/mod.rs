@@ -65,6 +65,8 @@ pub struct FindingRecord<'a> {
     pub author: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refs: Option<&'a [String]>,
     pub verification: &'a Verification,
 }
 
@@ -83,6 +85,7 @@ impl<'a> FindingRecord<'a> {
             commit: commit.map(|c| c.id.as_str()),
             author: commit.map(|c| c.author.as_str()),
             date: commit.map(|c| c.date.as_str()),
+            refs: commit.map(|c| c.refs.as_slice()).filter(|r| !r.is_empty()),
             verification: &finding.verification,
         }
     }

@@ -127,6 +127,9 @@ fn result(
         properties.insert("commit".to_string(), json!(commit.id));
         properties.insert("author".to_string(), json!(commit.author));
         properties.insert("date".to_string(), json!(commit.date));
+        if !commit.refs.is_empty() {
+            properties.insert("refs".to_string(), json!(commit.refs));
+        }
     }
     text.push('.');
     let region = Region::builder()

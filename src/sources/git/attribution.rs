@@ -4,7 +4,8 @@
 //! with `--unreachable`, every commit in the object database) is visited oldest first; each
 //! commit's tree is walked depth first, skipping trees already seen in an older commit, so
 //! every tree of the history is decoded once. The first commit in which a matched blob
-//! appears at a path is the one that introduced it there.
+//! appears at a path is the one that introduced it there. The refs that contain each
+//! introducing commit are found by walking from it towards its descendants.
 
 use std::collections::HashMap;
 
@@ -33,10 +34,18 @@ struct Sighting {
     commit: Option<ObjectId>,
 }
 
-/// Ref tips: commits to walk from, plus refs that point straight at a matched blob or tag.
+/// Ref tips: commits to walk from (with the ref names), plus refs that point straight at a
+/// blob or tag object.
 struct Tips {
-    commits: Vec<ObjectId>,
+    commits: Vec<(String, ObjectId)>,
     direct: HashMap<ObjectId, String>,
+}
+
+/// A commit of the walk: its tree and parents.
+struct WalkedCommit {
+    id: ObjectId,
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
 }
 
 fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips, GitError> {
@@ -65,7 +74,7 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
         }
         match reference.peel_to_id() {
             Ok(id) => match repo.find_header(id).map(|h| h.kind()) {
-                Ok(Kind::Commit) => tips.commits.push(id.detach()),
+                Ok(Kind::Commit) => tips.commits.push((name, id.detach())),
                 Ok(_) => {
                     tips.direct.insert(id.detach(), name);
                 }
@@ -75,17 +84,17 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
         }
     }
     if let Ok(head) = repo.head_id() {
-        tips.commits.push(head.detach());
+        tips.commits.push(("HEAD".to_string(), head.detach()));
     }
     Ok(tips)
 }
 
-/// Every commit reachable from `tips`, oldest first, with its tree.
+/// Every commit reachable from `tips`, oldest first.
 fn commits_oldest_first(
     repo: &gix::Repository,
     tips: Vec<ObjectId>,
     warn: &mut dyn FnMut(String),
-) -> Result<Vec<(ObjectId, ObjectId)>, GitError> {
+) -> Result<Vec<WalkedCommit>, GitError> {
     let walk = repo
         .rev_walk(tips)
         .all()
@@ -112,7 +121,12 @@ fn commits_oldest_first(
                 match gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) {
                     Ok(commit) => {
                         let time = commit.committer().map(|c| c.seconds()).unwrap_or(0);
-                        commits.push((time, info.id, commit.tree()));
+                        let walked = WalkedCommit {
+                            id: info.id,
+                            tree: commit.tree(),
+                            parents: commit.parents().collect(),
+                        };
+                        commits.push((time, walked));
                     }
                     Err(err) => warn(format!("commit {}: unreadable, skipped: {err}", info.id)),
                 }
@@ -120,17 +134,53 @@ fn commits_oldest_first(
             _ => warn(format!("commit {}: missing, skipped", info.id)),
         }
     }
-    commits.sort_by_key(|(time, _, _)| *time);
-    Ok(commits
-        .into_iter()
-        .map(|(_, id, tree)| (id, tree))
-        .collect())
+    commits.sort_by_key(|(time, _)| *time);
+    Ok(commits.into_iter().map(|(_, commit)| commit).collect())
+}
+
+/// For each of `targets`, the refs whose tips descend from it (or are it).
+fn refs_containing(
+    commits: &[WalkedCommit],
+    tips: &[(String, ObjectId)],
+    targets: &gix::hashtable::HashSet<ObjectId>,
+) -> HashMap<ObjectId, Vec<String>> {
+    let mut children: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    for commit in commits {
+        for parent in &commit.parents {
+            children.entry(*parent).or_default().push(commit.id);
+        }
+    }
+    let mut tips_at: HashMap<ObjectId, Vec<&str>> = HashMap::new();
+    for (name, id) in tips {
+        tips_at.entry(*id).or_default().push(name);
+    }
+    let mut out = HashMap::new();
+    for &target in targets {
+        let mut seen = gix::hashtable::HashSet::default();
+        let mut stack = vec![target];
+        let mut refs: Vec<String> = Vec::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Some(names) = tips_at.get(&id) {
+                refs.extend(names.iter().map(|n| n.to_string()));
+            }
+            if let Some(kids) = children.get(&id) {
+                stack.extend(kids);
+            }
+        }
+        refs.sort();
+        refs.dedup();
+        out.insert(target, refs);
+    }
+    out
 }
 
 /// Walks the trees of `commits` once, recording where each id in `wanted` first appears.
 fn find_blobs(
     repo: &gix::Repository,
-    commits: &[(ObjectId, ObjectId)],
+    commits: &[WalkedCommit],
     wanted: &gix::hashtable::HashSet<ObjectId>,
     warn: &mut dyn FnMut(String),
 ) -> HashMap<ObjectId, Vec<Sighting>> {
@@ -138,8 +188,9 @@ fn find_blobs(
     let mut found: HashMap<ObjectId, Vec<Sighting>> = HashMap::new();
     let mut buf = Vec::new();
     let mut stack: Vec<(ObjectId, String)> = Vec::new();
-    for &(commit, root) in commits {
-        stack.push((root, String::new()));
+    for walked in commits {
+        let commit = walked.id;
+        stack.push((walked.tree, String::new()));
         while let Some((tree, prefix)) = stack.pop() {
             if !seen_trees.insert(tree) {
                 continue;
@@ -190,7 +241,7 @@ pub(crate) fn attribute(
         warnings.push(warning);
     };
     let tips = ref_tips(repo, &mut warn)?;
-    let mut walk_from = tips.commits.clone();
+    let mut walk_from: Vec<ObjectId> = tips.commits.iter().map(|(_, id)| *id).collect();
     walk_from.extend_from_slice(extra_tips);
     let commits = commits_oldest_first(repo, walk_from, &mut warn)?;
     let wanted: gix::hashtable::HashSet<ObjectId> = matched
@@ -200,7 +251,19 @@ pub(crate) fn attribute(
         .collect();
     let mut sightings = find_blobs(repo, &commits, &wanted, &mut warn);
     let reachable_commits: gix::hashtable::HashSet<ObjectId> =
-        commits.iter().map(|(id, _)| *id).collect();
+        commits.iter().map(|c| c.id).collect();
+    let introducing: gix::hashtable::HashSet<ObjectId> = sightings
+        .values()
+        .flatten()
+        .filter_map(|s| s.commit)
+        .chain(
+            matched
+                .iter()
+                .filter(|m| m.kind == Kind::Commit)
+                .map(|m| m.id),
+        )
+        .collect();
+    let mut refs = refs_containing(&commits, &tips.commits, &introducing);
 
     let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
     let mut info_of = |id: ObjectId| -> Option<CommitInfo> {
@@ -210,7 +273,8 @@ pub(crate) fn attribute(
         let mut buf = Vec::new();
         let data = repo.objects.try_find(&id, &mut buf).ok()??;
         let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()).ok()?;
-        let info = commit_info(id, &commit);
+        let mut info = commit_info(id, &commit);
+        info.refs = refs.remove(&id).unwrap_or_default();
         infos.insert(id, info.clone());
         Some(info)
     };

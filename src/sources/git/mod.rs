@@ -119,6 +119,7 @@ pub(crate) fn commit_info(id: ObjectId, commit: &gix::objs::CommitRef<'_>) -> Co
         id: id.to_string(),
         author,
         date,
+        refs: Vec::new(),
     }
 }
 

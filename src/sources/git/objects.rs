@@ -64,8 +64,8 @@ impl Pack {
     fn open(index_path: &Path, hash_kind: gix::hash::Kind) -> Result<Self, String> {
         let pack_path = index_path.with_extension("pack");
         let index = pack::index::File::at(index_path, hash_kind).map_err(|e| e.to_string())?;
-        let file = std::fs::File::open(&pack_path)
-            .map_err(|e| format!("{}: {e}", pack_path.display()))?;
+        let file =
+            std::fs::File::open(&pack_path).map_err(|e| format!("{}: {e}", pack_path.display()))?;
         // SAFETY: the map is read-only; git never rewrites a pack file in place (new packs get
         // new names), so its bytes do not change under us.
         let map = unsafe { memmap2::Mmap::map(&file) }
@@ -170,7 +170,8 @@ pub(crate) fn scan_all_objects(
                 &interrupt,
                 pack::index::traverse::with_index::Options {
                     thread_limit: (options.threads > 0).then_some(options.threads),
-                    check: pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
+                    check:
+                        pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
                     alloc_limit_bytes: None,
                 },
             )
