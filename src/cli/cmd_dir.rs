@@ -1,6 +1,6 @@
 //! `ferret dir`: scan files on disk.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::{DirArgs, scan_setup, warn};
 use crate::sources::dir::{DirOptions, Progress, scan_dirs};
@@ -27,17 +27,10 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
         follow_links: args.follow_links,
         threads: args.scan.threads.unwrap_or(0),
     };
-    let spinner = if scan_setup::show_progress(&args.scan) {
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} scanning {bytes} ({bytes_per_sec})")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let progress = Spinner(spinner);
+    let progress = Spinner(scan_setup::spinner(
+        &args.scan,
+        "{spinner} scanning {bytes} ({bytes_per_sec})",
+    ));
     let scan = scan_dirs(
         &args.paths,
         &options,

@@ -6,7 +6,8 @@ use crate::sources::git::{self, GitOptions};
 pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let repo = git::open(&args.repo)?;
     let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
-    let on_warning = |warning: &crate::sources::Warning| warn(warning);
+    let spinner = scan_setup::spinner(&args.scan, "{spinner} scanning git objects ({elapsed})");
+    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
     let scan = if args.staged {
         git::scan_staged(&repo, &setup.matcher, &on_warning)?
     } else if let Some(range) = &args.range {
@@ -18,6 +19,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
         };
         git::scan_history(&repo, &setup.matcher, &options, &on_warning)?
     };
+    spinner.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
         eprintln!("ferret: {reason}");
     }

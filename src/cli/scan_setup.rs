@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{EXIT_FINDINGS, FailOn, ScanArgs};
 use crate::config::Config;
@@ -101,7 +102,14 @@ pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> u8 {
     if failing { EXIT_FINDINGS } else { 0 }
 }
 
-/// Whether progress bars may be drawn.
-pub fn show_progress(args: &ScanArgs) -> bool {
-    !args.no_progress && io::stderr().is_terminal()
+/// A spinner on stderr with the given indicatif template, hidden unless stderr is a terminal
+/// and `--no-progress` was not given.
+pub fn spinner(args: &ScanArgs, template: &str) -> ProgressBar {
+    if args.no_progress || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
