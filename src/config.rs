@@ -27,7 +27,9 @@ pub enum ConfigError {
         column: usize,
         reason: String,
     },
-    #[error("cannot read {}: {source}", path.display())]
+    /// The I/O error is the `source`, which the command line prints after this message
+    /// (so it is not repeated in it).
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -26,7 +26,7 @@ pub struct Location {
     pub path: String,
     /// 1-based line.
     pub line: u64,
-    /// 1-based column, in bytes.
+    /// 1-based column, in characters (see `matcher::count_chars`).
     pub column: u64,
     /// Set for findings that come from git history.
     pub commit: Option<CommitInfo>,

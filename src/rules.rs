@@ -35,7 +35,9 @@ pub enum RuleError {
     },
     #[error("{file}: rule id `{id}` is already defined")]
     DuplicateId { file: String, id: String },
-    #[error("cannot read rules from {path}: {source}")]
+    /// The I/O error is the `source`, which the command line prints after this message
+    /// (so it is not repeated in it).
+    #[error("cannot read rules from {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -228,7 +230,11 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
         id: spec.id.clone(),
         reason,
     };
-    let pattern = Regex::new(&spec.pattern).map_err(|e| invalid(format!("pattern: {e}")))?;
+    // A regex error draws a caret under the pattern on lines of its own; errors are one line.
+    let bad_regex = |what: &str, e: regex::Error| {
+        invalid(format!("{what}: {}", e.to_string().replace('\n', " ")))
+    };
+    let pattern = Regex::new(&spec.pattern).map_err(|e| bad_regex("pattern", e))?;
     let keywords = spec
         .keywords
         .clone()
@@ -252,7 +258,7 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
     {
         Some(list) if !list.is_empty() => Some(
             Regex::new(&format!("(?:{})", list.join(")|(?:")))
-                .map_err(|e| invalid(format!("placeholders: {e}")))?,
+                .map_err(|e| bad_regex("placeholders", e))?,
         ),
         _ => None,
     };
@@ -315,7 +321,7 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
     let mut last = 0;
     for caps in placeholder.captures_iter(template) {
         let whole = caps.get(0).expect("group 0");
-        text.extend_from_slice(template[last..whole.start()].as_bytes());
+        text.extend_from_slice(&template.as_bytes()[last..whole.start()]);
         last = whole.end();
         match whole.as_str() {
             "«" => start = Some(text.len()),
@@ -334,7 +340,7 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
             }
         }
     }
-    text.extend_from_slice(template[last..].as_bytes());
+    text.extend_from_slice(&template.as_bytes()[last..]);
     ExpandedExample {
         text,
         expected: start.zip(end).map(|(s, e)| s..e),
@@ -456,7 +462,8 @@ mod tests {
     fn bad_rule_files_are_errors_naming_the_problem() {
         let mut set = RuleSet::default();
         let err = set.add_file("x.toml", "[[rule]]\nid = 3").unwrap_err();
-        assert!(err.to_string().starts_with("x.toml: "), "{err}");
+        // `file:line:column: reason`, like configuration errors.
+        assert!(err.to_string().starts_with("x.toml:2:6: "), "{err}");
         let err = set
             .add_file(
                 "y.toml",

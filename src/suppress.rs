@@ -22,7 +22,9 @@ pub const IGNORE_FILE_NAME: &str = ".ferretignore";
 pub enum SuppressError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot read {}: {source}", path.display())]
+    /// The I/O error is the `source`, which the command line prints after this message
+    /// (so it is not repeated in it).
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -1,0 +1,375 @@
+//! What every integration test shares: synthetic OpenAI keys of every shape, temporary trees,
+//! running the `ferret` binary, and reading its reports.
+//!
+//! No key may be committed, not even a fake one that looks real (the repository is scanned by
+//! ferret itself and by other scanners), so keys are built at run time from random parts and a
+//! marker that is itself split in two. Failure messages never print a full key either: they
+//! show fingerprints, or the run's output with every key masked.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+pub mod git;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The base64 of "OpenAI" that every OpenAI key carries, assembled so no grep finds it here.
+pub fn marker() -> String {
+    ["T3Bl", "bkFJ"].concat()
+}
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    (0..len)
+        .map(|_| alphabet[fastrand::usize(..alphabet.len())] as char)
+        .collect()
+}
+
+/// `len` random letters and digits.
+pub fn random_alnum(len: usize) -> String {
+    random_from(ALNUM, len)
+}
+
+/// `len` random base64url characters (letters, digits, `-`, `_`).
+pub fn random_b64url(len: usize) -> String {
+    random_from(B64URL, len)
+}
+
+/// Every key shape of reference/APIS.md §A that ferret detects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `sk-` + 20 + marker + 20, letters and digits.
+    Legacy,
+    /// `sk-proj-` + 74 + marker + 74 (current project keys).
+    Project74,
+    /// `sk-proj-` + 58 + marker + 58.
+    Project58,
+    /// `sk-proj-` + 20 + marker + 20 (early 2024 project keys).
+    Project20,
+    /// `sk-svcacct-` + 74 + marker + 74.
+    ServiceAccount74,
+    /// `sk-svcacct-` + 46 + marker + 46.
+    ServiceAccount46,
+    /// `sk-None-` + 74 + marker + 74.
+    NoProject,
+    /// `sk-admin-` + 58 + marker + 58.
+    Admin,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 8] = [
+        Shape::Legacy,
+        Shape::Project74,
+        Shape::Project58,
+        Shape::Project20,
+        Shape::ServiceAccount74,
+        Shape::ServiceAccount46,
+        Shape::NoProject,
+        Shape::Admin,
+    ];
+
+    /// The id of the rule that must report this shape.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Shape::Legacy => "openai-legacy-key",
+            Shape::Project74 | Shape::Project58 | Shape::Project20 => "openai-project-key",
+            Shape::ServiceAccount74 | Shape::ServiceAccount46 => "openai-service-account-key",
+            Shape::NoProject => "openai-no-project-key",
+            Shape::Admin => "openai-admin-key",
+        }
+    }
+
+    /// A fresh random key of this shape.
+    pub fn key(self) -> String {
+        let (prefix, half, alphabet) = match self {
+            Shape::Legacy => ("sk-", 20, ALNUM),
+            Shape::Project74 => ("sk-proj-", 74, B64URL),
+            Shape::Project58 => ("sk-proj-", 58, B64URL),
+            Shape::Project20 => ("sk-proj-", 20, B64URL),
+            Shape::ServiceAccount74 => ("sk-svcacct-", 74, B64URL),
+            Shape::ServiceAccount46 => ("sk-svcacct-", 46, B64URL),
+            Shape::NoProject => ("sk-None-", 74, B64URL),
+            Shape::Admin => ("sk-admin-", 58, B64URL),
+        };
+        format!(
+            "{prefix}{}{}{}",
+            random_from(alphabet, half),
+            marker(),
+            random_from(alphabet, half)
+        )
+    }
+}
+
+/// A current-shape project key, the most common kind.
+pub fn project_key() -> String {
+    Shape::Project74.key()
+}
+
+/// A project key whose halves (and so the whole key) end in `last` (`-` or `_`).
+pub fn project_key_ending_in(last: char) -> String {
+    format!(
+        "sk-proj-{}{last}{}{}{last}",
+        random_b64url(73),
+        marker(),
+        random_b64url(73)
+    )
+}
+
+/// The contract's fingerprint: SHA-256 of the secret, lowercase hex.
+pub fn fingerprint(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What a failure message may say about a key: its fingerprint's first twelve digits.
+pub fn describe_key(key: &str) -> String {
+    format!("<key fp {}>", &fingerprint(key)[..12])
+}
+
+/// Replaces everything that looks like a key with [`describe_key`], so output can go into a
+/// failure message.
+pub fn mask_keys(text: &str) -> String {
+    let pattern = format!("sk-[A-Za-z0-9_-]{{10,}}{}[A-Za-z0-9_-]{{10,}}", marker());
+    Regex::new(&pattern)
+        .expect("valid regex")
+        .replace_all(text, |caps: &regex::Captures| describe_key(&caps[0]))
+        .into_owned()
+}
+
+/// A temporary directory holding the tree a test scans.
+pub struct Tree {
+    dir: TempDir,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Tree {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rel` under the tree.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes `contents` to `rel`, creating its directories.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create directories");
+        }
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// Runs `ferret ARGS` with the tree as the current directory.
+    pub fn ferret(&self, args: &[&str]) -> Run {
+        ferret_in(self.path(), args)
+    }
+}
+
+/// Longest any single run may take before the test fails instead of hanging.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The built binary as an assert_cmd command, with a predictable environment: backtraces on
+/// (so a panic could not hide), and a timeout.
+pub fn ferret_command() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("ferret").expect("ferret binary is built");
+    command
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("NO_COLOR")
+        .timeout(RUN_TIMEOUT);
+    command
+}
+
+/// Runs `ferret ARGS` in `dir`.
+pub fn ferret_in(dir: &Path, args: &[&str]) -> Run {
+    let output = ferret_command()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run ferret");
+    Run::from(output)
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// The run as a failure message may show it: keys masked.
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "exit code {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            mask_keys(&self.stdout),
+            mask_keys(&self.stderr)
+        )
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, that stderr shows no panic, and returns the run.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code; {self}");
+        self.expect_no_panic();
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_no_panic(&self) -> &Self {
+        for text in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+            assert!(!self.stderr.contains(text), "stderr shows a panic; {self}");
+        }
+        self
+    }
+
+    /// Asserts that `key` appears nowhere in stdout or stderr.
+    #[track_caller]
+    pub fn expect_key_hidden(&self, key: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(key) && !self.stderr.contains(key),
+            "the full key {} was printed; {self}",
+            describe_key(key)
+        );
+        self
+    }
+
+    /// The JSONL report on stdout.
+    #[track_caller]
+    pub fn records(&self) -> Vec<Record> {
+        parse_jsonl(&self.stdout)
+    }
+
+    /// The stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}; {self}"))
+    }
+}
+
+/// One finding location of a JSON or JSONL report (the DESIGN.md contract).
+#[derive(Clone, Deserialize)]
+pub struct Record {
+    pub rule: String,
+    pub rule_name: String,
+    pub severity: String,
+    pub fingerprint: String,
+    pub secret: String,
+    pub path: String,
+    pub line: u64,
+    pub column: u64,
+    pub verification: Value,
+    /// Git sources only.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub refs: Vec<String>,
+}
+
+/// Everything but the secret, which may be a full key under `--show-secrets`.
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{}:{} fp {}",
+            self.rule,
+            self.path,
+            self.line,
+            self.column,
+            &self.fingerprint[..self.fingerprint.len().min(12)]
+        )
+    }
+}
+
+/// Parses a JSONL report: one object per non-empty line.
+#[track_caller]
+pub fn parse_jsonl(text: &str) -> Vec<Record> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSONL finding: {e}: {}", mask_keys(line)))
+        })
+        .collect()
+}
+
+/// Where `key` was reported: `(rule, path, line, column)` for each record with its
+/// fingerprint, in report order.
+pub fn locations_of(records: &[Record], key: &str) -> Vec<(String, String, u64, u64)> {
+    let fingerprint = fingerprint(key);
+    records
+        .iter()
+        .filter(|r| r.fingerprint == fingerprint)
+        .map(|r| (r.rule.clone(), r.path.clone(), r.line, r.column))
+        .collect()
+}
+
+/// The output lines of a live process, read on a thread so a test can wait with a deadline.
+pub struct LineReader {
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LineReader {
+    /// Reads `input` line by line on a thread of its own.
+    pub fn spawn(input: impl std::io::Read + Send + 'static) -> Self {
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(input).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LineReader { lines }
+    }
+
+    /// The next line, or `None` if none comes within `timeout` (or the stream ended).
+    pub fn next_within(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+}
