@@ -123,18 +123,27 @@ impl Matcher {
             let Some(secret) = caps.get(group) else {
                 continue;
             };
-            let span = base + secret.start()..base + secret.end();
-            if !report.contains(&span.start)
-                || !starts_at_boundary(hay, span.start)
-                || hay.get(span.end).is_some_and(u8::is_ascii_alphanumeric)
-            {
+            let mut span = base + secret.start()..base + secret.end();
+            if !report.contains(&span.start) || !starts_at_boundary(hay, span.start) {
                 continue;
             }
             if rule.balanced {
-                let len = |name| caps.name(name).map_or(0, |m| m.len());
-                if len("head") != len("tail") {
+                let (Some(head), Some(tail)) = (caps.name("head"), caps.name("tail")) else {
+                    continue;
+                };
+                // The greedy tail also takes a `-suffix` or `_suffix` glued to the key
+                // (`KEY=sk-proj-…-prod`): the key ends where the tail is as long as the head,
+                // if a separator follows there. A shorter tail is a truncated key.
+                let excess = tail.len() as isize - head.len() as isize;
+                let separator_at_cut =
+                    || matches!(tail.as_bytes().get(head.len()), Some(b'-' | b'_'));
+                if excess < 0 || (excess > 0 && !separator_at_cut()) {
                     continue;
                 }
+                span.end -= excess as usize;
+            }
+            if hay.get(span.end).is_some_and(u8::is_ascii_alphanumeric) {
+                continue;
             }
             let bytes = &hay[span.clone()];
             if rule

@@ -133,7 +133,8 @@ pub struct Rule {
     pub keywords: Vec<String>,
     pub pattern: Regex,
     /// The regex's `head` and `tail` groups must be equally long (OpenAI keys put the
-    /// `T3BlbkFJ` marker in the middle of the body; a truncated key fails this).
+    /// `T3BlbkFJ` marker in the middle of the body; a truncated key fails this). A longer tail
+    /// is cut to the head's length when a `-` or `_` stands there (a suffix glued to the key).
     pub balanced: bool,
     /// Minimum Shannon entropy, in bits per byte, of the secret.
     pub min_entropy: Option<f64>,

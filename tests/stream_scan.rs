@@ -180,3 +180,28 @@ fn log_of_a_missing_file_is_an_error() {
     assert!(run.stderr.contains("missing.log"), "{run}");
     assert_eq!(run.stderr.lines().count(), 1, "{run}");
 }
+
+#[test]
+fn log_reads_a_named_pipe() {
+    let tree = Tree::new();
+    let fifo = tree.join("pipe");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let key = project_key();
+    let (mut child, lines) = spawn(
+        tree.path(),
+        &["log", fifo.to_str().unwrap(), "--format", "jsonl"],
+    );
+    // Opening the pipe for writing blocks until ferret opens it for reading.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writeln!(writer, "start\nkey={key}").unwrap();
+    writer.flush().unwrap();
+    let record = next_finding(&mut child, &lines, "a key written into the pipe");
+    assert_eq!(record.fingerprint, fingerprint(&key), "{record:?}");
+    drop(writer);
+    let status = child.wait().expect("ferret ends at the end of the pipe");
+    assert_eq!(status.code(), Some(1));
+}

@@ -16,7 +16,7 @@ pub fn run_stdin(args: StdinArgs) -> anyhow::Result<u8> {
 
 pub fn run_log(args: LogArgs) -> anyhow::Result<u8> {
     for file in &args.files {
-        if !file.is_file() {
+        if file.is_dir() || !file.exists() {
             anyhow::bail!("{}: not a readable file", file.display());
         }
     }

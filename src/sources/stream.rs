@@ -120,8 +120,10 @@ pub fn scan_logs(
     loop {
         let mut any_data = false;
         for tail in &mut tails {
-            // A file shorter than what was read has been truncated: start it over.
-            if follow && tail.file.metadata()?.len() < tail.position {
+            // A regular file shorter than what was read has been truncated: start it over.
+            // (Pipes such as `<(cmd)` have no length and cannot seek.)
+            let metadata = tail.file.metadata()?;
+            if follow && metadata.is_file() && metadata.len() < tail.position {
                 tail.file.seek(SeekFrom::Start(0))?;
                 tail.position = 0;
                 tail.scanner.reset();
