@@ -247,8 +247,10 @@ pub struct LocatedMatch {
     pub inline_allowed: bool,
 }
 
-/// How much input a [`ChunkScanner`] holds before it searches, in bytes.
-pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+/// How much input a [`ChunkScanner`] holds before it searches, in bytes. Measured: a chunk that
+/// fits in a core's L2 cache (128 KiB) keeps the copy from the kernel cheap; 1 MiB was 1.4x
+/// slower than ripgrep on a tree of source files, 128 KiB level with it.
+pub const DEFAULT_CHUNK_SIZE: usize = 128 << 10;
 
 /// Bytes of left context kept across a cut so boundary checks see escapes before a key.
 const LEFT_CONTEXT: usize = 8;
@@ -261,7 +263,9 @@ const LEFT_CONTEXT: usize = 8;
 pub struct ChunkScanner<'m> {
     matcher: &'m Matcher,
     chunk_size: usize,
+    /// Storage, zeroed once when it grows; the input held is `buf[..filled]`.
     buf: Vec<u8>,
+    filled: usize,
     /// Offset in the whole input of `buf[0]`.
     buf_offset: u64,
     /// Bytes at the start of `buf` that were searched already (context for the next search).
@@ -283,6 +287,7 @@ impl<'m> ChunkScanner<'m> {
             matcher,
             chunk_size,
             buf: Vec::new(),
+            filled: 0,
             buf_offset: 0,
             searched_prefix: 0,
             line: 1,
@@ -293,63 +298,73 @@ impl<'m> ChunkScanner<'m> {
 
     /// Starts over for a new input, keeping the allocated buffer.
     pub fn reset(&mut self) {
-        self.buf.clear();
+        self.filled = 0;
         self.buf_offset = 0;
         self.searched_prefix = 0;
         self.line = 1;
         self.line_chars_before_buf = 0;
     }
 
-    /// Scans everything `reader` yields, calling `emit` for each match in input order.
+    /// Makes room for `more` bytes after what is held (storage is zeroed only when it grows).
+    fn reserve(&mut self, more: usize) {
+        if self.buf.len() < self.filled + more {
+            self.buf.resize(self.filled + more, 0);
+        }
+    }
+
+    /// Scans everything `reader` yields, calling `emit` for each match in input order; returns
+    /// the number of bytes read.
     pub fn scan_reader(
         &mut self,
         mut reader: impl Read,
         mut emit: impl FnMut(LocatedMatch),
-    ) -> io::Result<()> {
+    ) -> io::Result<u64> {
         self.reset();
+        let mut total = 0u64;
         loop {
-            let filled = self.buf.len();
-            if self.buf.capacity() - filled < self.chunk_size / 4 {
-                self.buf.reserve(self.chunk_size);
+            if self.buf.len() - self.filled < self.chunk_size / 4 {
+                self.reserve(self.chunk_size);
             }
-            // Fill the spare capacity. `read_to_end` reads into it without zeroing it first
-            // (zeroing a megabyte per read was most of the cost of a small file) and retries
-            // interrupted reads, which are not the end of the input; `take` keeps it from
-            // growing the buffer.
-            let spare = (self.buf.capacity() - filled) as u64;
-            let read = (&mut reader).take(spare).read_to_end(&mut self.buf)?;
-            if read == 0 {
-                break;
-            }
-            if self.buf.len() >= self.chunk_size {
+            // One plain read per fill: `read_to_end` would restart at small reads every time.
+            let read = match reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            self.filled += read;
+            total += read as u64;
+            if self.filled >= self.chunk_size {
                 self.search(false, &mut emit);
             }
         }
         self.finish(&mut emit);
-        Ok(())
+        Ok(total)
     }
 
     /// Adds streamed input and reports matches on every line it completes.
     pub fn feed(&mut self, data: &[u8], mut emit: impl FnMut(LocatedMatch)) {
-        self.buf.extend_from_slice(data);
+        self.reserve(data.len());
+        self.buf[self.filled..self.filled + data.len()].copy_from_slice(data);
+        self.filled += data.len();
         self.search(false, &mut emit);
     }
 
     /// Searches what is left at the end of the input.
     pub fn finish(&mut self, mut emit: impl FnMut(LocatedMatch)) {
         self.search(true, &mut emit);
-        self.buf_offset += self.buf.len() as u64;
-        self.buf.clear();
+        self.buf_offset += self.filled as u64;
+        self.filled = 0;
         self.searched_prefix = 0;
     }
 
     /// Searches the part of `buf` that is ready and drops what no later match needs.
     fn search(&mut self, at_end: bool, emit: &mut impl FnMut(LocatedMatch)) {
-        let len = self.buf.len();
+        let len = self.filled;
         // How far matches are reported now, and where the kept remainder starts.
         let (cut, keep_from) = if at_end {
             (len, len)
-        } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..]) {
+        } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..len]) {
             let after = self.searched_prefix + nl + 1;
             (after, after)
         } else if len >= self.chunk_size {
@@ -375,14 +390,15 @@ impl<'m> ChunkScanner<'m> {
             self.emit_located(emit);
         }
         self.advance_lines(keep_from);
-        self.buf.drain(..keep_from);
+        self.buf.copy_within(keep_from..len, 0);
+        self.filled = len - keep_from;
         self.buf_offset += keep_from as u64;
         self.searched_prefix = cut - keep_from;
     }
 
     fn emit_located(&mut self, emit: &mut impl FnMut(LocatedMatch)) {
         locate(
-            &self.buf,
+            &self.buf[..self.filled],
             self.buf_offset,
             self.line,
             self.line_chars_before_buf,
@@ -394,7 +410,7 @@ impl<'m> ChunkScanner<'m> {
     /// Moves the line counters from `buf[0]` to `buf[to]`.
     fn advance_lines(&mut self, to: usize) {
         let segment = &self.buf[..to];
-        let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
+        let newlines = bytecount::count(segment, b'\n') as u64;
         if newlines > 0 {
             self.line += newlines;
             let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
@@ -421,7 +437,7 @@ fn locate(
     for m in raw {
         let start = m.span.start;
         let segment = &buf[counted_to..start];
-        let newlines = memchr::memchr_iter(b'\n', segment).count() as u64;
+        let newlines = bytecount::count(segment, b'\n') as u64;
         if newlines > 0 {
             line += newlines;
             let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
