@@ -102,6 +102,40 @@ pub(crate) fn scan_object(
     (!matches.is_empty()).then_some(MatchedObject { id, kind, matches })
 }
 
+/// An entry of a tree object.
+pub(crate) struct TreeEntry {
+    pub name: String,
+    pub is_tree: bool,
+    pub id: ObjectId,
+}
+
+/// Reads a tree's entries, leaving out submodules (their history is their own repository's).
+pub(crate) fn read_tree(
+    repo: &gix::Repository,
+    tree: ObjectId,
+) -> Result<Vec<TreeEntry>, GitError> {
+    use gix::prelude::Find;
+    let mut buf = Vec::new();
+    let data = repo
+        .objects
+        .try_find(&tree, &mut buf)
+        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
+        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
+    let mut entries = Vec::new();
+    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
+        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
+        if entry.mode.is_commit() {
+            continue;
+        }
+        entries.push(TreeEntry {
+            name: entry.filename.to_string(),
+            is_tree: entry.mode.is_tree(),
+            id: entry.oid.to_owned(),
+        });
+    }
+    Ok(entries)
+}
+
 /// Author, date and id of a commit.
 pub(crate) fn commit_info(id: ObjectId, commit: &gix::objs::CommitRef<'_>) -> CommitInfo {
     let (author, date) = match commit.author() {

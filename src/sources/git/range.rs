@@ -12,7 +12,7 @@ use gix::object::Kind;
 use gix::prelude::Find;
 
 use super::attribution::{Attributed, COMMIT_MESSAGE_PATH, push_match};
-use super::{GitError, GitScan, commit_info};
+use super::{GitError, GitScan, TreeEntry, commit_info, read_tree};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
 
@@ -30,32 +30,6 @@ fn resolve(repo: &gix::Repository, what: &'static str, spec: &str) -> Result<Obj
         })
 }
 
-/// Reads a tree's entries as (name, is_tree, id).
-fn tree_entries(
-    repo: &gix::Repository,
-    tree: ObjectId,
-) -> Result<Vec<(String, bool, ObjectId)>, GitError> {
-    let mut buf = Vec::new();
-    let data = repo
-        .objects
-        .try_find(&tree, &mut buf)
-        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
-        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
-    let mut entries = Vec::new();
-    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
-        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
-        if entry.mode.is_commit() {
-            continue; // a submodule: its history is its own repository's
-        }
-        entries.push((
-            entry.filename.to_string(),
-            entry.mode.is_tree(),
-            entry.oid.to_owned(),
-        ));
-    }
-    Ok(entries)
-}
-
 /// Blobs of `new` that `old` does not have at the same path, as (path, blob).
 fn changed_blobs(
     repo: &gix::Repository,
@@ -68,13 +42,13 @@ fn changed_blobs(
         return Ok(());
     }
     let before: HashMap<String, (bool, ObjectId)> = match old {
-        Some(old) => tree_entries(repo, old)?
+        Some(old) => read_tree(repo, old)?
             .into_iter()
-            .map(|(name, is_tree, id)| (name, (is_tree, id)))
+            .map(|e| (e.name, (e.is_tree, e.id)))
             .collect(),
         None => HashMap::new(),
     };
-    for (name, is_tree, id) in tree_entries(repo, new)? {
+    for TreeEntry { name, is_tree, id } in read_tree(repo, new)? {
         let previous = before.get(&name);
         if previous.is_some_and(|(_, old_id)| *old_id == id) {
             continue;
@@ -97,11 +71,13 @@ fn blob_at(repo: &gix::Repository, tree: ObjectId, path: &str) -> Option<ObjectI
     let mut current = tree;
     let mut parts = path.split('/').peekable();
     while let Some(part) = parts.next() {
-        let entries = tree_entries(repo, current).ok()?;
-        let (_, is_tree, id) = entries.into_iter().find(|(name, _, _)| name == part)?;
-        match (parts.peek().is_some(), is_tree) {
-            (true, true) => current = id,
-            (false, false) => return Some(id),
+        let entry = read_tree(repo, current)
+            .ok()?
+            .into_iter()
+            .find(|e| e.name == part)?;
+        match (parts.peek().is_some(), entry.is_tree) {
+            (true, true) => current = entry.id,
+            (false, false) => return Some(entry.id),
             _ => return None,
         }
     }

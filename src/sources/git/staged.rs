@@ -12,7 +12,7 @@ use gix::ObjectId;
 use gix::prelude::Find;
 
 use super::attribution::{Attributed, push_match};
-use super::{GitError, GitScan};
+use super::{GitError, GitScan, read_tree};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
 
@@ -23,24 +23,13 @@ fn tree_blobs(
     prefix: &str,
     out: &mut HashMap<Vec<u8>, ObjectId>,
 ) -> Result<(), GitError> {
-    let mut buf = Vec::new();
-    let data = repo
-        .objects
-        .try_find(&tree, &mut buf)
-        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
-        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
-    let mut subtrees = Vec::new();
-    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
-        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
-        let path = format!("{prefix}{}", entry.filename);
-        if entry.mode.is_tree() {
-            subtrees.push((entry.oid.to_owned(), path + "/"));
+    for entry in read_tree(repo, tree)? {
+        let path = format!("{prefix}{}", entry.name);
+        if entry.is_tree {
+            tree_blobs(repo, entry.id, &(path + "/"), out)?;
         } else {
-            out.insert(path.into_bytes(), entry.oid.to_owned());
+            out.insert(path.into_bytes(), entry.id);
         }
-    }
-    for (subtree, path) in subtrees {
-        tree_blobs(repo, subtree, &path, out)?;
     }
     Ok(())
 }
