@@ -421,3 +421,26 @@ fn submodule_entries_are_skipped() {
     run.expect_code(1);
     assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
 }
+
+#[test]
+fn objects_borrowed_through_alternates_are_scanned() {
+    let mut origin = Repo::new();
+    let key = project_key();
+    origin.write("shared.env", format!("KEY={key}\n"));
+    origin.commit_all("key in the origin");
+    origin.git(&["gc", "-q"]);
+    let clone = support::Tree::new();
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--shared"])
+        .arg(origin.path())
+        .arg("borrowing")
+        .current_dir(clone.path())
+        .status()
+        .expect("git clone runs");
+    assert!(status.success());
+    let borrowing = clone.join("borrowing");
+    assert!(borrowing.join(".git/objects/info/alternates").exists());
+    let run = support::ferret_in(&borrowing, &["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
+}

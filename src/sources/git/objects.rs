@@ -100,6 +100,33 @@ impl Pack {
     }
 }
 
+/// At most this many object directories are followed through `info/alternates` (git's own
+/// limit on alternate nesting is 5 levels; this also stops cycles).
+const MAX_OBJECT_DIRS: usize = 16;
+
+/// The repository's object directory and those its `info/alternates` borrow from (a
+/// `git clone --shared` keeps most of its history there).
+fn object_dirs(objects_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![objects_dir.to_path_buf()];
+    let mut next = 0;
+    while next < dirs.len() && dirs.len() < MAX_OBJECT_DIRS {
+        if let Ok(text) = std::fs::read_to_string(dirs[next].join("info/alternates")) {
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                // Relative entries are relative to the directory that lists them.
+                let dir = dirs[next].join(line);
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        next += 1;
+    }
+    dirs
+}
+
 fn pack_indices(objects_dir: &std::path::Path) -> Vec<PathBuf> {
     let mut indices: Vec<PathBuf> = std::fs::read_dir(objects_dir.join("pack"))
         .map(|entries| {
@@ -119,7 +146,7 @@ pub(crate) fn scan_all_objects(
     options: &GitOptions,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<ScannedObjects, GitError> {
-    let objects_dir = repo.objects.store_ref().path().to_path_buf();
+    let objects_dirs = object_dirs(repo.objects.store_ref().path());
     let hash_kind = repo.object_hash();
     let shared = Mutex::new(Shared::default());
     let mut warnings = Vec::new();
@@ -147,7 +174,7 @@ pub(crate) fn scan_all_objects(
     };
 
     let mut packs: Vec<Pack> = Vec::new();
-    for index_path in pack_indices(&objects_dir) {
+    for index_path in objects_dirs.iter().flat_map(|dir| pack_indices(dir)) {
         match Pack::open(&index_path, hash_kind) {
             Ok(pack) => packs.push(pack),
             Err(err) => warn(format!("{}: skipped: {err}", index_path.display())),
@@ -185,23 +212,26 @@ pub(crate) fn scan_all_objects(
     }
 
     // Loose objects that no pack holds.
-    let loose = gix::odb::loose::Store::at(&objects_dir, hash_kind);
     let mut buf = Vec::new();
-    for id in loose.iter() {
-        let id = match id {
-            Ok(id) => id,
-            Err(err) => {
-                warn(format!("loose object: {err}"));
+    let mut seen_loose = gix::hashtable::HashSet::default();
+    for dir in &objects_dirs {
+        let loose = gix::odb::loose::Store::at(dir, hash_kind);
+        for id in loose.iter() {
+            let id = match id {
+                Ok(id) => id,
+                Err(err) => {
+                    warn(format!("loose object: {err}"));
+                    continue;
+                }
+            };
+            if packs.iter().any(|p| p.index.lookup(&id).is_some()) || !seen_loose.insert(id) {
                 continue;
             }
-        };
-        if packs.iter().any(|p| p.index.lookup(&id).is_some()) {
-            continue;
-        }
-        match loose.try_find(&id, &mut buf) {
-            Ok(Some(data)) => record(id, data.kind, data.data),
-            Ok(None) => {}
-            Err(err) => warn(format!("loose object {id}: unreadable, skipped: {err}")),
+            match loose.try_find(&id, &mut buf) {
+                Ok(Some(data)) => record(id, data.kind, data.data),
+                Ok(None) => {}
+                Err(err) => warn(format!("loose object {id}: unreadable, skipped: {err}")),
+            }
         }
     }
     let shared = shared.into_inner().expect("no panics while locked");
