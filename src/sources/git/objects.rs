@@ -188,7 +188,7 @@ pub(crate) fn scan_all_objects(
                 &pack.data,
                 |kind, data, entry, _progress| {
                     // An object in several packs is scanned in the first one only.
-                    if !earlier.iter().any(|p| p.index.lookup(&entry.oid).is_some()) {
+                    if !earlier.iter().any(|p| p.index.lookup(entry.oid).is_some()) {
                         record(entry.oid, kind, data);
                     }
                     Ok(())
@@ -224,7 +224,7 @@ pub(crate) fn scan_all_objects(
                     continue;
                 }
             };
-            if packs.iter().any(|p| p.index.lookup(&id).is_some()) || !seen_loose.insert(id) {
+            if packs.iter().any(|p| p.index.lookup(id).is_some()) || !seen_loose.insert(id) {
                 continue;
             }
             match loose.try_find(&id, &mut buf) {
