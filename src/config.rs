@@ -1,13 +1,17 @@
 //! The scan configuration file, `.ferret.toml`: what to suppress.
 //!
 //! A `.ferret.toml` may sit inside the tree being scanned, so it is untrusted: it can only
-//! narrow what is reported (allowlists), never change where secrets are sent.
+//! narrow what is reported (allowlists), never change where secrets are sent. Only a file the
+//! operator names with `--config` may set `[verify] api_base`.
 //!
 //! ```toml
 //! [allowlist]
 //! paths = ["tests/fixtures/**", "*.md"]      # globs on the reported path
 //! regexes = ['^sk-proj-TEST']               # regexes on the secret itself
 //! fingerprints = ["<sha256 hex>"]           # known, accepted secrets
+//!
+//! [verify]                                  # honoured only in a file given with --config
+//! api_base = "https://openai-proxy.internal"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -41,9 +45,21 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub allowlist: Allowlist,
+    /// Where secrets are verified: honoured only when [`Config::operator`] is set.
+    #[serde(default)]
+    pub verify: Option<VerifySettings>,
+    /// The operator named this file (`--config`); a file found in the scanned tree is not theirs.
+    #[serde(skip)]
+    pub operator: bool,
     /// The file this came from and its text, to place errors found after parsing.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySettings {
+    pub api_base: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,8 +74,14 @@ pub struct Allowlist {
 }
 
 impl Config {
-    /// Reads `path`; a missing file is an error (the operator named it).
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads the operator's own config file; a missing file is an error (they named it).
+    pub fn load_operator(path: &Path) -> Result<Config, ConfigError> {
+        let mut config = Self::load(path)?;
+        config.operator = true;
+        Ok(config)
+    }
+
+    fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
@@ -67,7 +89,7 @@ impl Config {
         Self::parse(path, &text)
     }
 
-    /// Reads `root/.ferret.toml` when it exists.
+    /// Reads `root/.ferret.toml` when it exists (untrusted: it came with the scanned tree).
     pub fn load_from_root(root: &Path) -> Result<Config, ConfigError> {
         let path = root.join(CONFIG_FILE_NAME);
         if path.is_file() {
@@ -75,6 +97,14 @@ impl Config {
         } else {
             Ok(Config::default())
         }
+    }
+
+    /// The verification API base this config may set: only the operator's own file's.
+    pub fn operator_api_base(&self) -> Option<&str> {
+        self.verify
+            .as_ref()
+            .filter(|_| self.operator)
+            .and_then(|v| v.api_base.as_deref())
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {

@@ -41,7 +41,7 @@ pub struct Match {
     pub location: Location,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
     Live,
@@ -53,26 +53,52 @@ pub enum VerificationStatus {
 }
 
 /// What the provider said about a secret. `unverified` until verification runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Verification {
     pub status: VerificationStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The organization the key belongs to (OpenAI's `openai-organization` header: its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The project, when the provider says (`openai-project`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// The provider's id of the verification request (`x-request-id`), for support tickets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Why, in a few words, when the status needs explaining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl Default for Verification {
     fn default() -> Self {
-        Verification {
-            status: VerificationStatus::Unverified,
-            organization: None,
-            project: None,
-        }
+        Verification::with_status(VerificationStatus::Unverified)
     }
 }
 
 impl Verification {
+    pub fn with_status(status: VerificationStatus) -> Self {
+        Verification {
+            status,
+            organization: None,
+            project: None,
+            request_id: None,
+            detail: None,
+        }
+    }
+
+    /// The status as reports spell it (`live`, `quota_exceeded`…).
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            VerificationStatus::Live => "live",
+            VerificationStatus::Invalid => "invalid",
+            VerificationStatus::QuotaExceeded => "quota_exceeded",
+            VerificationStatus::Restricted => "restricted",
+            VerificationStatus::Error => "error",
+            VerificationStatus::Unverified => "unverified",
+        }
+    }
+
     /// The key works (even if restricted or out of credit): someone can use it.
     pub fn is_live(&self) -> bool {
         matches!(

@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage:
 //! [`sources`] turn input into bytes with provenance and feed the [`matcher`], which applies
 //! the [`rules`]; matches become [`finding`]s (one per secret, many locations), [`suppress`]
-//! drops what the operator accepted (configured by [`config`]), and [`report`] writes text,
+//! drops what the operator accepted (configured by [`config`]), [`verify`] asks providers
+//! whether keys are live, and [`report`] writes text,
 //! JSON, JSONL or SARIF. [`cli`] is the command line on top. Secrets travel as
 //! [`secret::Secret`], which redacts itself everywhere it is printed.
 
@@ -16,3 +17,4 @@ pub mod rules;
 pub mod secret;
 pub mod sources;
 pub mod suppress;
+pub mod verify;

@@ -38,12 +38,16 @@ fn run_streaming(
     let mut report = StreamingReport::new(setup.format, setup.options, &mut setup.output);
     let mut reported: Vec<Finding> = Vec::new();
     let suppressions = &setup.suppressions;
+    let verifier = setup.verifier.as_ref();
     scan(&setup.matcher, &mut |m: Match| {
-        let finding = Finding::new(&rules[m.rule], m.secret, vec![m.location]);
+        let mut finding = Finding::new(&rules[m.rule], m.secret, vec![m.location]);
         if suppressions.suppresses_secret(&finding)
             || suppressions.suppresses_path(&finding.locations[0].path)
         {
             return Ok(());
+        }
+        if let Some(verifier) = verifier {
+            verifier.verify_findings(std::slice::from_mut(&mut finding), rules);
         }
         report.push(finding.clone())?;
         reported.push(finding);

@@ -5,6 +5,7 @@ mod cmd_dir;
 mod cmd_git;
 mod cmd_rules;
 mod cmd_stream;
+mod cmd_verify;
 mod scan_setup;
 
 use std::io;
@@ -37,6 +38,8 @@ pub enum Command {
     Stdin(StdinArgs),
     /// Scan log files; with --follow keep reading as they grow.
     Log(LogArgs),
+    /// Verify the findings of an earlier JSON/JSONL report written with --show-secrets.
+    Verify(VerifyCommandArgs),
     /// List the detection rules, or check their examples.
     Rules(RulesArgs),
 }
@@ -79,6 +82,71 @@ pub struct ScanArgs {
     /// Never show progress bars (they are shown on stderr only when it is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// A duration on the command line: `500ms`, `2s`, `1m`, `1h`, or plain seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Duration(pub std::time::Duration);
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 2s, 1m)"))?;
+        let seconds = match unit {
+            "ms" => value / 1000.0,
+            "" | "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            _ => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        std::time::Duration::try_from_secs_f64(seconds)
+            .map(Duration)
+            .map_err(|e| format!("`{text}`: {e}"))
+    }
+}
+
+/// Options of `--verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Ask each key's provider whether it is live (each distinct key once). Keys go only to
+    /// FERRET_OPENAI_API_BASE (default https://api.openai.com) or your --config's [verify].
+    #[arg(long)]
+    pub verify: bool,
+    /// Keys verified at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub verify_concurrency: usize,
+    /// Timeout of one verification request.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub verify_timeout: Duration,
+    /// Time for all verification; keys not verified by then are reported `unverified`.
+    #[arg(long, value_name = "DURATION")]
+    pub verify_budget: Option<Duration>,
+    /// Retries after rate limits, server errors, timeouts and connection failures.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub verify_retries: u32,
+    /// The verification cache [default: $FERRET_CACHE_DIR/verify.sqlite, else
+    /// $XDG_CACHE_HOME/ferret/verify.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub verify_cache: Option<PathBuf>,
+    /// Do not read or write the verification cache.
+    #[arg(long)]
+    pub no_verify_cache: bool,
+    /// How long a cached result is used.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub verify_cache_ttl: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +204,15 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyCommandArgs {
+    /// The report to verify (JSON or JSONL, written with --show-secrets).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RulesArgs {
     #[command(subcommand)]
     pub action: RulesAction,
@@ -168,6 +245,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dir(args) => cmd_dir::run(args),
         Command::Stdin(args) => cmd_stream::run_stdin(args),
         Command::Log(args) => cmd_stream::run_log(args),
+        Command::Verify(args) => cmd_verify::run(args),
         Command::Rules(args) => cmd_rules::run(args),
     };
     match outcome {

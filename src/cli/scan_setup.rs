@@ -8,13 +8,14 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{EXIT_FINDINGS, FailOn, ScanArgs};
-use crate::config::Config;
+use super::{EXIT_FINDINGS, FailOn, ScanArgs, VerifyArgs, warn};
+use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
 use crate::report::{Format, ReportOptions, write_report};
 use crate::rules::RuleSet;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
+use crate::verify::{self, Verifier, VerifyOptions};
 
 pub struct ScanSetup {
     pub matcher: Matcher,
@@ -23,6 +24,8 @@ pub struct ScanSetup {
     pub options: ReportOptions,
     pub output: Box<dyn Write>,
     pub fail_on: FailOn,
+    /// Set with `--verify`.
+    pub verifier: Option<Verifier>,
 }
 
 /// Loads everything a scan rooted at `root` needs.
@@ -32,8 +35,20 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         rules = rules.with_dir(dir)?;
     }
     let config = match &args.config {
-        Some(path) => Config::load(path)?,
+        Some(path) => Config::load_operator(path)?,
         None => Config::load_from_root(root)?,
+    };
+    if !config.operator && config.verify.is_some() {
+        warn(format_args!(
+            "{}: [verify] is ignored in a config file found in the scanned tree (it could send \
+             keys elsewhere); set FERRET_OPENAI_API_BASE or pass your own file with --config",
+            root.join(CONFIG_FILE_NAME).display()
+        ));
+    }
+    let verifier = if args.verify.verify {
+        Some(verifier(&args.verify, &config)?)
+    } else {
+        None
     };
     let mut suppressions = Suppressions::from_config(&config)?;
     suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
@@ -66,7 +81,34 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         },
         output,
         fail_on: args.fail_on,
+        verifier,
     })
+}
+
+/// The verifier the operator configured: API base from `FERRET_OPENAI_API_BASE`, else their
+/// own config file, else OpenAI's.
+fn verifier(args: &VerifyArgs, config: &Config) -> anyhow::Result<Verifier> {
+    let base = std::env::var("FERRET_OPENAI_API_BASE")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .or_else(|| config.operator_api_base().map(str::to_string))
+        .unwrap_or_else(|| verify::DEFAULT_OPENAI_API_BASE.to_string());
+    let options = VerifyOptions {
+        api_base: verify::checked_api_base(&base)?,
+        concurrency: args.verify_concurrency.max(1),
+        request_timeout: args.verify_timeout.0,
+        budget: args.verify_budget.map(|b| b.0),
+        retries: args.verify_retries,
+        cache: if args.no_verify_cache {
+            None
+        } else {
+            args.verify_cache
+                .clone()
+                .or_else(verify::default_cache_path)
+        },
+        cache_ttl: args.verify_cache_ttl.0,
+    };
+    Ok(Verifier::new(options, &|warning| warn(warning))?)
 }
 
 /// The scan root whose `.ferret.toml` and `.ferretignore` apply: the one directory scanned, or
@@ -83,6 +125,9 @@ pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
 pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Result<u8> {
     let mut findings = Finding::group(setup.matcher.rules(), matches);
     setup.suppressions.apply(&mut findings);
+    if let Some(verifier) = &setup.verifier {
+        verifier.verify_findings(&mut findings, setup.matcher.rules());
+    }
     write_report(
         setup.format,
         &findings,

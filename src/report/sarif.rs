@@ -17,7 +17,7 @@ use serde_sarif::sarif::{
 use sha2::{Digest, Sha256};
 
 use super::{ReportOptions, shown_secret};
-use crate::finding::{Finding, Location};
+use crate::finding::{Finding, Location, VerificationStatus};
 use crate::rules::{Rule, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -130,6 +130,12 @@ fn result(
         if !commit.refs.is_empty() {
             properties.insert("refs".to_string(), json!(commit.refs));
         }
+    }
+    if finding.verification.status != VerificationStatus::Unverified {
+        text.push_str(&format!(
+            " (verified {})",
+            finding.verification.status_name()
+        ));
     }
     text.push('.');
     let region = Region::builder()

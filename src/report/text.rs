@@ -31,6 +31,23 @@ fn place(location: &Location) -> String {
     place
 }
 
+/// `live (org my-company, project proj_1)`, `error: timeout`…
+fn status_line(finding: &Finding) -> String {
+    let v = &finding.verification;
+    let mut line = v.status_name().to_string();
+    let owner: Vec<String> = [("org", &v.organization), ("project", &v.project)]
+        .iter()
+        .filter_map(|(label, value)| value.as_ref().map(|value| format!("{label} {value}")))
+        .collect();
+    if !owner.is_empty() {
+        line.push_str(&format!(" ({})", owner.join(", ")));
+    }
+    if let Some(detail) = &v.detail {
+        line.push_str(&format!(": {detail}"));
+    }
+    line
+}
+
 /// All findings, grouped by secret, then a one-line summary.
 pub fn write_grouped(
     findings: &[Finding],
@@ -47,14 +64,7 @@ pub fn write_grouped(
         )?;
         writeln!(out, "  secret       {}", shown_secret(finding, options))?;
         writeln!(out, "  fingerprint  {}", finding.fingerprint)?;
-        writeln!(
-            out,
-            "  status       {}",
-            serde_json::to_value(finding.verification.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        )?;
+        writeln!(out, "  status       {}", status_line(finding))?;
         for (index, location) in finding.locations.iter().enumerate() {
             let label = if index == 0 { "locations" } else { "" };
             writeln!(
@@ -83,9 +93,10 @@ pub fn write_line(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{}: {} {}",
+        "{}: {} {} [{}]",
         paint(options, CYAN, &place(location)),
         paint(options, BOLD_RED, &finding.rule_id),
-        shown_secret(finding, options)
+        shown_secret(finding, options),
+        status_line(finding)
     )
 }

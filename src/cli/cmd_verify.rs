@@ -1,0 +1,100 @@
+//! `ferret verify --input REPORT`: verify the findings of an earlier scan's JSON or JSONL report
+//! (written with `--show-secrets`, since redacted keys cannot be verified).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use super::{VerifyCommandArgs, scan_setup};
+use crate::finding::{CommitInfo, Location, Match};
+use crate::secret::Secret;
+
+/// The fields of a report record that verification needs.
+#[derive(Deserialize)]
+struct Record {
+    rule: String,
+    secret: String,
+    path: String,
+    line: u64,
+    column: u64,
+    #[serde(default)]
+    commit: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    refs: Vec<String>,
+}
+
+/// Records of a JSON array or JSONL report, with the line each came from.
+fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if text.trim_start().starts_with('[') {
+        let records: Vec<Record> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a ferret JSON report", path.display()))?;
+        return Ok(records.into_iter().map(|r| (1, r)).collect());
+    }
+    let mut records = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}:{}: not a ferret JSONL finding",
+                path.display(),
+                index + 1
+            )
+        })?;
+        records.push((index + 1, record));
+    }
+    Ok(records)
+}
+
+pub fn run(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
+    args.scan.verify.verify = true;
+    let records = read_records(&args.input)?;
+    let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
+    let mut matches = Vec::new();
+    for (line, record) in records {
+        if record.secret.contains('…') {
+            bail!(
+                "{}:{line}: the secrets in this report are redacted; rerun the scan with \
+                 --show-secrets to write a report that can be verified",
+                args.input.display()
+            );
+        }
+        let Some(rule) = setup
+            .matcher
+            .rules()
+            .iter()
+            .position(|r| r.id == record.rule)
+        else {
+            bail!(
+                "{}:{line}: unknown rule `{}` (pass its rule files with --rules)",
+                args.input.display(),
+                record.rule
+            );
+        };
+        let commit = record.commit.map(|id| CommitInfo {
+            id,
+            author: record.author.unwrap_or_default(),
+            date: record.date.unwrap_or_default(),
+            refs: record.refs,
+        });
+        matches.push(Match {
+            rule,
+            secret: Secret::new(record.secret),
+            location: Location {
+                path: record.path,
+                line: record.line,
+                column: record.column,
+                commit,
+            },
+        });
+    }
+    scan_setup::report_matches(&mut setup, matches)
+}

@@ -1,0 +1,129 @@
+//! The verification cache: a SQLite file that remembers each key's status for a while, so a
+//! pre-commit hook that runs ten times an hour asks the provider once.
+//!
+//! Rows are keyed by HMAC-SHA256 of the API base and the key, under a random 32-byte secret
+//! kept beside the database (mode 0600). The key itself is never stored, and without the
+//! secret file the hashes cannot be tested against a list of leaked keys.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::Sha256;
+
+use crate::finding::{Verification, VerificationStatus};
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+#[error("verification cache {}: {reason}", path.display())]
+pub struct CacheError {
+    path: PathBuf,
+    reason: String,
+}
+
+pub struct Cache {
+    connection: Mutex<Connection>,
+    hmac_key: [u8; 32],
+    ttl: Duration,
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Reads the HMAC secret beside the database, creating it (0600) on first use.
+fn hmac_key(path: &Path) -> std::io::Result<[u8; 32]> {
+    if let Ok(bytes) = std::fs::read(path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, &key)?;
+    Ok(key)
+}
+
+impl Cache {
+    pub fn open(path: &Path, ttl: Duration) -> Result<Cache, CacheError> {
+        let fail = |reason: String| CacheError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        }
+        let hmac_key =
+            hmac_key(&path.with_extension("key")).map_err(|e| fail(format!("secret: {e}")))?;
+        let connection = Connection::open(path).map_err(|e| fail(e.to_string()))?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS verification (
+                     key_hash TEXT PRIMARY KEY,
+                     result TEXT NOT NULL,
+                     checked_at INTEGER NOT NULL
+                 );",
+            )
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Cache {
+            connection: Mutex::new(connection),
+            hmac_key,
+            ttl,
+        })
+    }
+
+    fn key_hash(&self, api_base: &str, secret: &Secret) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
+        mac.update(api_base.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret.expose());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A result younger than the TTL, if any.
+    pub fn get(&self, api_base: &str, secret: &Secret) -> Option<Verification> {
+        let hash = self.key_hash(api_base, secret);
+        let oldest = now_seconds() - self.ttl.as_secs() as i64;
+        let connection = self.connection.lock().ok()?;
+        let text: Option<String> = connection
+            .query_row(
+                "SELECT result FROM verification WHERE key_hash = ?1 AND checked_at >= ?2",
+                params![hash, oldest],
+                |row| row.get(0),
+            )
+            .optional()
+            .ok()?;
+        serde_json::from_str(&text?).ok()
+    }
+
+    /// Remembers a definite result (errors and unverified keys are asked again next time).
+    pub fn put(&self, api_base: &str, secret: &Secret, verification: &Verification) {
+        if matches!(
+            verification.status,
+            VerificationStatus::Error | VerificationStatus::Unverified
+        ) {
+            return;
+        }
+        let Ok(result) = serde_json::to_string(verification) else {
+            return;
+        };
+        let hash = self.key_hash(api_base, secret);
+        if let Ok(connection) = self.connection.lock() {
+            // A failed write only costs a request next time.
+            let _ = connection.execute(
+                "INSERT OR REPLACE INTO verification (key_hash, result, checked_at)
+                 VALUES (?1, ?2, ?3)",
+                params![hash, result, now_seconds()],
+            );
+        }
+    }
+}

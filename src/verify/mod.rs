@@ -1,0 +1,302 @@
+//! Verification: asking each key's provider whether the key is live, once per distinct key,
+//! concurrently within a bound, a per-request timeout and an overall budget.
+//!
+//! Secrets leave the machine only here, and only to the API base the operator configured
+//! (environment, command line or the operator's own config file; never a config file found in
+//! the scanned tree), over HTTPS unless the base is a loopback address, and never along a
+//! redirect.
+
+mod cache;
+pub mod openai;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::finding::{Finding, Verification, VerificationStatus};
+use crate::rules::Rule;
+use crate::secret::{Fingerprint, Secret};
+use cache::Cache;
+use openai::{Endpoint, Outcome};
+
+/// Where OpenAI keys are verified unless the operator says otherwise.
+pub const DEFAULT_OPENAI_API_BASE: &str = "https://api.openai.com";
+/// Largest answer body read from a provider; an error body is a few hundred bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// First retry delay when the server gives none; doubled on each further retry.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest `Retry-After` honoured; a longer one ends the key's retries.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(
+        "API base `{0}` is not allowed: keys are sent over https, or plain http to a loopback address only"
+    )]
+    InsecureBase(String),
+    #[error("API base `{0}` is not a URL: {1}")]
+    BadBase(String, String),
+    #[error("cannot start the verifier: {0}")]
+    Setup(String),
+}
+
+/// How verification runs.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// e.g. `https://api.openai.com` (no trailing slash, no `/v1`).
+    pub api_base: String,
+    pub concurrency: usize,
+    pub request_timeout: Duration,
+    /// After this, keys not verified yet are left `unverified`.
+    pub budget: Option<Duration>,
+    /// Retries after rate limits, server errors and network failures.
+    pub retries: u32,
+    /// The SQLite cache file, if caching is on.
+    pub cache: Option<PathBuf>,
+    pub cache_ttl: Duration,
+}
+
+/// Checks that keys may be sent to `base`, and normalises it.
+pub fn checked_api_base(base: &str) -> Result<String, VerifyError> {
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| VerifyError::BadBase(base.to_string(), e.to_string()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(VerifyError::InsecureBase(base.to_string())),
+    }
+    Ok(base.trim_end_matches('/').to_string())
+}
+
+/// The default cache file: `$FERRET_CACHE_DIR/verify.sqlite`, else under the XDG cache home.
+pub fn default_cache_path() -> Option<PathBuf> {
+    let dir = std::env::var_os("FERRET_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("ferret")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/ferret")))?;
+    Some(dir.join("verify.sqlite"))
+}
+
+pub struct Verifier {
+    options: VerifyOptions,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    cache: Option<Cache>,
+    /// Results of this run, so a key seen again (in a stream) is not asked twice.
+    seen: Mutex<HashMap<Fingerprint, Verification>>,
+}
+
+impl Verifier {
+    /// `on_warning` hears about a cache that cannot be used (verification then runs without it).
+    pub fn new(options: VerifyOptions, on_warning: &dyn Fn(String)) -> Result<Self, VerifyError> {
+        // Several crates may link rustls; the first provider installed wins, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.request_timeout)
+            .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| VerifyError::Setup(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| VerifyError::Setup(e.to_string()))?;
+        let cache =
+            options
+                .cache
+                .as_deref()
+                .and_then(|path| match Cache::open(path, options.cache_ttl) {
+                    Ok(cache) => Some(cache),
+                    Err(err) => {
+                        on_warning(format!("{err}; verifying without a cache"));
+                        None
+                    }
+                });
+        Ok(Verifier {
+            options,
+            client,
+            runtime,
+            cache,
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Verifies every distinct secret of `findings` whose rule names a known verifier, once,
+    /// and sets each finding's `verification`.
+    pub fn verify_findings(&self, findings: &mut [Finding], rules: &[Rule]) {
+        let endpoint_of = |finding: &Finding| {
+            let rule = rules.iter().find(|r| r.id == finding.rule_id)?;
+            Endpoint::for_verifier(rule.verifier.as_deref()?)
+        };
+        let mut results = self.seen.lock().expect("no panics while locked").clone();
+        let mut pending: Vec<(Fingerprint, Secret, Endpoint)> = Vec::new();
+        for finding in findings.iter() {
+            let Some(endpoint) = endpoint_of(finding) else {
+                continue;
+            };
+            if results.contains_key(&finding.fingerprint)
+                || pending.iter().any(|(fp, _, _)| *fp == finding.fingerprint)
+            {
+                continue;
+            }
+            let cached = self
+                .cache
+                .as_ref()
+                .and_then(|c| c.get(&self.options.api_base, &finding.secret));
+            match cached {
+                Some(verification) => {
+                    results.insert(finding.fingerprint.clone(), verification);
+                }
+                None => pending.push((
+                    finding.fingerprint.clone(),
+                    finding.secret.clone(),
+                    endpoint,
+                )),
+            }
+        }
+        for (fingerprint, secret, verification) in self.ask(pending) {
+            if let Some(cache) = &self.cache {
+                cache.put(&self.options.api_base, &secret, &verification);
+            }
+            results.insert(fingerprint, verification);
+        }
+        for finding in findings.iter_mut() {
+            if let Some(verification) = results.get(&finding.fingerprint) {
+                finding.verification = verification.clone();
+            }
+        }
+        let mut seen = self.seen.lock().expect("no panics while locked");
+        seen.extend(
+            results
+                .into_iter()
+                .filter(|(_, v)| v.status != VerificationStatus::Unverified),
+        );
+    }
+
+    /// Asks the provider about each key, at most `concurrency` at a time, until the budget ends;
+    /// keys not answered by then come back `unverified`.
+    fn ask(
+        &self,
+        pending: Vec<(Fingerprint, Secret, Endpoint)>,
+    ) -> Vec<(Fingerprint, Secret, Verification)> {
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let options = &self.options;
+        let client = &self.client;
+        let unanswered = pending.clone();
+        let mut answered = self.runtime.block_on(async {
+            let deadline = options.budget.map(|b| tokio::time::Instant::now() + b);
+            let mut answers = futures::stream::iter(pending)
+                .map(|(fingerprint, secret, endpoint)| async move {
+                    let verification = verify_one(client, options, endpoint, &secret).await;
+                    (fingerprint, secret, verification)
+                })
+                .buffer_unordered(options.concurrency.max(1));
+            let mut answered = Vec::new();
+            loop {
+                let next = match deadline {
+                    Some(deadline) => match tokio::time::timeout_at(deadline, answers.next()).await
+                    {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    },
+                    None => answers.next().await,
+                };
+                match next {
+                    Some(answer) => answered.push(answer),
+                    None => break,
+                }
+            }
+            answered
+        });
+        for (fingerprint, secret, _) in unanswered {
+            if !answered.iter().any(|(fp, _, _)| *fp == fingerprint) {
+                let mut verification = Verification::with_status(VerificationStatus::Unverified);
+                verification.detail = Some("verification budget ran out".into());
+                answered.push((fingerprint, secret, verification));
+            }
+        }
+        answered
+    }
+}
+
+/// One key: request, classify, retry while the answer says nothing about the key.
+async fn verify_one(
+    client: &reqwest::Client,
+    options: &VerifyOptions,
+    endpoint: Endpoint,
+    secret: &Secret,
+) -> Verification {
+    let url = endpoint.url(&options.api_base);
+    let mut attempt = 0;
+    loop {
+        let outcome = match client
+            .get(&url)
+            .bearer_auth(secret.expose_str())
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = read_body(response).await;
+                openai::classify(status, &headers, &body)
+            }
+            Err(err) => Outcome::Retry {
+                after: None,
+                detail: if err.is_timeout() {
+                    "timeout".to_string()
+                } else if err.is_connect() {
+                    "connection failed".to_string()
+                } else {
+                    "request failed".to_string()
+                },
+            },
+        };
+        match outcome {
+            Outcome::Done(mut verification) => {
+                verification.detail = verification.detail.map(|d| hide_secret(d, secret));
+                return verification;
+            }
+            Outcome::Retry { after, detail } => {
+                let delay = after.unwrap_or(FIRST_BACKOFF * 2u32.saturating_pow(attempt));
+                if attempt >= options.retries || delay > MAX_RETRY_AFTER {
+                    let mut verification = Verification::with_status(VerificationStatus::Error);
+                    verification.detail = Some(hide_secret(detail, secret));
+                    return verification;
+                }
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] of an answer.
+async fn read_body(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_BODY_BYTES {
+            body.truncate(MAX_BODY_BYTES);
+            break;
+        }
+    }
+    body
+}
+
+/// A provider (or something pretending to be one) might echo the key: never let it through.
+fn hide_secret(text: String, secret: &Secret) -> String {
+    text.replace(&secret.expose_str(), &secret.redacted())
+}
