@@ -562,3 +562,34 @@ fn the_repository_itself_holds_no_key() {
     run.expect_code(0);
     assert!(run.records().is_empty(), "{run}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_reached_through_symlinks_is_reported_once_under_its_own_path() {
+    use std::os::unix::fs::symlink;
+
+    let tree = Tree::new();
+    let key = project_key();
+    tree.write("config/real.env", format!("OPENAI_API_KEY={key}\n"));
+    symlink("config/real.env", tree.join("alias.env")).unwrap();
+    symlink("config", tree.join("config-link")).unwrap();
+    let outside = Tree::new();
+    let elsewhere = project_key();
+    outside.write("shared.env", format!("KEY={elsewhere}\n"));
+    symlink(outside.join("shared.env"), tree.join("linked-in.env")).unwrap();
+
+    let run = tree.ferret(&["dir", ".", "--format", "jsonl", "--follow-links"]);
+    run.expect_code(1);
+    let records = run.records();
+    assert_eq!(
+        locations_of(&records, &key),
+        [place("openai-project-key", "config/real.env", 1, 16)],
+        "{run}"
+    );
+    // A file only reachable through a link is scanned under the link's path.
+    assert_eq!(
+        locations_of(&records, &elsewhere),
+        [place("openai-project-key", "linked-in.env", 1, 5)],
+        "{run}"
+    );
+}

@@ -97,11 +97,17 @@ fn line_hash(finding: &Finding, location: &Location) -> String {
     format!("{}:1", &hex::encode(hasher.finalize())[..16])
 }
 
-/// Percent-encodes what may not stand in a relative URI reference.
-fn relative_uri(path: &str) -> String {
-    let mut uri = String::with_capacity(path.len());
+/// The artifact URI of a report path: relative to the scan root (what GitHub matches against
+/// the repository), or a `file://` URI for an absolute path outside any root. Everything that
+/// may not stand in a URI path is percent-encoded, `:` too (in a relative reference it would
+/// read as a scheme).
+fn artifact_uri(path: &str) -> String {
+    let mut uri = String::with_capacity(path.len() + 7);
+    if path.starts_with('/') {
+        uri.push_str("file://");
+    }
     for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=@".contains(&byte) {
             uri.push(byte as char);
         } else {
             uri.push_str(&format!("%{byte:02X}"));
@@ -147,7 +153,7 @@ fn result(
     let physical = PhysicalLocation::builder()
         .artifact_location(
             ArtifactLocation::builder()
-                .uri(relative_uri(&location.path))
+                .uri(artifact_uri(&location.path))
                 .build(),
         )
         .region(region)
@@ -211,6 +217,11 @@ mod tests {
 
     #[test]
     fn uris_are_percent_encoded_and_relative() {
-        assert_eq!(relative_uri("src/a b/é#1.env"), "src/a%20b/%C3%A9%231.env");
+        assert_eq!(artifact_uri("src/a b/é#1.env"), "src/a%20b/%C3%A9%231.env");
+        assert_eq!(
+            artifact_uri("c:x/(commit message)"),
+            "c%3Ax/(commit%20message)"
+        );
+        assert_eq!(artifact_uri("/etc/app.env"), "file:///etc/app.env");
     }
 }

@@ -53,6 +53,35 @@ fn report_path(root: &Path, path: &Path, several_roots: bool) -> String {
     }
 }
 
+/// With links followed, one file can be reached by several paths: it is scanned once, under
+/// its own path when that is inside a root (paths through a symlink to it are skipped), else
+/// under the first path that reached it.
+fn first_sighting(
+    entry: &ignore::DirEntry,
+    root: &Path,
+    canonical_roots: &[PathBuf],
+    seen: &Mutex<std::collections::HashSet<(u64, u64)>>,
+) -> bool {
+    if let Ok(target) = std::fs::canonicalize(entry.path()) {
+        let direct = std::fs::canonicalize(root)
+            .ok()
+            .zip(entry.path().strip_prefix(root).ok())
+            .map(|(root, rel)| root.join(rel));
+        if direct.as_ref() != Some(&target)
+            && canonical_roots.iter().any(|root| target.starts_with(root))
+        {
+            return false;
+        }
+    }
+    #[cfg(unix)]
+    if let Ok(metadata) = entry.metadata() {
+        use std::os::unix::fs::MetadataExt;
+        let id = (metadata.dev(), metadata.ino());
+        return seen.lock().expect("no panics while locked").insert(id);
+    }
+    true
+}
+
 /// Scans every file under `roots`; `on_warning` hears about each problem as it happens.
 pub fn scan_dirs(
     roots: &[PathBuf],
@@ -83,9 +112,15 @@ pub fn scan_dirs(
 
     let result = Mutex::new(DirScan::default());
     let several_roots = roots.len() > 1;
+    let canonical_roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    let seen_files = Mutex::new(std::collections::HashSet::new());
     builder.build_parallel().run(|| {
         let mut scanner = ChunkScanner::new(matcher);
         let result = &result;
+        let (canonical_roots, seen_files) = (&canonical_roots, &seen_files);
         Box::new(move |entry| {
             let warn = |text: String| {
                 let warning = Warning(text);
@@ -119,6 +154,9 @@ pub fn scan_dirs(
                 .iter()
                 .find(|root| path.starts_with(root))
                 .unwrap_or(first);
+            if options.follow_links && !first_sighting(&entry, root, canonical_roots, seen_files) {
+                return WalkState::Continue;
+            }
             let shown = report_path(root, path, several_roots);
             let mut found = Vec::new();
             let mut allowed = 0;
