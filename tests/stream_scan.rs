@@ -205,3 +205,27 @@ fn log_reads_a_named_pipe() {
     let status = child.wait().expect("ferret ends at the end of the pipe");
     assert_eq!(status.code(), Some(1));
 }
+
+#[test]
+fn log_follow_reopens_a_log_rotated_by_rename() {
+    let tree = Tree::new();
+    let (before, after) = (project_key(), Shape::Legacy.key());
+    let log = tree.write("app.log", format!("key={before}\n"));
+    let path = log.to_str().unwrap();
+    let (mut child, lines) = spawn(tree.path(), &["log", path, "--follow", "--format", "jsonl"]);
+    let record = next_finding(&mut child, &lines, "the key before rotation");
+    assert_eq!(record.fingerprint, fingerprint(&before), "{record:?}");
+
+    std::fs::rename(&log, tree.join("app.log.1")).unwrap();
+    std::fs::write(&log, format!("fresh start\n{after}\n")).unwrap();
+    let record = next_finding(
+        &mut child,
+        &lines,
+        "a key in the file created after rotation",
+    );
+    assert_eq!(record.fingerprint, fingerprint(&after), "{record:?}");
+    assert_eq!((record.line, record.column), (2, 1), "{record:?}");
+
+    child.kill().expect("stop ferret");
+    child.wait().expect("reap ferret");
+}

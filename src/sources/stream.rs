@@ -1,7 +1,7 @@
 //! `ferret stdin` and `ferret log`: line-oriented streams, scanned as they arrive so that each
 //! finding is reported the moment its line is complete. `--follow` keeps reading files as they
-//! grow, like `tail -f`, and starts a file over when it is truncated (log rotation by copy and
-//! truncate).
+//! grow, like `tail -F`: a file truncated in place (rotation by copy and truncate) is read again
+//! from its start, and a path that names a new file (rotation by rename) is reopened.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -95,6 +95,23 @@ struct Tail<'m> {
     scanner: ChunkScanner<'m>,
 }
 
+/// The new file at a followed path, when the path now names another file than the one open
+/// (log rotation by rename and re-create).
+fn replaced(tail: &Tail) -> Option<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let open = tail.file.metadata().ok()?;
+        let at_path = std::fs::metadata(&tail.path).ok()?;
+        if at_path.is_file() && (open.dev(), open.ino()) != (at_path.dev(), at_path.ino()) {
+            return File::open(&tail.path).ok();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tail;
+    None
+}
+
 /// Scans log files; with `follow`, never returns unless an error occurs, reading new data as
 /// the files grow.
 pub fn scan_logs(
@@ -151,6 +168,14 @@ pub fn scan_logs(
             if !follow {
                 tail.scanner.finish(|m| sink.push(m));
                 sink.take_error()?;
+            } else if let Some(file) = replaced(tail) {
+                // Rotation by rename: the old file is read to its end; go on with the new one.
+                tail.scanner.finish(|m| sink.push(m));
+                sink.take_error()?;
+                tail.file = file;
+                tail.position = 0;
+                tail.scanner.reset();
+                any_data = true;
             }
             allowed += sink.allowed;
         }
