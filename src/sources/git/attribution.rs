@@ -13,7 +13,7 @@ use gix::ObjectId;
 use gix::object::Kind;
 use gix::prelude::Find;
 
-use super::{GitError, GitOptions, MatchedObject, commit_info};
+use super::{GitError, GitOptions, MatchedObject, read_commit_info};
 use crate::finding::{CommitInfo, Location, Match};
 use crate::matcher::LocatedMatch;
 use crate::sources::Warning;
@@ -270,10 +270,7 @@ pub(crate) fn attribute(
         if let Some(info) = infos.get(&id) {
             return Some(info.clone());
         }
-        let mut buf = Vec::new();
-        let data = repo.objects.try_find(&id, &mut buf).ok()??;
-        let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()).ok()?;
-        let mut info = commit_info(id, &commit);
+        let mut info = read_commit_info(repo, id)?;
         info.refs = refs.remove(&id).unwrap_or_default();
         infos.insert(id, info.clone());
         Some(info)

@@ -109,20 +109,31 @@ pub(crate) struct TreeEntry {
     pub id: ObjectId,
 }
 
+/// Reads an object's bytes into `buf`; `what` names it in errors (`tree`, `commit`).
+pub(crate) fn read_object<'b>(
+    repo: &gix::Repository,
+    id: ObjectId,
+    what: &str,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], GitError> {
+    use gix::prelude::Find;
+    let data = repo
+        .objects
+        .try_find(&id, buf)
+        .map_err(|e| GitError::git(&format!("{what} {id}"), e))?
+        .ok_or_else(|| GitError::Git(format!("{what} {id} is missing")))?;
+    Ok(data.data)
+}
+
 /// Reads a tree's entries, leaving out submodules (their history is their own repository's).
 pub(crate) fn read_tree(
     repo: &gix::Repository,
     tree: ObjectId,
 ) -> Result<Vec<TreeEntry>, GitError> {
-    use gix::prelude::Find;
     let mut buf = Vec::new();
-    let data = repo
-        .objects
-        .try_find(&tree, &mut buf)
-        .map_err(|e| GitError::git(&format!("tree {tree}"), e))?
-        .ok_or_else(|| GitError::Git(format!("tree {tree} is missing")))?;
+    let data = read_object(repo, tree, "tree", &mut buf)?;
     let mut entries = Vec::new();
-    for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
+    for entry in gix::objs::TreeRefIter::from_bytes(data, repo.object_hash()) {
         let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
         if entry.mode.is_commit() {
             continue;
@@ -134,6 +145,14 @@ pub(crate) fn read_tree(
         });
     }
     Ok(entries)
+}
+
+/// Author, date and id of the commit `id`, if it can be read.
+pub(crate) fn read_commit_info(repo: &gix::Repository, id: ObjectId) -> Option<CommitInfo> {
+    let mut buf = Vec::new();
+    let data = read_object(repo, id, "commit", &mut buf).ok()?;
+    let commit = gix::objs::CommitRef::from_bytes(data, repo.object_hash()).ok()?;
+    Some(commit_info(id, &commit))
 }
 
 /// Author, date and id of a commit.

@@ -12,7 +12,7 @@ use gix::object::Kind;
 use gix::prelude::Find;
 
 use super::attribution::{Attributed, COMMIT_MESSAGE_PATH, push_match};
-use super::{GitError, GitScan, TreeEntry, commit_info, read_tree};
+use super::{GitError, GitScan, TreeEntry, read_commit_info, read_object, read_tree};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
 
@@ -89,12 +89,8 @@ fn commit_tree_and_parents(
     id: ObjectId,
 ) -> Result<(ObjectId, Vec<ObjectId>, i64), GitError> {
     let mut buf = Vec::new();
-    let data = repo
-        .objects
-        .try_find(&id, &mut buf)
-        .map_err(|e| GitError::git(&format!("commit {id}"), e))?
-        .ok_or_else(|| GitError::Git(format!("commit {id} is missing")))?;
-    let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash())
+    let data = read_object(repo, id, "commit", &mut buf)?;
+    let commit = gix::objs::CommitRef::from_bytes(data, repo.object_hash())
         .map_err(|e| GitError::git(&format!("commit {id}"), e))?;
     let time = commit.committer().map(|c| c.seconds()).unwrap_or(0);
     Ok((commit.tree(), commit.parents().collect(), time))
@@ -191,7 +187,7 @@ pub fn scan_range(
         }
         let matches = &scanned[blob];
         if !matches.is_empty() {
-            let info = commit_info_of(repo, *commit);
+            let info = read_commit_info(repo, *commit);
             for m in matches {
                 push_match(&mut out, m, path, info.clone());
             }
@@ -201,7 +197,7 @@ pub fn scan_range(
         if let Ok(Some(data)) = repo.objects.try_find(commit, &mut buf) {
             let matches = matcher.locate_all(data.data);
             if !matches.is_empty() {
-                let info = commit_info_of(repo, *commit);
+                let info = read_commit_info(repo, *commit);
                 for m in &matches {
                     push_match(&mut out, m, COMMIT_MESSAGE_PATH, info.clone());
                 }
@@ -212,11 +208,4 @@ pub fn scan_range(
     scan.inline_allowed = out.inline_allowed;
     scan.warnings = out.warnings;
     Ok(scan)
-}
-
-fn commit_info_of(repo: &gix::Repository, id: ObjectId) -> Option<crate::finding::CommitInfo> {
-    let mut buf = Vec::new();
-    let data = repo.objects.try_find(&id, &mut buf).ok()??;
-    let commit = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()).ok()?;
-    Some(commit_info(id, &commit))
 }
