@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod git;
+pub mod openai;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
