@@ -444,3 +444,50 @@ fn objects_borrowed_through_alternates_are_scanned() {
     run.expect_code(1);
     assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
 }
+
+#[test]
+fn commits_written_in_the_same_second_attribute_to_the_parent_that_added_the_key() {
+    let mut repo = Repo::new();
+    repo.write("README.md", "start\n");
+    let base = repo.commit_all("start");
+    let key = project_key();
+    let second = "2024-06-01T12:00:00+00:00";
+    repo.write("secret.env", format!("KEY={key}\n"));
+    let added = repo.commit_all_dated("add key", second);
+    repo.write("other.txt", "one\n");
+    repo.commit_all_dated("two", second);
+    repo.write("other.txt", "two\n");
+    repo.commit_all_dated("three", second);
+    let run = repo.ferret(&["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    let found = of_key(&run.records(), &key);
+    assert_eq!(found.len(), 1, "{run}");
+    assert_eq!(found[0].commit.as_deref(), Some(added.as_str()));
+
+    let run = repo.ferret(&[
+        "git",
+        "--range",
+        &format!("{base}..HEAD"),
+        "--format",
+        "jsonl",
+    ]);
+    run.expect_code(1);
+    let found = of_key(&run.records(), &key);
+    assert_eq!(found.len(), 1, "{run}");
+    assert_eq!(found[0].commit.as_deref(), Some(added.as_str()));
+}
+
+#[test]
+fn a_child_with_an_older_clock_than_its_parent_does_not_take_the_attribution() {
+    let mut repo = Repo::new();
+    let key = project_key();
+    repo.write("secret.env", format!("KEY={key}\n"));
+    let added = repo.commit_all_dated("add key", "2024-06-01T12:00:00+00:00");
+    repo.write("other.txt", "later commit, wrong clock\n");
+    repo.commit_all_dated("skewed", "2020-01-01T00:00:00+00:00");
+    let run = repo.ferret(&["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    let found = of_key(&run.records(), &key);
+    assert_eq!(found.len(), 1, "{run}");
+    assert_eq!(found[0].commit.as_deref(), Some(added.as_str()));
+}

@@ -67,6 +67,22 @@ impl Repo {
         self.head()
     }
 
+    /// Commits everything with both dates set to `date` (e.g. a rebase writes many commits
+    /// within one second); returns the new commit id.
+    pub fn commit_all_dated(&mut self, message: &str, date: &str) -> String {
+        self.commits += 1;
+        self.git(&["add", "-A"]);
+        let output = Command::new("git")
+            .args(["commit", "-q", "--allow-empty", "-m", message])
+            .current_dir(self.path())
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git commit failed");
+        self.head()
+    }
+
     pub fn head(&self) -> String {
         self.git(&["rev-parse", "HEAD"])
     }

@@ -42,10 +42,10 @@ struct Tips {
 }
 
 /// A commit of the walk: its tree and parents.
-struct WalkedCommit {
-    id: ObjectId,
-    tree: ObjectId,
-    parents: Vec<ObjectId>,
+pub(crate) struct WalkedCommit {
+    pub id: ObjectId,
+    pub tree: ObjectId,
+    pub parents: Vec<ObjectId>,
 }
 
 fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips, GitError> {
@@ -89,7 +89,8 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
     Ok(tips)
 }
 
-/// Every commit reachable from `tips`, oldest first.
+/// Every commit reachable from `tips`, parents before children (oldest first among commits
+/// that do not descend from one another).
 fn commits_oldest_first(
     repo: &gix::Repository,
     tips: Vec<ObjectId>,
@@ -134,8 +135,47 @@ fn commits_oldest_first(
             _ => warn(format!("commit {}: missing, skipped", info.id)),
         }
     }
-    commits.sort_by_key(|(time, _)| *time);
-    Ok(commits.into_iter().map(|(_, commit)| commit).collect())
+    Ok(parents_first(commits))
+}
+
+/// Orders commits so that every commit comes after its parents, taking the oldest ready commit
+/// first. Commit times alone are not enough: a rebase writes a whole branch within one second,
+/// and clocks can be wrong, while the blob must be attributed to the commit that added it.
+pub(crate) fn parents_first(commits: Vec<(i64, WalkedCommit)>) -> Vec<WalkedCommit> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    let index: HashMap<ObjectId, usize> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, (_, c))| (c.id, i))
+        .collect();
+    let mut waiting_on = vec![0usize; commits.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); commits.len()];
+    for (i, (_, commit)) in commits.iter().enumerate() {
+        for parent in &commit.parents {
+            if let Some(&p) = index.get(parent) {
+                waiting_on[i] += 1;
+                children[p].push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<(i64, usize)>> = (0..commits.len())
+        .filter(|&i| waiting_on[i] == 0)
+        .map(|i| Reverse((commits[i].0, i)))
+        .collect();
+    let mut order = Vec::with_capacity(commits.len());
+    while let Some(Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        for &child in &children[i] {
+            waiting_on[child] -= 1;
+            if waiting_on[child] == 0 {
+                ready.push(Reverse((commits[child].0, child)));
+            }
+        }
+    }
+    let mut slots: Vec<Option<WalkedCommit>> = commits.into_iter().map(|(_, c)| Some(c)).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// For each of `targets`, the refs whose tips descend from it (or are it).
@@ -187,10 +227,12 @@ fn find_blobs(
     let mut seen_trees = gix::hashtable::HashSet::default();
     let mut found: HashMap<ObjectId, Vec<Sighting>> = HashMap::new();
     let mut buf = Vec::new();
-    let mut stack: Vec<(ObjectId, String)> = Vec::new();
+    // Paths stay bytes until a wanted blob needs one: a history has tens of millions of tree
+    // entries, and formatting each one's path was a fifth of the walk.
+    let mut stack: Vec<(ObjectId, Vec<u8>)> = Vec::new();
     for walked in commits {
         let commit = walked.id;
-        stack.push((walked.tree, String::new()));
+        stack.push((walked.tree, Vec::new()));
         while let Some((tree, prefix)) = stack.pop() {
             if !seen_trees.insert(tree) {
                 continue;
@@ -209,10 +251,16 @@ fn find_blobs(
                     warn(format!("tree {tree}: corrupt, partly skipped"));
                     break;
                 };
-                let path = format!("{prefix}{}", entry.filename);
                 if entry.mode.is_tree() {
-                    stack.push((entry.oid.to_owned(), path + "/"));
+                    if !seen_trees.contains(entry.oid) {
+                        let mut path = prefix.clone();
+                        path.extend_from_slice(entry.filename);
+                        path.push(b'/');
+                        stack.push((entry.oid.to_owned(), path));
+                    }
                 } else if wanted.contains(entry.oid) {
+                    let mut path = String::from_utf8_lossy(&prefix).into_owned();
+                    path.push_str(&String::from_utf8_lossy(entry.filename));
                     let sightings = found.entry(entry.oid.to_owned()).or_default();
                     if !sightings.iter().any(|s| s.path == path) {
                         sightings.push(Sighting {
@@ -227,6 +275,11 @@ fn find_blobs(
     found
 }
 
+/// Memory for the delta-base cache of the tree walk. Trees delta against each other heavily:
+/// measured on git/git, this cache makes the walk 2.7x faster than none (gix's default LRU
+/// hardly helps).
+const TREE_WALK_PACK_CACHE_BYTES: usize = 256 << 20;
+
 pub(crate) fn attribute(
     repo: &gix::Repository,
     matched: Vec<MatchedObject>,
@@ -234,6 +287,13 @@ pub(crate) fn attribute(
     options: &GitOptions,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<Attributed, GitError> {
+    let mut repo = repo.clone();
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            TREE_WALK_PACK_CACHE_BYTES,
+        ))
+    });
+    let repo = &repo;
     let mut warnings = Vec::new();
     let mut warn = |text: String| {
         let warning = Warning(text);

@@ -11,7 +11,9 @@ use gix::ObjectId;
 use gix::object::Kind;
 use gix::prelude::Find;
 
-use super::attribution::{Attributed, COMMIT_MESSAGE_PATH, push_match};
+use super::attribution::{
+    Attributed, COMMIT_MESSAGE_PATH, WalkedCommit, parents_first, push_match,
+};
 use super::{GitError, GitScan, TreeEntry, read_commit_info, read_object, read_tree};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
@@ -123,7 +125,15 @@ pub fn scan_range(
     let mut commits = Vec::new();
     for info in walk {
         let info = info.map_err(|e| GitError::git("cannot walk the range", e))?;
-        commits.push(commit_tree_and_parents(repo, info.id).map(|c| (info.id, c))?);
+        let (tree, parents, time) = commit_tree_and_parents(repo, info.id)?;
+        commits.push((
+            time,
+            WalkedCommit {
+                id: info.id,
+                tree,
+                parents,
+            },
+        ));
     }
     if commits.is_empty() {
         scan.nothing_to_scan = Some(format!(
@@ -131,13 +141,19 @@ pub fn scan_range(
         ));
         return Ok(scan);
     }
-    commits.sort_by_key(|(_, (_, _, time))| *time);
+    // Parents first, so a blob is attributed to the commit of the range that added it.
+    let commits = parents_first(commits);
 
     // Oldest introduction of each blob, at each path.
     let mut introduced: Vec<(ObjectId, String, ObjectId)> = Vec::new();
     let mut known: std::collections::HashSet<(ObjectId, String)> = Default::default();
     let mut warnings = Vec::new();
-    for (commit, (tree, parents, _)) in &commits {
+    for WalkedCommit {
+        id: commit,
+        tree,
+        parents,
+    } in &commits
+    {
         let parent_trees: Vec<ObjectId> = parents
             .iter()
             .filter_map(|p| commit_tree_and_parents(repo, *p).ok().map(|(t, _, _)| t))
@@ -193,7 +209,7 @@ pub fn scan_range(
             }
         }
     }
-    for (commit, _) in &commits {
+    for WalkedCommit { id: commit, .. } in &commits {
         if let Ok(Some(data)) = repo.objects.try_find(commit, &mut buf) {
             let matches = matcher.locate_all(data.data);
             if !matches.is_empty() {
