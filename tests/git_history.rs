@@ -491,3 +491,25 @@ fn a_child_with_an_older_clock_than_its_parent_does_not_take_the_attribution() {
     assert_eq!(found.len(), 1, "{run}");
     assert_eq!(found[0].commit.as_deref(), Some(added.as_str()));
 }
+
+#[test]
+fn a_partial_clone_is_scanned_with_a_warning() {
+    let mut origin = Repo::new();
+    let key = project_key();
+    origin.write("app.env", format!("KEY={key}\n"));
+    origin.commit_all("key");
+    origin.git(&["config", "uploadpack.allowFilter", "true"]);
+    let clone = support::Tree::new();
+    let url = format!("file://{}", origin.path().display());
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--filter=blob:none", &url, "partial"])
+        .current_dir(clone.path())
+        .status()
+        .expect("git clone runs");
+    assert!(status.success());
+    let run = support::ferret_in(&clone.join("partial"), &["git", "--format", "jsonl"]);
+    // The checkout fetched the tip's blobs, so the key is there; the warning says what is not.
+    run.expect_code(1);
+    assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
+    assert!(run.stderr.contains("partial clone"), "{run}");
+}

@@ -173,6 +173,20 @@ pub(crate) fn scan_all_objects(
         }
     };
 
+    let promisor = objects_dirs.iter().any(|dir| {
+        std::fs::read_dir(dir.join("pack")).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|ext| ext == "promisor"))
+        })
+    });
+    if promisor {
+        warn(
+            "partial clone: objects never fetched from its promisor remote are not scanned \
+             (clone without --filter to scan everything)"
+                .to_string(),
+        );
+    }
     let mut packs: Vec<Pack> = Vec::new();
     for index_path in objects_dirs.iter().flat_map(|dir| pack_indices(dir)) {
         match Pack::open(&index_path, hash_kind) {
