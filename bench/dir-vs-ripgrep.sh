@@ -67,23 +67,6 @@ command -v cargo >/dev/null || die "cargo is needed to build ferret"
 source "$repo/bench/lib.sh"
 build_private_ferret
 
-# ---------------------------------------------------------------------------------------------
-# Made-up keys: sk-proj- + 74 random base64url characters + marker + 74 more. A body that
-# happens to contain one of the rule's placeholder words (example, xxxxx, 123456…) is drawn
-# again, so every planted key must be reported.
-PY_KEYS='
-import random, re, sys
-PLACEHOLDER = re.compile(r"(?i)x{5}|(?:your|my|insert|put)[_-]?(?:openai[_-]?)?(?:api[_-]?)?key"
-                         r"|example|placeholder|redacted|dummy|abcdef|123456|0{6}")
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-def make_key(rng, marker):
-    while True:
-        head = "".join(rng.choice(ALPHABET) for _ in range(74))
-        tail = "".join(rng.choice(ALPHABET) for _ in range(74))
-        key = "sk-proj-" + head + marker + tail
-        if not PLACEHOLDER.search(key) and key.count(marker) == 1:
-            return key
-'
 
 # ---------------------------------------------------------------------------------------------
 # Input (a): the tree
@@ -133,7 +116,7 @@ EOF
     say "planting keys in the tree"
     python3 - "$tree" "$MARKER" >"$BENCH_DIR/tree.fingerprints" <<EOF
 $PY_KEYS
-import hashlib, os
+import os
 root, marker = sys.argv[1], sys.argv[2]
 rng = random.Random(2024)
 candidates = []
@@ -173,7 +156,7 @@ with open(path, "w") as f:
     f.write("DATABASE_URL=postgres://app@localhost/app\nOPENAI_API_KEY=" + key + "\nDEBUG=0\n")
 planted.append((path, key))
 for path, key in planted:
-    print(hashlib.sha256(key.encode()).hexdigest(), os.path.relpath(path, root))
+    print(fingerprint(key), os.path.relpath(path, root))
 EOF
     echo "$want" >"$BENCH_DIR/tree.ready"
 }
@@ -191,7 +174,7 @@ build_log() {
     say "writing a ${LOG_SIZE_MB} MB log file at $log"
     python3 - "$log" "$LOG_SIZE_MB" "$MARKER" >"$BENCH_DIR/log.fingerprints" <<EOF
 $PY_KEYS
-import hashlib, time
+import time
 path, size, marker = sys.argv[1], int(sys.argv[2]) << 20, sys.argv[3]
 rng = random.Random(11)
 hexes = ["%032x" % rng.getrandbits(128) for _ in range(8192)]
@@ -264,7 +247,7 @@ with open(path, "w") as out:
     batch += [leak(t, key, 2), line(t + 0.1), line(t + 0.2), line(t + 0.3)]
     out.write("".join(batch))
 for key in planted:
-    print(hashlib.sha256(key.encode()).hexdigest(), "app.log")
+    print(fingerprint(key), "app.log")
 EOF
     echo "$want" >"$BENCH_DIR/log.ready"
 }

@@ -154,25 +154,6 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME="ferret bench" GIT_AUTHOR_EMAIL="bench@ferret.invalid"
 export GIT_COMMITTER_NAME="ferret bench" GIT_COMMITTER_EMAIL="bench@ferret.invalid"
 
-# ---------------------------------------------------------------------------------------------
-# Made-up keys: sk-proj- + 74 random base64url characters + marker + 74 more. A body that
-# happens to contain one of the rule's placeholder words (example, xxxxx, 123456…) is drawn
-# again, so every planted key must be reported.
-PY_KEYS='
-import hashlib, random, re, sys
-PLACEHOLDER = re.compile(r"(?i)x{5}|(?:your|my|insert|put)[_-]?(?:openai[_-]?)?(?:api[_-]?)?key"
-                         r"|example|placeholder|redacted|dummy|abcdef|123456|0{6}")
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-def make_key(rng, marker):
-    while True:
-        head = "".join(rng.choice(ALPHABET) for _ in range(74))
-        tail = "".join(rng.choice(ALPHABET) for _ in range(74))
-        key = "sk-proj-" + head + marker + tail
-        if not PLACEHOLDER.search(key) and key.count(marker) == 1:
-            return key
-def fingerprint(key):
-    return hashlib.sha256(key.encode()).hexdigest()
-'
 
 # N fresh keys, one a line.
 new_keys() {

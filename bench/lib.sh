@@ -29,3 +29,23 @@ build_private_ferret() {
     # Commands run from here, so no .ferret.toml or .ferretignore of the caller's directory applies.
     cd "$BENCH_DIR" || die "cannot enter $BENCH_DIR"
 }
+
+# Made-up keys: sk-proj- + 74 random base64url characters + marker + 74 more. A body that
+# happens to contain one of the rule's placeholder words (example, xxxxx, 123456…) is drawn
+# again, so every planted key must be reported.
+# Python defining make_key(rng, marker) and fingerprint(key), to put in front of a script.
+PY_KEYS='
+import hashlib, random, re, sys
+PLACEHOLDER = re.compile(r"(?i)x{5}|(?:your|my|insert|put)[_-]?(?:openai[_-]?)?(?:api[_-]?)?key"
+                         r"|example|placeholder|redacted|dummy|abcdef|123456|0{6}")
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+def make_key(rng, marker):
+    while True:
+        head = "".join(rng.choice(ALPHABET) for _ in range(74))
+        tail = "".join(rng.choice(ALPHABET) for _ in range(74))
+        key = "sk-proj-" + head + marker + tail
+        if not PLACEHOLDER.search(key) and key.count(marker) == 1:
+            return key
+def fingerprint(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+'
