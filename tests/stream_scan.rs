@@ -26,6 +26,14 @@ fn spawn(dir: &std::path::Path, args: &[&str]) -> (Child, LineReader) {
     (child, LineReader::spawn(stdout))
 }
 
+/// Each record's fingerprint, path, line and column, in report order.
+fn positions(records: &[Record]) -> Vec<(String, String, u64, u64)> {
+    records
+        .iter()
+        .map(|r| (r.fingerprint.clone(), r.path.clone(), r.line, r.column))
+        .collect()
+}
+
 /// The next line of output, parsed as one JSONL finding; fails the test after [`DEADLINE`].
 #[track_caller]
 fn next_finding(child: &mut Child, lines: &LineReader, what: &str) -> Record {
@@ -81,11 +89,7 @@ fn stdin_names_the_stream_and_scans_a_last_line_without_newline() {
     run.expect_code(1)
         .expect_key_hidden(&first)
         .expect_key_hidden(&last);
-    let found: Vec<_> = run
-        .records()
-        .iter()
-        .map(|r| (r.fingerprint.clone(), r.path.clone(), r.line, r.column))
-        .collect();
+    let found = positions(&run.records());
     assert_eq!(
         found,
         [
@@ -122,11 +126,7 @@ fn log_scans_several_files_to_the_end() {
         "jsonl",
     ]);
     run.expect_code(1);
-    let found: Vec<_> = run
-        .records()
-        .iter()
-        .map(|r| (r.fingerprint.clone(), r.path.clone(), r.line, r.column))
-        .collect();
+    let found = positions(&run.records());
     assert_eq!(
         found,
         [
