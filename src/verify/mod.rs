@@ -138,13 +138,14 @@ impl Verifier {
             let rule = rules.iter().find(|r| r.id == finding.rule_id)?;
             Endpoint::for_verifier(rule.verifier.as_deref()?)
         };
-        let mut results = self.seen.lock().expect("no panics while locked").clone();
+        // Held for the whole call: verification of one batch runs at a time anyway.
+        let mut seen = self.seen.lock().expect("no panics while locked");
         let mut pending: Vec<(Fingerprint, Secret, Endpoint)> = Vec::new();
         for finding in findings.iter() {
             let Some(endpoint) = endpoint_of(finding) else {
                 continue;
             };
-            if results.contains_key(&finding.fingerprint)
+            if seen.contains_key(&finding.fingerprint)
                 || pending.iter().any(|(fp, _, _)| *fp == finding.fingerprint)
             {
                 continue;
@@ -155,7 +156,7 @@ impl Verifier {
                 .and_then(|c| c.get(&self.options.api_base, &finding.secret));
             match cached {
                 Some(verification) => {
-                    results.insert(finding.fingerprint.clone(), verification);
+                    seen.insert(finding.fingerprint.clone(), verification);
                 }
                 None => pending.push((
                     finding.fingerprint.clone(),
@@ -164,23 +165,24 @@ impl Verifier {
                 )),
             }
         }
+        // Keys the budget left unverified are not remembered: a later batch may ask again.
+        let mut unverified = HashMap::new();
         for (fingerprint, secret, verification) in self.ask(pending) {
             if let Some(cache) = &self.cache {
                 cache.put(&self.options.api_base, &secret, &verification);
             }
-            results.insert(fingerprint, verification);
+            if verification.status == VerificationStatus::Unverified {
+                unverified.insert(fingerprint, verification);
+            } else {
+                seen.insert(fingerprint, verification);
+            }
         }
         for finding in findings.iter_mut() {
-            if let Some(verification) = results.get(&finding.fingerprint) {
+            let known = seen.get(&finding.fingerprint);
+            if let Some(verification) = known.or_else(|| unverified.get(&finding.fingerprint)) {
                 finding.verification = verification.clone();
             }
         }
-        let mut seen = self.seen.lock().expect("no panics while locked");
-        seen.extend(
-            results
-                .into_iter()
-                .filter(|(_, v)| v.status != VerificationStatus::Unverified),
-        );
     }
 
     /// Asks the provider about each key, at most `concurrency` at a time, until the budget ends;
