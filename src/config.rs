@@ -1,8 +1,10 @@
-//! The scan configuration file, `.ferret.toml`: what to suppress.
+//! The configuration file: what to suppress, and (in the operator's own file only) where keys
+//! are verified, how live keys are revoked and rotated, and which hooks hear about it.
 //!
 //! A `.ferret.toml` may sit inside the tree being scanned, so it is untrusted: it can only
-//! narrow what is reported (allowlists), never change where secrets are sent. Only a file the
-//! operator names with `--config` may set `[verify] api_base`.
+//! narrow what is reported (allowlists), never change where secrets are sent, delete anything
+//! or run anything. Only a file the operator names with `--config` may set `[verify]`,
+//! `[revoke]`, `[rotation]` and `[[hooks]]`.
 //!
 //! ```toml
 //! [allowlist]
@@ -13,6 +15,9 @@
 //! [verify]                                  # honoured only in a file given with --config
 //! api_base = "https://openai-proxy.internal"
 //! ```
+//!
+//! `[revoke]`, `[rotation]` and `[[hooks]]` are described in README.md ("Revocation and
+//! rotation").
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +53,15 @@ pub struct Config {
     /// Where secrets are verified: honoured only when [`Config::operator`] is set.
     #[serde(default)]
     pub verify: Option<VerifySettings>,
+    /// How live keys are revoked: honoured only when [`Config::operator`] is set.
+    #[serde(default)]
+    pub revoke: Option<RevokeSettings>,
+    /// Replacing a leaked key before revoking it: honoured only when [`Config::operator`] is set.
+    #[serde(default)]
+    pub rotation: Option<RotationSettings>,
+    /// Commands, webhooks and GitHub actions run on events: only from the operator's file.
+    #[serde(default)]
+    pub hooks: Vec<Hook>,
     /// The operator named this file (`--config`); a file found in the scanned tree is not theirs.
     #[serde(skip)]
     pub operator: bool,
@@ -60,6 +74,202 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct VerifySettings {
     pub api_base: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevokeSettings {
+    /// A leaked service-account key can only be revoked by deleting its service account, which
+    /// revokes every key of that account; allowed only when this is set (or rotation is on).
+    pub delete_service_accounts: bool,
+    /// After revoking, the leaked key is checked again until it fails, at most this many times.
+    pub confirm_checks: u32,
+    /// Wait before the first check; doubled before each further one.
+    pub confirm_first_delay: Duration,
+}
+
+impl Default for RevokeSettings {
+    fn default() -> Self {
+        RevokeSettings {
+            delete_service_accounts: false,
+            confirm_checks: 8,
+            confirm_first_delay: Duration(std::time::Duration::from_secs(1)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotationSettings {
+    /// Create a replacement key and deliver it through the hooks before revoking.
+    pub enabled: bool,
+    /// What to do when the replacement could not be delivered.
+    pub on_delivery_failure: DeliveryFailure,
+}
+
+/// The choice between security and availability when a replacement key was not delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryFailure {
+    /// Revoke the leaked key anyway: it is public, and every minute it stays live costs money.
+    #[default]
+    Revoke,
+    /// Keep the leaked key live (and delete the undelivered replacement) for a human to decide.
+    Hold,
+}
+
+/// The events hooks hear about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A finding was reported.
+    Found,
+    /// A key was verified live.
+    VerifiedLive,
+    /// A live key was revoked and confirmed dead.
+    Revoked,
+    /// A replacement key was created; key-receiving hooks get it with this event.
+    Rotated,
+    /// A live key could not be revoked (failed, ambiguous, not ours, skipped, held).
+    Failed,
+}
+
+impl EventKind {
+    /// The name events and the ledger use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Found => "found",
+            EventKind::VerifiedLive => "verified_live",
+            EventKind::Revoked => "revoked",
+            EventKind::Rotated => "rotated",
+            EventKind::Failed => "failed",
+        }
+    }
+}
+
+/// One `[[hooks]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Hook {
+    /// Runs `argv` (no shell) with the event as JSON on standard input.
+    Command {
+        argv: Vec<String>,
+        /// Default: every event.
+        #[serde(default)]
+        events: Option<Vec<EventKind>>,
+        #[serde(default = "default_hook_timeout")]
+        timeout: Duration,
+    },
+    /// POSTs the event to `url`, signed with HMAC-SHA256 under the secret in `secret_env`.
+    Webhook {
+        url: String,
+        /// The environment variable holding the signing secret (kept out of the file).
+        secret_env: String,
+        #[serde(default)]
+        events: Option<Vec<EventKind>>,
+        #[serde(default = "default_hook_timeout")]
+        timeout: Duration,
+    },
+    /// Stores a rotated replacement key as a GitHub Actions secret of `repository`.
+    GithubActionsSecret {
+        /// `owner/name` [default: the repository the leak was found in, or $GITHUB_REPOSITORY].
+        #[serde(default)]
+        repository: Option<String>,
+        secret_name: String,
+    },
+    /// Opens an issue (redacted) in `repository` for each event.
+    GithubIssue {
+        #[serde(default)]
+        repository: Option<String>,
+        #[serde(default)]
+        labels: Vec<String>,
+        /// Default: `revoked` and `failed`.
+        #[serde(default)]
+        events: Option<Vec<EventKind>>,
+    },
+}
+
+fn default_hook_timeout() -> Duration {
+    Duration(std::time::Duration::from_secs(30))
+}
+
+impl Hook {
+    /// A short name for messages and the ledger.
+    pub fn name(&self) -> String {
+        match self {
+            Hook::Command { argv, .. } => {
+                format!("command {}", argv.first().map_or("", String::as_str))
+            }
+            Hook::Webhook { url, .. } => format!("webhook {url}"),
+            Hook::GithubActionsSecret { secret_name, .. } => {
+                format!("github-actions-secret {secret_name}")
+            }
+            Hook::GithubIssue { .. } => "github-issue".to_string(),
+        }
+    }
+
+    /// Whether the hook runs on `event`.
+    pub fn listens_to(&self, event: EventKind) -> bool {
+        match self {
+            Hook::Command { events, .. } | Hook::Webhook { events, .. } => {
+                events.as_ref().is_none_or(|e| e.contains(&event))
+            }
+            Hook::GithubActionsSecret { .. } => event == EventKind::Rotated,
+            Hook::GithubIssue { events, .. } => match events {
+                Some(events) => events.contains(&event),
+                None => matches!(event, EventKind::Revoked | EventKind::Failed),
+            },
+        }
+    }
+
+    /// Whether the hook is given the replacement key (on `rotated`): only hooks that deliver it
+    /// somewhere the operator chose, never a webhook or an issue.
+    pub fn receives_new_key(&self) -> bool {
+        match self {
+            Hook::Command { .. } => self.listens_to(EventKind::Rotated),
+            Hook::GithubActionsSecret { .. } => true,
+            Hook::Webhook { .. } | Hook::GithubIssue { .. } => false,
+        }
+    }
+}
+
+/// A duration written as `500ms`, `2s`, `1m`, `1h`, or plain seconds (command line and config).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Duration(pub std::time::Duration);
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 2s, 1m)"))?;
+        let seconds = match unit {
+            "ms" => value / 1000.0,
+            "" | "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            _ => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        std::time::Duration::try_from_secs_f64(seconds)
+            .map(Duration)
+            .map_err(|e| format!("`{text}`: {e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +315,48 @@ impl Config {
             .as_ref()
             .filter(|_| self.operator)
             .and_then(|v| v.api_base.as_deref())
+    }
+
+    /// The sections only the operator's own file may set that this (untrusted) file sets.
+    pub fn untrusted_sections(&self) -> Vec<&'static str> {
+        if self.operator {
+            return Vec::new();
+        }
+        let mut sections = Vec::new();
+        if self.verify.is_some() {
+            sections.push("[verify]");
+        }
+        if self.revoke.is_some() {
+            sections.push("[revoke]");
+        }
+        if self.rotation.is_some() {
+            sections.push("[rotation]");
+        }
+        if !self.hooks.is_empty() {
+            sections.push("[[hooks]]");
+        }
+        sections
+    }
+
+    /// `[revoke]` of the operator's file, else the defaults.
+    pub fn operator_revoke_settings(&self) -> RevokeSettings {
+        self.revoke
+            .clone()
+            .filter(|_| self.operator)
+            .unwrap_or_default()
+    }
+
+    /// `[rotation]` of the operator's file (off unless it says so).
+    pub fn operator_rotation_settings(&self) -> RotationSettings {
+        self.rotation
+            .clone()
+            .filter(|_| self.operator)
+            .unwrap_or_default()
+    }
+
+    /// The hooks to run: the operator's, none from a file found in the scanned tree.
+    pub fn operator_hooks(&self) -> &[Hook] {
+        if self.operator { &self.hooks } else { &[] }
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {

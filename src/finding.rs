@@ -110,6 +110,88 @@ impl Verification {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStatus {
+    /// Deleted by this run (or an earlier one) and confirmed dead.
+    Revoked,
+    /// Gone before ferret deleted it (someone else, or an interrupted earlier run).
+    AlreadyRevoked,
+    /// Not a key of the admin key's organization (or a legacy user key the API cannot see).
+    NotOurs,
+    /// Several keys of the organization fit the leak; a human must choose.
+    Ambiguous,
+    /// Revocation was attempted and did not complete.
+    Failed,
+    /// Not attempted: policy (a service account, ferret's own admin key) says a human decides.
+    Skipped,
+    /// `--dry-run`: what would be done.
+    Planned,
+}
+
+/// What revocation did about a live key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Revocation {
+    pub status: RevocationStatus,
+    /// The organization's id of the leaked key (`key_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The service account deleted with the key, when it was a service-account key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// Other keys that died with it (the service account's other keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_revoked: Vec<String>,
+    /// The replacement created by rotation: its service account and key id (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<Replacement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Replacement {
+    pub service_account: String,
+    pub key_id: String,
+}
+
+impl Revocation {
+    pub fn new(status: RevocationStatus, detail: impl Into<Option<String>>) -> Self {
+        Revocation {
+            status,
+            key_id: None,
+            project: None,
+            service_account: None,
+            also_revoked: Vec::new(),
+            replacement: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// The status as reports spell it.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            RevocationStatus::Revoked => "revoked",
+            RevocationStatus::AlreadyRevoked => "already_revoked",
+            RevocationStatus::NotOurs => "not_ours",
+            RevocationStatus::Ambiguous => "ambiguous",
+            RevocationStatus::Failed => "failed",
+            RevocationStatus::Skipped => "skipped",
+            RevocationStatus::Planned => "planned",
+        }
+    }
+
+    /// The key is dead.
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self.status,
+            RevocationStatus::Revoked | RevocationStatus::AlreadyRevoked
+        )
+    }
+}
+
 /// One secret found by one rule, with every place it was seen.
 #[derive(Clone, Debug)]
 pub struct Finding {
@@ -120,6 +202,8 @@ pub struct Finding {
     pub fingerprint: Fingerprint,
     pub locations: Vec<Location>,
     pub verification: Verification,
+    /// Set when `--revoke` acted (or planned to act) on the key.
+    pub revocation: Option<Revocation>,
 }
 
 impl Finding {
@@ -132,6 +216,7 @@ impl Finding {
             secret,
             locations,
             verification: Verification::default(),
+            revocation: None,
         }
     }
 

@@ -4,17 +4,21 @@
 //! [`sources`] turn input into bytes with provenance and feed the [`matcher`], which applies
 //! the [`rules`]; matches become [`finding`]s (one per secret, many locations), [`suppress`]
 //! drops what the operator accepted (configured by [`config`]), [`verify`] asks providers
-//! whether keys are live, and [`report`] writes text,
-//! JSON, JSONL or SARIF. [`cli`] is the command line on top. Secrets travel as
+//! whether keys are live, [`revoke`] revokes and rotates the live ones (recording every step
+//! in the [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes
+//! text, JSON, JSONL or SARIF. [`cli`] is the command line on top. Secrets travel as
 //! [`secret::Secret`], which redacts itself everywhere it is printed.
 
 pub mod cli;
 pub mod config;
 pub mod finding;
+pub mod hooks;
 pub mod matcher;
 pub mod report;
+pub mod revoke;
 pub mod rules;
 pub mod secret;
 pub mod sources;
+pub mod store;
 pub mod suppress;
 pub mod verify;

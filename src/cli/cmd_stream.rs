@@ -38,7 +38,7 @@ fn run_streaming(
     let mut report = StreamingReport::new(setup.format, setup.options, &mut setup.output);
     let mut reported: Vec<Finding> = Vec::new();
     let suppressions = &setup.suppressions;
-    let verifier = setup.verifier.as_ref();
+    let key_actions = &mut setup.key_actions;
     scan(&setup.matcher, &mut |m: Match| {
         let mut finding = Finding::new(&rules[m.rule], m.secret, vec![m.location]);
         if suppressions.suppresses_secret(&finding)
@@ -46,9 +46,7 @@ fn run_streaming(
         {
             return Ok(());
         }
-        if let Some(verifier) = verifier {
-            verifier.verify_findings(std::slice::from_mut(&mut finding), rules);
-        }
+        key_actions.apply(std::slice::from_mut(&mut finding), rules);
         report.push(finding.clone())?;
         reported.push(finding);
         Ok(())

@@ -1,12 +1,13 @@
-//! `ferret verify --input REPORT`: verify the findings of an earlier scan's JSON or JSONL report
-//! (written with `--show-secrets`, since redacted keys cannot be verified).
+//! `ferret verify --input REPORT` and `ferret revoke [--input REPORT]`: verify (and revoke) the
+//! findings of an earlier scan's JSON or JSONL report (written with `--show-secrets`, since
+//! redacted keys can be neither verified nor revoked).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::{VerifyCommandArgs, scan_setup};
+use super::{RevokeCommandArgs, ScanArgs, VerifyCommandArgs, scan_setup};
 use crate::finding::{CommitInfo, Location, Match};
 use crate::secret::Secret;
 
@@ -28,10 +29,13 @@ struct Record {
     refs: Vec<String>,
 }
 
-/// Records of a JSON array or JSONL report, with the line each came from.
+/// Records of a JSON array or JSONL report (`-`: standard input), with the line each came from.
 fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
     if text.trim_start().starts_with('[') {
         let records: Vec<Record> = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a ferret JSON report", path.display()))?;
@@ -54,17 +58,28 @@ fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
     Ok(records)
 }
 
-pub fn run(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
+pub fn run_verify(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
     args.scan.verify.verify = true;
-    let records = read_records(&args.input)?;
-    let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
+    run(&args.input, &args.scan)
+}
+
+pub fn run_revoke(mut args: RevokeCommandArgs) -> anyhow::Result<u8> {
+    args.scan.verify.verify = true;
+    args.scan.revoke.revoke = true;
+    let input = args.input.unwrap_or_else(|| "-".into());
+    run(&input, &args.scan)
+}
+
+fn run(input: &Path, scan: &ScanArgs) -> anyhow::Result<u8> {
+    let records = read_records(input)?;
+    let mut setup = scan_setup::prepare(scan, Path::new("."))?;
     let mut matches = Vec::new();
     for (line, record) in records {
         if record.secret.contains('…') {
             bail!(
                 "{}:{line}: the secrets in this report are redacted; rerun the scan with \
                  --show-secrets to write a report that can be verified",
-                args.input.display()
+                input.display()
             );
         }
         let Some(rule) = setup
@@ -75,7 +90,7 @@ pub fn run(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
         else {
             bail!(
                 "{}:{line}: unknown rule `{}` (pass its rule files with --rules)",
-                args.input.display(),
+                input.display(),
                 record.rule
             );
         };

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Duration;
 use crate::report::Format;
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ pub enum Command {
     Log(LogArgs),
     /// Verify the findings of an earlier JSON/JSONL report written with --show-secrets.
     Verify(VerifyCommandArgs),
+    /// Verify the findings of an earlier report and revoke the live keys (OPENAI_ADMIN_KEY).
+    Revoke(RevokeCommandArgs),
     /// List the detection rules, or check their examples.
     Rules(RulesArgs),
 }
@@ -84,38 +87,8 @@ pub struct ScanArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub verify: VerifyArgs,
-}
-
-/// A duration on the command line: `500ms`, `2s`, `1m`, `1h`, or plain seconds.
-#[derive(Clone, Copy, Debug)]
-pub struct Duration(pub std::time::Duration);
-
-impl std::str::FromStr for Duration {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 2s, 1m)"))?;
-        let seconds = match unit {
-            "ms" => value / 1000.0,
-            "" | "s" => value,
-            "m" => value * 60.0,
-            "h" => value * 3600.0,
-            _ => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        std::time::Duration::try_from_secs_f64(seconds)
-            .map(Duration)
-            .map_err(|e| format!("`{text}`: {e}"))
-    }
+    #[command(flatten)]
+    pub revoke: RevokeArgs,
 }
 
 /// Options of `--verify`.
@@ -147,6 +120,25 @@ pub struct VerifyArgs {
     /// How long a cached result is used.
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub verify_cache_ttl: Duration,
+}
+
+/// Options of `--revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// After --verify, revoke live keys through the OpenAI Administration API (admin key in
+    /// OPENAI_ADMIN_KEY), rotating them first when your --config's [rotation] says so.
+    #[arg(long, requires = "verify")]
+    pub revoke: bool,
+    /// The revocation ledger [default: $FERRET_STATE_DIR/ledger.sqlite, else
+    /// $XDG_STATE_HOME/ferret/ledger.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Show what revocation would do; change nothing, write nothing, run no hook.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Revoke without asking (required when there is no terminal to ask on).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +205,16 @@ pub struct VerifyCommandArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RevokeCommandArgs {
+    /// The report whose live keys to revoke (JSON or JSONL, written with --show-secrets)
+    /// [default: standard input].
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RulesArgs {
     #[command(subcommand)]
     pub action: RulesAction,
@@ -245,7 +247,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dir(args) => cmd_dir::run(args),
         Command::Stdin(args) => cmd_stream::run_stdin(args),
         Command::Log(args) => cmd_stream::run_log(args),
-        Command::Verify(args) => cmd_verify::run(args),
+        Command::Verify(args) => cmd_verify::run_verify(args),
+        Command::Revoke(args) => cmd_verify::run_revoke(args),
         Command::Rules(args) => cmd_rules::run(args),
     };
     match outcome {

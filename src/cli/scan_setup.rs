@@ -8,12 +8,14 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{EXIT_FINDINGS, FailOn, ScanArgs, VerifyArgs, warn};
+use super::{EXIT_FINDINGS, FailOn, RevokeArgs, ScanArgs, VerifyArgs, warn};
 use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
 use crate::report::{Format, ReportOptions, write_report};
+use crate::revoke::{Remediation, RevokeOptions};
 use crate::rules::RuleSet;
+use crate::secret::Secret;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
 use crate::verify::{self, Verifier, VerifyOptions};
 
@@ -24,8 +26,27 @@ pub struct ScanSetup {
     pub options: ReportOptions,
     pub output: Box<dyn Write>,
     pub fail_on: FailOn,
+    pub key_actions: KeyActions,
+}
+
+/// What is done about each reported key: verification, then hooks and revocation.
+pub struct KeyActions {
     /// Set with `--verify`.
     pub verifier: Option<Verifier>,
+    /// Set with `--revoke` or when the operator's config has hooks.
+    pub remediation: Option<Remediation>,
+}
+
+impl KeyActions {
+    /// Verifies findings (with `--verify`), then runs hooks and revocation (when configured).
+    pub fn apply(&mut self, findings: &mut [Finding], rules: &[crate::rules::Rule]) {
+        if let Some(verifier) = &self.verifier {
+            verifier.verify_findings(findings, rules);
+        }
+        if let Some(remediation) = &mut self.remediation {
+            remediation.process(findings, rules, &|warning| warn(warning));
+        }
+    }
 }
 
 /// Loads everything a scan rooted at `root` needs.
@@ -38,18 +59,22 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         Some(path) => Config::load_operator(path)?,
         None => Config::load_from_root(root)?,
     };
-    if !config.operator && config.verify.is_some() {
+    let untrusted = config.untrusted_sections();
+    if !untrusted.is_empty() {
         warn(format_args!(
-            "{}: [verify] is ignored in a config file found in the scanned tree (it could send \
-             keys elsewhere); set FERRET_OPENAI_API_BASE or pass your own file with --config",
-            root.join(CONFIG_FILE_NAME).display()
+            "{}: {} ignored in a config file found in the scanned tree (it could send keys \
+             elsewhere, delete keys or run commands); pass your own file with --config",
+            root.join(CONFIG_FILE_NAME).display(),
+            untrusted.join(", ")
         ));
     }
+    let api_base = api_base(&config)?;
     let verifier = if args.verify.verify {
-        Some(verifier(&args.verify, &config)?)
+        Some(verifier(&args.verify, api_base.clone())?)
     } else {
         None
     };
+    let remediation = remediation(args, &config, api_base)?;
     let mut suppressions = Suppressions::from_config(&config)?;
     suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
     if let Some(baseline) = &args.baseline {
@@ -81,20 +106,27 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         },
         output,
         fail_on: args.fail_on,
-        verifier,
+        key_actions: KeyActions {
+            verifier,
+            remediation,
+        },
     })
 }
 
-/// The verifier the operator configured: API base from `FERRET_OPENAI_API_BASE`, else their
-/// own config file, else OpenAI's.
-fn verifier(args: &VerifyArgs, config: &Config) -> anyhow::Result<Verifier> {
+/// The OpenAI API base the operator configured: `FERRET_OPENAI_API_BASE`, else their own
+/// config file, else OpenAI's.
+fn api_base(config: &Config) -> anyhow::Result<String> {
     let base = std::env::var("FERRET_OPENAI_API_BASE")
         .ok()
         .filter(|b| !b.is_empty())
         .or_else(|| config.operator_api_base().map(str::to_string))
         .unwrap_or_else(|| verify::DEFAULT_OPENAI_API_BASE.to_string());
+    Ok(verify::checked_api_base(&base)?)
+}
+
+fn verifier(args: &VerifyArgs, api_base: String) -> anyhow::Result<Verifier> {
     let options = VerifyOptions {
-        api_base: verify::checked_api_base(&base)?,
+        api_base,
         concurrency: args.verify_concurrency.max(1),
         request_timeout: args.verify_timeout.0,
         budget: args.verify_budget.map(|b| b.0),
@@ -111,6 +143,90 @@ fn verifier(args: &VerifyArgs, config: &Config) -> anyhow::Result<Verifier> {
     Ok(Verifier::new(options, &|warning| warn(warning))?)
 }
 
+/// Hooks and revocation as the operator configured them, if any.
+fn remediation(
+    args: &ScanArgs,
+    config: &Config,
+    api_base: String,
+) -> anyhow::Result<Option<Remediation>> {
+    let hooks = config.operator_hooks().to_vec();
+    let revoke = if args.revoke.revoke {
+        Some(revoke_options(
+            &args.revoke,
+            config,
+            api_base,
+            args.verify.verify_timeout.0,
+        )?)
+    } else {
+        None
+    };
+    if hooks.is_empty() && revoke.is_none() {
+        return Ok(None);
+    }
+    let repository = std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .filter(|r| !r.is_empty());
+    Ok(Some(Remediation::new(
+        hooks,
+        revoke,
+        repository,
+        args.verify.verify_timeout.0,
+    )?))
+}
+
+fn revoke_options(
+    args: &RevokeArgs,
+    config: &Config,
+    api_base: String,
+    request_timeout: std::time::Duration,
+) -> anyhow::Result<RevokeOptions> {
+    let admin_key = std::env::var("OPENAI_ADMIN_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .context(
+            "--revoke needs an OpenAI admin key in OPENAI_ADMIN_KEY (an Admin API key of the \
+             organization, which can list and delete its keys)",
+        )?;
+    let ledger = args
+        .ledger
+        .clone()
+        .or_else(crate::store::default_ledger_path)
+        .context("no place for the revocation ledger: pass --ledger FILE")?;
+    if !args.dry_run && !args.yes {
+        confirm_revocation()?;
+    }
+    Ok(RevokeOptions {
+        api_base,
+        admin_key: Secret::new(admin_key.trim()),
+        ledger,
+        dry_run: args.dry_run,
+        settings: config.operator_revoke_settings(),
+        rotation: config.operator_rotation_settings(),
+        request_timeout,
+    })
+}
+
+/// Asks on the terminal before a run that deletes keys; without a terminal, `--yes` decides.
+fn confirm_revocation() -> anyhow::Result<()> {
+    if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+        anyhow::bail!(
+            "--revoke deletes live keys in your OpenAI organization: pass --yes to confirm (there \
+             is no terminal to ask on), or --dry-run to see the plan"
+        );
+    }
+    eprint!(
+        "ferret: --revoke will delete every live leaked key it finds in the organization of \
+         OPENAI_ADMIN_KEY. Continue? [y/N] "
+    );
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+        Ok(())
+    } else {
+        anyhow::bail!("revocation not confirmed")
+    }
+}
+
 /// The scan root whose `.ferret.toml` and `.ferretignore` apply: the one directory scanned, or
 /// the current directory.
 pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
@@ -125,9 +241,9 @@ pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
 pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Result<u8> {
     let mut findings = Finding::group(setup.matcher.rules(), matches);
     setup.suppressions.apply(&mut findings);
-    if let Some(verifier) = &setup.verifier {
-        verifier.verify_findings(&mut findings, setup.matcher.rules());
-    }
+    setup
+        .key_actions
+        .apply(&mut findings, setup.matcher.rules());
     write_report(
         setup.format,
         &findings,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::finding::{CommitInfo, Finding, Location, Verification};
+use crate::finding::{CommitInfo, Finding, Location, Revocation, Verification};
 use crate::rules::Rule;
 
 pub use sarif::sarif_log;
@@ -68,6 +68,8 @@ pub struct FindingRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refs: Option<&'a [String]>,
     pub verification: &'a Verification,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<&'a Revocation>,
 }
 
 impl<'a> FindingRecord<'a> {
@@ -87,6 +89,7 @@ impl<'a> FindingRecord<'a> {
             date: commit.map(|c| c.date.as_str()),
             refs: commit.map(|c| c.refs.as_slice()).filter(|r| !r.is_empty()),
             verification: &finding.verification,
+            revocation: finding.revocation.as_ref(),
         }
     }
 }

@@ -128,6 +128,9 @@ fn result(
     properties.insert("fingerprint".to_string(), json!(finding.fingerprint.0));
     properties.insert("secret".to_string(), json!(secret));
     properties.insert("verification".to_string(), json!(finding.verification));
+    if let Some(revocation) = &finding.revocation {
+        properties.insert("revocation".to_string(), json!(revocation));
+    }
     if let Some(commit) = &location.commit {
         text.push_str(&format!(" in commit {}", commit.id));
         properties.insert("commit".to_string(), json!(commit.id));
@@ -142,6 +145,9 @@ fn result(
             " (verified {})",
             finding.verification.status_name()
         ));
+    }
+    if let Some(revocation) = &finding.revocation {
+        text.push_str(&format!(" (revocation: {})", revocation.status_name()));
     }
     text.push('.');
     let region = Region::builder()

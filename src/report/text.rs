@@ -45,6 +45,15 @@ fn status_line(finding: &Finding) -> String {
     if let Some(detail) = &v.detail {
         line.push_str(&format!(": {detail}"));
     }
+    if let Some(r) = &finding.revocation {
+        line.push_str(&format!("; {}", r.status_name()));
+        if let Some(key_id) = &r.key_id {
+            line.push_str(&format!(" {key_id}"));
+        }
+        if let Some(detail) = &r.detail {
+            line.push_str(&format!(": {detail}"));
+        }
+    }
     line
 }
 

@@ -44,11 +44,7 @@ fn hmac_key(path: &Path) -> std::io::Result<[u8; 32]> {
     }
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, &key)?;
+    std::io::Write::write_all(&mut crate::store::create_private_file(path)?, &key)?;
     Ok(key)
 }
 
@@ -58,12 +54,9 @@ impl Cache {
             path: path.to_path_buf(),
             reason,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        }
+        let connection = crate::store::open_private_db(path).map_err(fail)?;
         let hmac_key =
             hmac_key(&path.with_extension("key")).map_err(|e| fail(format!("secret: {e}")))?;
-        let connection = Connection::open(path).map_err(|e| fail(e.to_string()))?;
         connection
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS verification (

@@ -98,14 +98,7 @@ pub struct Verifier {
 impl Verifier {
     /// `on_warning` hears about a cache that cannot be used (verification then runs without it).
     pub fn new(options: VerifyOptions, on_warning: &dyn Fn(String)) -> Result<Self, VerifyError> {
-        // Several crates may link rustls; the first provider installed wins, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.request_timeout)
-            .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| VerifyError::Setup(e.to_string()))?;
+        let client = http_client(options.request_timeout)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -240,32 +233,9 @@ async fn verify_one(
     endpoint: Endpoint,
     secret: &Secret,
 ) -> Verification {
-    let url = endpoint.url(&options.api_base);
     let mut attempt = 0;
     loop {
-        let outcome = match client
-            .get(&url)
-            .bearer_auth(secret.expose_str())
-            .send()
-            .await
-        {
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                let body = read_body(response).await;
-                openai::classify(status, &headers, &body)
-            }
-            Err(err) => Outcome::Retry {
-                after: None,
-                detail: if err.is_timeout() {
-                    "timeout".to_string()
-                } else if err.is_connect() {
-                    "connection failed".to_string()
-                } else {
-                    "request failed".to_string()
-                },
-            },
-        };
+        let outcome = check_once(client, &options.api_base, endpoint, secret).await;
         match outcome {
             Outcome::Done(mut verification) => {
                 verification.detail = verification.detail.map(|d| hide_secret(d, secret));
@@ -285,13 +255,59 @@ async fn verify_one(
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`] of an answer.
-async fn read_body(mut response: reqwest::Response) -> Vec<u8> {
+/// Asks the provider about a key once and classifies the answer (also used by revocation to
+/// confirm that a revoked key is dead).
+pub(crate) async fn check_once(
+    client: &reqwest::Client,
+    api_base: &str,
+    endpoint: Endpoint,
+    secret: &Secret,
+) -> Outcome {
+    match client
+        .get(endpoint.url(api_base))
+        .bearer_auth(secret.expose_str())
+        .send()
+        .await
+    {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = read_body(response, MAX_BODY_BYTES).await;
+            openai::classify(status, &headers, &body)
+        }
+        Err(err) => Outcome::Retry {
+            after: None,
+            detail: if err.is_timeout() {
+                "timeout".to_string()
+            } else if err.is_connect() {
+                "connection failed".to_string()
+            } else {
+                "request failed".to_string()
+            },
+        },
+    }
+}
+
+/// The HTTP client every provider call uses: no redirects (a key must never follow one off
+/// the configured host), a per-request timeout, ferret's user agent.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, VerifyError> {
+    // Several crates may link rustls; the first provider installed wins, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| VerifyError::Setup(e.to_string()))
+}
+
+/// Reads at most `max` bytes of an answer.
+pub(crate) async fn read_body(mut response: reqwest::Response, max: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         body.extend_from_slice(&chunk);
-        if body.len() >= MAX_BODY_BYTES {
-            body.truncate(MAX_BODY_BYTES);
+        if body.len() >= max {
+            body.truncate(max);
             break;
         }
     }

@@ -74,13 +74,13 @@ enum ErrorField {
 }
 
 #[derive(Default)]
-struct ApiError {
-    message: String,
+pub(crate) struct ApiError {
+    pub message: String,
     kind: String,
     code: String,
 }
 
-fn parse_error(body: &[u8]) -> ApiError {
+pub(crate) fn parse_error(body: &[u8]) -> ApiError {
     match serde_json::from_slice::<ErrorBody>(body).map(|b| b.error) {
         Ok(ErrorField::Object {
             message,
@@ -99,7 +99,7 @@ fn parse_error(body: &[u8]) -> ApiError {
     }
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -107,7 +107,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Retry-After` in seconds (OpenAI sends an integer); dates are not used by the API.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     header(headers, "retry-after")?
         .trim()
         .parse::<f64>()
@@ -168,7 +168,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome
 }
 
 /// Keeps provider messages short in reports.
-fn shorten(message: &str) -> String {
+pub(crate) fn shorten(message: &str) -> String {
     const MAX: usize = 200;
     match message.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}…", &message[..at]),

@@ -1,0 +1,405 @@
+//! A client of OpenAI's Administration API (`/v1/organization/…`, authenticated with an admin
+//! key): the lists revocation searches (projects, their keys, service accounts, admin keys) and
+//! the calls that delete and create. Every call is remembered with its `x-request-id` for the
+//! ledger; rate limits and server errors are retried, never a request that may have created
+//! something.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::secret::Secret;
+use crate::verify::{openai, read_body};
+
+/// Largest answer read: a page of 100 keys is a few tens of KiB.
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Attempts of a call that may be repeated safely.
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Pages read of one list at most (100 items each): a guard against a server that never ends.
+const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{method} {path}: HTTP {status}: {message}")]
+    Status {
+        method: Method,
+        path: String,
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
+    #[error("{method} {path}: {reason}")]
+    Transport {
+        method: Method,
+        path: String,
+        reason: String,
+    },
+}
+
+impl AdminError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            AdminError::Status { status, .. } => Some(*status),
+            AdminError::Transport { .. } => None,
+        }
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            AdminError::Status { request_id, .. } => request_id.as_deref(),
+            AdminError::Transport { .. } => None,
+        }
+    }
+}
+
+/// One call, as the ledger records it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Project {
+    pub id: String,
+}
+
+/// A project API key as the list shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProjectKey {
+    pub id: String,
+    pub redacted_value: String,
+    #[serde(default)]
+    pub created_at: i64,
+    pub owner: KeyOwner,
+    /// Filled in from the project whose list it came from.
+    #[serde(skip)]
+    pub project: String,
+}
+
+impl ProjectKey {
+    /// The service account owning the key, if one does.
+    pub fn service_account(&self) -> Option<&String> {
+        match &self.owner {
+            KeyOwner::ServiceAccount { service_account } => Some(&service_account.id),
+            KeyOwner::User {} => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KeyOwner {
+    User {},
+    ServiceAccount { service_account: ServiceAccount },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServiceAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AdminKey {
+    pub id: String,
+    pub redacted_value: String,
+    #[serde(default)]
+    pub created_at: i64,
+}
+
+/// A service account created with a key.
+pub struct CreatedServiceAccount {
+    pub id: String,
+    pub key_id: String,
+    pub key: Secret,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Value>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+pub struct AdminApi {
+    client: reqwest::Client,
+    /// `https://api.openai.com` (checked: https, or http to loopback).
+    base: String,
+    admin_key: Secret,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl AdminApi {
+    pub fn new(client: reqwest::Client, base: String, admin_key: Secret) -> Self {
+        AdminApi {
+            client,
+            base,
+            admin_key,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The calls made since the last time this was asked.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.calls.lock().expect("no panics while locked"))
+    }
+
+    pub async fn projects(&self) -> Result<Vec<Project>, AdminError> {
+        self.list("/v1/organization/projects", "include_archived=false")
+            .await
+    }
+
+    /// Every key of a project, including keys whose owner lost access (which the API hides
+    /// unless asked with `owner_project_access=any`).
+    pub async fn project_keys(&self, project: &str) -> Result<Vec<ProjectKey>, AdminError> {
+        let mut keys: Vec<ProjectKey> = self
+            .list(
+                &format!("/v1/organization/projects/{project}/api_keys"),
+                "owner_project_access=any",
+            )
+            .await?;
+        for key in &mut keys {
+            key.project = project.to_string();
+        }
+        Ok(keys)
+    }
+
+    pub async fn service_accounts(&self, project: &str) -> Result<Vec<ServiceAccount>, AdminError> {
+        self.list(
+            &format!("/v1/organization/projects/{project}/service_accounts"),
+            "",
+        )
+        .await
+    }
+
+    pub async fn admin_keys(&self) -> Result<Vec<AdminKey>, AdminError> {
+        self.list("/v1/organization/admin_api_keys", "order=asc")
+            .await
+    }
+
+    /// Deletes a user-owned project key; returns the request id.
+    pub async fn delete_project_key(
+        &self,
+        project: &str,
+        key_id: &str,
+    ) -> Result<Option<String>, AdminError> {
+        let path = format!("/v1/organization/projects/{project}/api_keys/{key_id}");
+        Ok(self.call(Method::DELETE, &path, None).await?.1)
+    }
+
+    /// Deletes a service account and with it every key it has.
+    pub async fn delete_service_account(
+        &self,
+        project: &str,
+        service_account: &str,
+    ) -> Result<Option<String>, AdminError> {
+        let path =
+            format!("/v1/organization/projects/{project}/service_accounts/{service_account}");
+        Ok(self.call(Method::DELETE, &path, None).await?.1)
+    }
+
+    pub async fn delete_admin_key(&self, key_id: &str) -> Result<Option<String>, AdminError> {
+        let path = format!("/v1/organization/admin_api_keys/{key_id}");
+        Ok(self.call(Method::DELETE, &path, None).await?.1)
+    }
+
+    /// Creates a service account named `name` in `project`, with a key.
+    pub async fn create_service_account(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<(CreatedServiceAccount, Option<String>), AdminError> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: String,
+            api_key: Option<CreatedKey>,
+        }
+        #[derive(Deserialize)]
+        struct CreatedKey {
+            id: String,
+            value: String,
+        }
+        let path = format!("/v1/organization/projects/{project}/service_accounts");
+        let body = serde_json::json!({ "name": name });
+        let (value, request_id) = self.call(Method::POST, &path, Some(body)).await?;
+        let created: Created = parse(&Method::POST, &path, value)?;
+        let Some(key) = created.api_key else {
+            return Err(AdminError::Transport {
+                method: Method::POST,
+                path,
+                reason: "the service account was created without a key".into(),
+            });
+        };
+        Ok((
+            CreatedServiceAccount {
+                id: created.id,
+                key_id: key.id,
+                key: Secret::new(key.value),
+            },
+            request_id,
+        ))
+    }
+
+    /// Every item of a cursor-paginated list.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> Result<Vec<T>, AdminError> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut target = format!("{path}?limit=100");
+            if !query.is_empty() {
+                target.push('&');
+                target.push_str(query);
+            }
+            if let Some(after) = &after {
+                target.push_str("&after=");
+                target.push_str(after);
+            }
+            let (value, _) = self.call(Method::GET, &target, None).await?;
+            let page: Page = parse(&Method::GET, &target, value)?;
+            for item in page.data {
+                items.push(parse(&Method::GET, &target, item)?);
+            }
+            match page.last_id {
+                Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => {
+                    after = Some(last);
+                }
+                _ => return Ok(items),
+            }
+        }
+        Ok(items)
+    }
+
+    /// One call, retried after rate limits and server errors (and, unless it creates
+    /// something, after network failures). Returns the JSON answer and its request id.
+    async fn call(
+        &self,
+        method: Method,
+        target: &str,
+        body: Option<Value>,
+    ) -> Result<(Value, Option<String>), AdminError> {
+        let url = format!("{}{target}", self.base);
+        let path = target.split('?').next().unwrap_or(target).to_string();
+        let repeatable = method != Method::POST;
+        let mut attempt = 0;
+        loop {
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .bearer_auth(self.admin_key.expose_str());
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let outcome = request.send().await;
+            let (retry_after, error) = match outcome {
+                Ok(response) => {
+                    let status = response.status();
+                    let request_id = openai::header(response.headers(), "x-request-id");
+                    let retry_after = openai::retry_after(response.headers());
+                    let bytes = read_body(response, MAX_BODY_BYTES).await;
+                    self.remember(&method, target, Some(status.as_u16()), request_id.clone());
+                    if status.is_success() {
+                        let value = if bytes.is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_slice(&bytes).map_err(|e| AdminError::Transport {
+                                method: method.clone(),
+                                path: path.clone(),
+                                reason: format!("unreadable answer: {e}"),
+                            })?
+                        };
+                        return Ok((value, request_id));
+                    }
+                    let error = AdminError::Status {
+                        method: method.clone(),
+                        path: path.clone(),
+                        status: status.as_u16(),
+                        message: error_message(&bytes),
+                        request_id,
+                    };
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status.is_server_error() && repeatable);
+                    if !retryable {
+                        return Err(error);
+                    }
+                    (retry_after, error)
+                }
+                Err(err) => {
+                    self.remember(&method, target, None, None);
+                    let error = AdminError::Transport {
+                        method: method.clone(),
+                        path: path.clone(),
+                        reason: if err.is_timeout() {
+                            "timeout".into()
+                        } else if err.is_connect() {
+                            "connection failed".into()
+                        } else {
+                            "request failed".into()
+                        },
+                    };
+                    if !repeatable {
+                        return Err(error);
+                    }
+                    (None, error)
+                }
+            };
+            attempt += 1;
+            let delay = retry_after.unwrap_or(FIRST_BACKOFF * 2u32.pow(attempt - 1));
+            if attempt >= ATTEMPTS || delay > MAX_RETRY_AFTER {
+                return Err(error);
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn remember(
+        &self,
+        method: &Method,
+        target: &str,
+        status: Option<u16>,
+        request_id: Option<String>,
+    ) {
+        self.calls
+            .lock()
+            .expect("no panics while locked")
+            .push(Call {
+                method: method.to_string(),
+                path: target.to_string(),
+                status,
+                request_id,
+            });
+    }
+}
+
+fn parse<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Result<T, AdminError> {
+    serde_json::from_value(value).map_err(|e| AdminError::Transport {
+        method: method.clone(),
+        path: path.split('?').next().unwrap_or(path).to_string(),
+        reason: format!("unexpected answer: {e}"),
+    })
+}
+
+/// The message of an OpenAI error body (object or bare-string shape), shortened.
+fn error_message(body: &[u8]) -> String {
+    let message = openai::parse_error(body).message;
+    if message.is_empty() {
+        "no error message".to_string()
+    } else {
+        openai::shorten(&message)
+    }
+}

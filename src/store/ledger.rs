@@ -1,0 +1,442 @@
+//! The revocation ledger: a SQLite file recording, per leaked key (by fingerprint), the intent
+//! before each remote action and its outcome after it, the final revocation status, every
+//! Administration API call's `x-request-id`, and every hook run.
+//!
+//! The ledger is what makes revocation happen exactly once: a rerun reads a key's final status
+//! and does nothing more, and a step begun but never finished (the process died between the
+//! DELETE and the write of its outcome) is found and reconciled. It never holds a secret: keys
+//! are named by fingerprint, redacted form and their organization's ids.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::finding::Revocation;
+use crate::secret::Fingerprint;
+
+#[derive(Debug, thiserror::Error)]
+#[error("ledger {}: {reason}", path.display())]
+pub struct LedgerError {
+    path: PathBuf,
+    reason: String,
+}
+
+/// A remote action that changes the organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    DeleteKey,
+    DeleteServiceAccount,
+    DeleteAdminKey,
+    /// Create the replacement service account (and its key) of a rotation.
+    CreateReplacement,
+    /// Delete a replacement that was not delivered (or whose key an interrupted run lost).
+    DeleteReplacement,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::DeleteKey => "delete_key",
+            Action::DeleteServiceAccount => "delete_service_account",
+            Action::DeleteAdminKey => "delete_admin_key",
+            Action::CreateReplacement => "create_replacement",
+            Action::DeleteReplacement => "delete_replacement",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Action> {
+        [
+            Action::DeleteKey,
+            Action::DeleteServiceAccount,
+            Action::DeleteAdminKey,
+            Action::CreateReplacement,
+            Action::DeleteReplacement,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+
+    /// Deletes the leaked key (directly or with its service account).
+    pub fn revokes_leak(self) -> bool {
+        matches!(
+            self,
+            Action::DeleteKey | Action::DeleteServiceAccount | Action::DeleteAdminKey
+        )
+    }
+}
+
+/// What an action is about: the organization's ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    pub project: Option<String>,
+    pub key_id: Option<String>,
+    pub service_account: Option<String>,
+}
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepResult {
+    Ok,
+    /// The object was already gone (a 404): someone, or an interrupted run, got there first.
+    NotFound,
+    Failed,
+    /// Begun by a run that died; reconciled and superseded by a later step.
+    Abandoned,
+}
+
+impl StepResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepResult::Ok => "ok",
+            StepResult::NotFound => "not_found",
+            StepResult::Failed => "failed",
+            StepResult::Abandoned => "abandoned",
+        }
+    }
+
+    fn parse(text: &str) -> Option<StepResult> {
+        [
+            StepResult::Ok,
+            StepResult::NotFound,
+            StepResult::Failed,
+            StepResult::Abandoned,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
+/// One recorded step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub id: i64,
+    pub action: Action,
+    pub target: Target,
+    /// `None`: begun, outcome never written.
+    pub result: Option<StepResult>,
+}
+
+pub struct Ledger {
+    path: PathBuf,
+    connection: Connection,
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    fingerprint TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    redacted TEXT NOT NULL,
+    status TEXT NOT NULL,
+    revocation TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint TEXT NOT NULL,
+    action TEXT NOT NULL,
+    project TEXT,
+    key_id TEXT,
+    service_account TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    result TEXT,
+    request_id TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS steps_by_key ON steps (fingerprint);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    fingerprint TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER,
+    request_id TEXT
+);
+CREATE TABLE IF NOT EXISTS hook_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    event TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    detail TEXT
+);
+";
+
+impl Ledger {
+    /// Opens the ledger for a run that acts, creating it (mode 0600) when missing.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let fail = |reason: String| LedgerError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let connection = crate::store::open_private_db(path).map_err(fail)?;
+        connection
+            .execute_batch(SCHEMA)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Ledger {
+            path: path.to_path_buf(),
+            connection,
+        })
+    }
+
+    /// Opens an existing ledger without writing to it (`--dry-run`); `None` when there is none.
+    pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, LedgerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| LedgerError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(Ledger {
+            path: path.to_path_buf(),
+            connection,
+        }))
+    }
+
+    fn fail(&self, err: impl std::fmt::Display) -> LedgerError {
+        LedgerError {
+            path: self.path.clone(),
+            reason: err.to_string(),
+        }
+    }
+
+    /// The final status recorded for a key, if any.
+    pub fn outcome(&self, fingerprint: &Fingerprint) -> Result<Option<Revocation>, LedgerError> {
+        let text: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT revocation FROM keys WHERE fingerprint = ?1",
+                params![fingerprint.0],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        match text {
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| self.fail(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records what revocation concluded about a key.
+    pub fn record_outcome(
+        &self,
+        fingerprint: &Fingerprint,
+        rule: &str,
+        redacted: &str,
+        revocation: &Revocation,
+    ) -> Result<(), LedgerError> {
+        let json = serde_json::to_string(revocation).map_err(|e| self.fail(e))?;
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO keys (fingerprint, rule, redacted, status, revocation, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![fingerprint.0, rule, redacted, revocation.status_name(), json, now_seconds()],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records the intent to act, before the remote call; returns the step's id.
+    pub fn begin(
+        &self,
+        fingerprint: &Fingerprint,
+        action: Action,
+        target: &Target,
+    ) -> Result<i64, LedgerError> {
+        self.connection
+            .execute(
+                "INSERT INTO steps (fingerprint, action, project, key_id, service_account, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    fingerprint.0,
+                    action.as_str(),
+                    target.project,
+                    target.key_id,
+                    target.service_account,
+                    now_seconds()
+                ],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Records how a step ended (and, for a created replacement, what was created).
+    pub fn finish(
+        &self,
+        step: i64,
+        result: StepResult,
+        request_id: Option<&str>,
+        detail: Option<&str>,
+        created: Option<&Target>,
+    ) -> Result<(), LedgerError> {
+        self.connection
+            .execute(
+                "UPDATE steps SET finished_at = ?2, result = ?3, request_id = ?4, detail = ?5,
+                     service_account = COALESCE(?6, service_account),
+                     key_id = COALESCE(?7, key_id)
+                 WHERE id = ?1",
+                params![
+                    step,
+                    now_seconds(),
+                    result.as_str(),
+                    request_id,
+                    detail,
+                    created.and_then(|t| t.service_account.as_deref()),
+                    created.and_then(|t| t.key_id.as_deref()),
+                ],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Every step recorded for a key, oldest first.
+    pub fn steps(&self, fingerprint: &Fingerprint) -> Result<Vec<Step>, LedgerError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, action, project, key_id, service_account, result
+                 FROM steps WHERE fingerprint = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = statement
+            .query_map(params![fingerprint.0], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    Target {
+                        project: row.get(2)?,
+                        key_id: row.get(3)?,
+                        service_account: row.get(4)?,
+                    },
+                    row.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut steps = Vec::new();
+        for row in rows {
+            let (id, action, target, result) = row.map_err(|e| self.fail(e))?;
+            let action = Action::parse(&action)
+                .ok_or_else(|| self.fail(format!("step {id}: unknown action `{action}`")))?;
+            steps.push(Step {
+                id,
+                action,
+                target,
+                result: result.as_deref().and_then(StepResult::parse),
+            });
+        }
+        Ok(steps)
+    }
+
+    /// Records one Administration API call (no secrets: method, path, status, request id).
+    pub fn record_call(
+        &self,
+        fingerprint: Option<&Fingerprint>,
+        method: &str,
+        path: &str,
+        status: Option<u16>,
+        request_id: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        self.connection
+            .execute(
+                "INSERT INTO calls (at, fingerprint, method, path, status, request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    now_seconds(),
+                    fingerprint.map(|f| f.0.as_str()),
+                    method,
+                    path,
+                    status,
+                    request_id
+                ],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records one hook run.
+    pub fn record_hook(
+        &self,
+        fingerprint: &Fingerprint,
+        event: &str,
+        hook: &str,
+        ok: bool,
+        detail: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        self.connection
+            .execute(
+                "INSERT INTO hook_runs (at, fingerprint, event, hook, ok, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![now_seconds(), fingerprint.0, event, hook, ok, detail],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::RevocationStatus;
+
+    #[test]
+    fn a_begun_step_without_outcome_is_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/ledger.sqlite");
+        let fingerprint = Fingerprint("ab".repeat(32));
+        let target = Target {
+            project: Some("proj_1".into()),
+            key_id: Some("key_1".into()),
+            service_account: None,
+        };
+        {
+            let ledger = Ledger::open(&path).unwrap();
+            ledger
+                .begin(&fingerprint, Action::DeleteKey, &target)
+                .unwrap();
+        }
+        let ledger = Ledger::open(&path).unwrap();
+        let steps = ledger.steps(&fingerprint).unwrap();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].action, Action::DeleteKey);
+        assert_eq!(steps[0].target, target);
+        assert_eq!(steps[0].result, None);
+
+        ledger
+            .finish(steps[0].id, StepResult::NotFound, Some("req_1"), None, None)
+            .unwrap();
+        let mut revocation = Revocation::new(RevocationStatus::AlreadyRevoked, None);
+        revocation.key_id = Some("key_1".into());
+        ledger
+            .record_outcome(
+                &fingerprint,
+                "openai-project-key",
+                "sk-proj-Ab…cd",
+                &revocation,
+            )
+            .unwrap();
+        assert_eq!(ledger.outcome(&fingerprint).unwrap(), Some(revocation));
+        assert_eq!(
+            ledger.steps(&fingerprint).unwrap()[0].result,
+            Some(StepResult::NotFound)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
