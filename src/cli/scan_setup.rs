@@ -45,6 +45,14 @@ impl KeyActions {
         }
         if let Some(remediation) = &mut self.remediation {
             remediation.process(findings, rules, &|warning| warn(warning));
+            // A revoked key's cached "live" would be wrong for the rest of its time to live.
+            if let Some(verifier) = &self.verifier {
+                for finding in findings.iter() {
+                    if finding.revocation.as_ref().is_some_and(|r| r.is_done()) {
+                        verifier.forget(&finding.secret);
+                    }
+                }
+            }
         }
     }
 }

@@ -172,7 +172,8 @@ impl Remediation {
 }
 
 /// One finding: `found`, then for a live key `verified_live`, revocation, and `revoked` or
-/// `failed`.
+/// `failed`. A key that is no longer live still gets what the ledger knows about it, and an
+/// interrupted run's unfinished steps for it are completed.
 async fn handle(
     context: &HookContext<'_>,
     revoker: Option<&mut Revoker>,
@@ -184,16 +185,23 @@ async fn handle(
     context
         .notify(EventKind::Found, finding, None, ledger)
         .await;
-    if !finding.verification.is_live() {
-        return;
+    let live = finding.verification.is_live();
+    if live {
+        context
+            .notify(EventKind::VerifiedLive, finding, None, ledger)
+            .await;
     }
-    context
-        .notify(EventKind::VerifiedLive, finding, None, ledger)
-        .await;
     let (Some(revoker), Some(endpoint)) = (revoker, endpoint) else {
         return;
     };
-    let revocation = revoker.revoke(finding, endpoint, context).await;
+    let revocation = match revoker.revoke(finding, endpoint, live, context).await {
+        Revoked::Now(revocation) => revocation,
+        Revoked::Earlier(revocation) => {
+            finding.revocation = Some(revocation);
+            return;
+        }
+        Revoked::Nothing => return,
+    };
     if revocation.status == RevocationStatus::Planned {
         finding.revocation = Some(revocation);
         return;
@@ -280,6 +288,16 @@ impl HookContext<'_> {
     }
 }
 
+/// What a revocation attempt came to.
+enum Revoked {
+    /// This run acted (or planned, or found it could not act).
+    Now(Revocation),
+    /// The ledger records the key as revoked by an earlier run: nothing was done.
+    Earlier(Revocation),
+    /// The key is not live and nothing was pending for it.
+    Nothing,
+}
+
 /// What revoking one key takes: one call on one target.
 #[derive(Clone, Debug)]
 struct Plan {
@@ -333,36 +351,54 @@ impl Revoker {
         &mut self,
         finding: &Finding,
         endpoint: Endpoint,
+        live: bool,
         hooks: &HookContext<'_>,
-    ) -> Revocation {
-        let revocation = match self.try_revoke(finding, endpoint, hooks).await {
-            Ok(revocation) => revocation,
-            Err(reason) => Revocation::new(RevocationStatus::Failed, reason),
+    ) -> Revoked {
+        let revoked = match self.try_revoke(finding, endpoint, live, hooks).await {
+            Ok(revoked) => revoked,
+            Err(reason) => Revoked::Now(Revocation::new(RevocationStatus::Failed, reason)),
         };
         self.record_calls(&finding.fingerprint);
-        revocation
+        revoked
     }
 
     async fn try_revoke(
         &mut self,
         finding: &Finding,
         endpoint: Endpoint,
+        live: bool,
         hooks: &HookContext<'_>,
-    ) -> Result<Revocation, String> {
+    ) -> Result<Revoked, String> {
         let fingerprint = &finding.fingerprint;
         if let Some(ledger) = &self.ledger {
             if let Some(recorded) = ledger.outcome(fingerprint).map_err(|e| e.to_string())?
                 && recorded.is_done()
             {
-                return Ok(recorded);
+                return Ok(Revoked::Earlier(recorded));
             }
             let steps = ledger.steps(fingerprint).map_err(|e| e.to_string())?;
             if !self.options.dry_run
                 && let Some(revocation) = self.reconcile(finding, endpoint, &steps).await?
             {
-                return Ok(revocation);
+                return Ok(Revoked::Now(revocation));
             }
         }
+        if !live {
+            return Ok(Revoked::Nothing);
+        }
+        Ok(Revoked::Now(
+            self.revoke_live(finding, endpoint, hooks).await?,
+        ))
+    }
+
+    /// Finds the live key in the organization, rotates it if asked, revokes it, confirms.
+    async fn revoke_live(
+        &mut self,
+        finding: &Finding,
+        endpoint: Endpoint,
+        hooks: &HookContext<'_>,
+    ) -> Result<Revocation, String> {
+        let fingerprint = &finding.fingerprint;
         let plan = match self.plan(finding, endpoint).await? {
             Ok(plan) => plan,
             Err(revocation) => return Ok(revocation),

@@ -98,6 +98,17 @@ impl Cache {
         serde_json::from_str(&text?).ok()
     }
 
+    pub fn remove(&self, api_base: &str, secret: &Secret) {
+        let hash = self.key_hash(api_base, secret);
+        if let Ok(connection) = self.connection.lock() {
+            // A failed delete leaves a stale entry until its time to live ends.
+            let _ = connection.execute(
+                "DELETE FROM verification WHERE key_hash = ?1",
+                params![hash],
+            );
+        }
+    }
+
     /// Remembers a definite result (errors and unverified keys are asked again next time).
     pub fn put(&self, api_base: &str, secret: &Secret, verification: &Verification) {
         if matches!(

@@ -178,6 +178,17 @@ impl Verifier {
         }
     }
 
+    /// Drops what this run and the cache know about a key (it was just revoked).
+    pub fn forget(&self, secret: &Secret) {
+        self.seen
+            .lock()
+            .expect("no panics while locked")
+            .remove(&secret.fingerprint());
+        if let Some(cache) = &self.cache {
+            cache.remove(&self.options.api_base, secret);
+        }
+    }
+
     /// Asks the provider about each key, at most `concurrency` at a time, until the budget ends;
     /// keys not answered by then come back `unverified`.
     fn ask(

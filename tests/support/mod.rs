@@ -9,8 +9,11 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+mod faults;
 pub mod git;
+pub mod github;
 pub mod openai;
+pub mod openai_org;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -319,7 +319,7 @@ fn valid(
 }
 
 /// The six `x-ratelimit-*` headers.
-fn rate_limit_headers(
+pub(crate) fn rate_limit_headers(
     template: ResponseTemplate,
     remaining_requests: &str,
     reset_requests: &str,
@@ -333,7 +333,7 @@ fn rate_limit_headers(
         .insert_header("x-ratelimit-reset-tokens", "0s")
 }
 
-fn missing_scope(scope: &str) -> String {
+pub(crate) fn missing_scope(scope: &str) -> String {
     format!(
         "You have insufficient permissions for this operation. Missing scopes: {scope}. Check \
          that you have the correct role in your organization (Reader, Writer, Owner) and project \
@@ -343,7 +343,12 @@ fn missing_scope(scope: &str) -> String {
 }
 
 /// The documented error object: `{"error": {message, type, param, code}}`.
-fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> (u16, ResponseTemplate) {
+pub(crate) fn error(
+    status: u16,
+    message: &str,
+    kind: &str,
+    code: Option<&str>,
+) -> (u16, ResponseTemplate) {
     let body = json!({
         "error": {"message": message, "type": kind, "param": null, "code": code}
     });
@@ -351,18 +356,18 @@ fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> (u16, Re
 }
 
 /// The shape some endpoints use instead: `{"error": "<message>"}`.
-fn bare_error(status: u16, message: &str) -> (u16, ResponseTemplate) {
+pub(crate) fn bare_error(status: u16, message: &str) -> (u16, ResponseTemplate) {
     (status, json_response(status, json!({ "error": message })))
 }
 
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
+pub(crate) fn json_response(status: u16, body: Value) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .set_body_json(body)
         .insert_header("openai-version", "2020-10-01")
 }
 
 /// The key of `Authorization: Bearer <key>`; `None` when missing or blank.
-fn bearer(request: &Request) -> Option<String> {
+pub(crate) fn bearer(request: &Request) -> Option<String> {
     let value = request.headers.get("authorization")?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();
     (!token.is_empty()).then(|| token.to_string())
@@ -381,7 +386,7 @@ pub fn masked(key: &str) -> String {
 }
 
 /// `req_` and 32 random hex digits.
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     let hex: String = (0..32)
         .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("a hex digit"))
         .collect();

@@ -1,0 +1,874 @@
+//! `--revoke` and `ferret revoke`: live leaked keys are found in the organization through the
+//! Administration API of a loopback OpenAI organization that keeps state
+//! (tests/support/openai_org.rs), rotated through hooks (a loopback GitHub that unseals the
+//! Actions secret it receives, tests/support/github.rs), revoked exactly once and confirmed dead,
+//! with every step in the SQLite ledger; runs that are killed in the middle are completed by the
+//! next one.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use tempfile::TempDir;
+
+use support::github::GitHubMock;
+use support::openai_org::OpenAiOrg;
+use support::{Run, Shape, Tree, describe_key, fingerprint, marker, random_b64url};
+
+/// Quick confirmation checks, so a test waits milliseconds for a revoked key to die.
+const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
+
+const GITHUB_TOKEN: &str = "ghs_testtokenforthemockonly";
+
+/// One organization with ferret's admin key, a tree of leaks, and a private directory for the
+/// ledger, the operator's config and the verification cache.
+struct Setup {
+    org: OpenAiOrg,
+    admin_key: String,
+    project: String,
+    tree: Tree,
+    private: TempDir,
+    github: Option<GitHubMock>,
+    env: Vec<(String, String)>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let org = OpenAiOrg::start();
+        let admin_key = Shape::Admin.key();
+        org.add_admin_key(&admin_key, "ferret");
+        let project = org.add_project("Production");
+        let setup = Setup {
+            org,
+            admin_key,
+            project,
+            tree: Tree::new(),
+            private: tempfile::tempdir().expect("temporary directory"),
+            github: None,
+            env: Vec::new(),
+        };
+        setup.config("");
+        setup
+    }
+
+    /// A user-owned key of the project, leaked in the tree; returns (key, id).
+    fn leak_user_key(&self, file: &str) -> (String, String) {
+        let key = Shape::Project74.key();
+        let id = self.org.add_user_key(&self.project, &key, 1_700_000_000);
+        self.leak(file, &key);
+        (key, id)
+    }
+
+    fn leak(&self, file: &str, key: &str) {
+        let path = self.tree.join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(&format!("OPENAI_API_KEY={key}\n"));
+        self.tree.write(file, text);
+    }
+
+    /// The operator's config: [`FAST_CONFIRM`] plus `extra`.
+    fn config(&self, extra: &str) {
+        std::fs::write(self.config_path(), format!("{FAST_CONFIRM}{extra}")).expect("config");
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.private.path().join("ops.toml")
+    }
+
+    fn ledger_path(&self) -> PathBuf {
+        self.private.path().join("state/ledger.sqlite")
+    }
+
+    fn with_github(&mut self, owner: &str, name: &str) -> &GitHubMock {
+        let github = GitHubMock::start(GITHUB_TOKEN);
+        github.add_repo(owner, name, true);
+        self.github = Some(github);
+        self.github.as_ref().expect("just set")
+    }
+
+    /// `ferret ARGS` against the mocks, with nothing inherited that could reach elsewhere.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        command
+            .args(args)
+            .current_dir(self.tree.path())
+            .env("FERRET_OPENAI_API_BASE", self.org.uri())
+            .env("OPENAI_ADMIN_KEY", &self.admin_key)
+            .env("FERRET_CACHE_DIR", self.private.path().join("cache"))
+            .env(
+                "FERRET_STATE_DIR",
+                self.private.path().join("default-state"),
+            )
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("OPENAI_API_KEY");
+        for proxy in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
+        match &self.github {
+            Some(github) => command
+                .env("FERRET_GITHUB_API_BASE", github.uri())
+                .env("GITHUB_TOKEN", GITHUB_TOKEN),
+            None => command.env_remove("GITHUB_TOKEN"),
+        };
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ferret");
+        Run::from(output)
+    }
+
+    /// `ferret dir . --verify --revoke --yes` with the ledger and config, JSONL on stdout.
+    fn revoke(&self, extra: &[&str]) -> Run {
+        let ledger = self.ledger_path();
+        let config = self.config_path();
+        let mut args = vec![
+            "dir",
+            ".",
+            "--verify",
+            "--revoke",
+            "--yes",
+            "--format",
+            "jsonl",
+            "--ledger",
+            ledger.to_str().expect("UTF-8 path"),
+            "--config",
+            config.to_str().expect("UTF-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        run.expect_no_panic();
+        for key in self.org.created_key_values() {
+            run.expect_key_hidden(&key);
+        }
+        run
+    }
+
+    fn ledger(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.ledger_path()).expect("the ledger exists")
+    }
+
+    /// `SELECT …` on the ledger, each row's columns as text.
+    fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        let ledger = self.ledger();
+        let mut statement = ledger.prepare(sql).expect("valid SQL");
+        let columns = statement.column_count();
+        statement
+            .query_map([], |row| {
+                (0..columns)
+                    .map(|i| {
+                        let value: rusqlite::types::Value = row.get(i)?;
+                        Ok(match value {
+                            rusqlite::types::Value::Null => "NULL".to_string(),
+                            rusqlite::types::Value::Integer(n) => n.to_string(),
+                            rusqlite::types::Value::Text(t) => t,
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .collect()
+            })
+            .expect("query runs")
+            .map(|row| row.expect("row reads"))
+            .collect()
+    }
+
+    /// How many requests with this method reached a path starting with `prefix`.
+    fn requests(&self, method: &str, prefix: &str) -> usize {
+        self.org
+            .requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(prefix))
+            .count()
+    }
+}
+
+/// The `revocation` object of `key`'s finding in a JSONL report (`Null` when absent).
+#[track_caller]
+fn revocation_of(run: &Run, key: &str) -> Value {
+    finding(run, key)["revocation"].clone()
+}
+
+#[track_caller]
+fn finding(run: &Run, key: &str) -> Value {
+    let fingerprint = fingerprint(key);
+    run.stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}; {run}")))
+        .find(|record| record["fingerprint"] == fingerprint.as_str())
+        .unwrap_or_else(|| panic!("no finding for {}; {run}", describe_key(key)))
+}
+
+#[test]
+fn a_live_user_key_is_revoked_once_across_two_runs_and_confirmed_dead() {
+    let setup = Setup::new();
+    // The key keeps working for two more requests after its deletion, as OpenAI's propagation
+    // can: ferret must check again until it dies.
+    setup.org.set_revocation_lag(2);
+    let (key, id) = setup.leak_user_key("app/.env");
+
+    let first = setup.revoke(&[]);
+    first.expect_code(1).expect_key_hidden(&key);
+    let revocation = revocation_of(&first, &key);
+    assert_eq!(revocation["status"], "revoked", "{first}");
+    assert_eq!(revocation["key_id"], id.as_str());
+    assert_eq!(revocation["project"], setup.project.as_str());
+    assert_eq!(setup.org.deleted_keys(), vec![id.clone()]);
+    assert!(!setup.org.key_is_live(&key));
+    let models_checks = setup
+        .org
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/models" && r.key.as_deref() == Some(key.as_str()))
+        .count();
+    assert!(
+        models_checks >= 4,
+        "verification, two lagging successes and a refusal: {models_checks} checks"
+    );
+
+    let second = setup.revoke(&[]);
+    second.expect_code(1);
+    assert_eq!(finding(&second, &key)["verification"]["status"], "invalid");
+    assert_eq!(
+        revocation_of(&second, &key)["status"],
+        "revoked",
+        "{second}"
+    );
+    assert_eq!(
+        setup.requests("DELETE", "/"),
+        1,
+        "one DELETE over both runs"
+    );
+
+    let fp = fingerprint(&key);
+    assert_eq!(
+        setup.query("SELECT fingerprint, status FROM keys"),
+        vec![vec![fp.clone(), "revoked".to_string()]]
+    );
+    let steps = setup.query("SELECT action, key_id, result, request_id FROM steps");
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0][..3], ["delete_key", id.as_str(), "ok"]);
+    assert!(steps[0][3].starts_with("req_"), "{steps:?}");
+    let calls = setup.query("SELECT method, path, status, request_id FROM calls");
+    assert!(
+        calls.iter().all(|c| c[3].starts_with("req_")),
+        "every admin call keeps its request id: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c[0] == "GET" && c[1].contains("owner_project_access=any"))
+    );
+    let ledger_bytes = std::fs::read(setup.ledger_path()).expect("ledger");
+    assert!(
+        !String::from_utf8_lossy(&ledger_bytes).contains(&key),
+        "the ledger holds no key"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(setup.ledger_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn several_fitting_keys_are_left_for_a_human() {
+    let setup = Setup::new();
+    let (key, id) = setup.leak_user_key(".env");
+    // Another key of the same project whose redacted form (head and last four) is the same.
+    let twin = format!(
+        "sk-proj-{}{}{}{}",
+        random_b64url(74),
+        marker(),
+        random_b64url(70),
+        &key[key.len() - 4..]
+    );
+    let twin_id = setup.org.add_user_key(&setup.project, &twin, 1_700_000_100);
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1);
+    let revocation = revocation_of(&run, &key);
+    assert_eq!(revocation["status"], "ambiguous", "{run}");
+    let detail = revocation["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&id) && detail.contains(&twin_id),
+        "{detail}"
+    );
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+    assert!(setup.org.key_is_live(&key) && setup.org.key_is_live(&twin));
+    assert!(run.stderr.contains("not revoked (ambiguous)"), "{run}");
+}
+
+#[test]
+fn a_service_account_key_is_revoked_with_its_account_only_when_allowed() {
+    let setup = Setup::new();
+    let leaked = Shape::ServiceAccount74.key();
+    let sibling = Shape::ServiceAccount74.key();
+    let (account, ids) = setup.org.add_service_account(
+        &setup.project,
+        "deploy-bot",
+        &[leaked.clone(), sibling.clone()],
+    );
+    setup.leak("deploy/.env", &leaked);
+
+    let refused = setup.revoke(&[]);
+    refused.expect_code(1);
+    let skipped = revocation_of(&refused, &leaked);
+    assert_eq!(skipped["status"], "skipped", "{refused}");
+    assert!(
+        skipped["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("delete_service_accounts"),
+        "{refused}"
+    );
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+
+    setup.config("delete_service_accounts = true\n");
+    let allowed = setup.revoke(&[]);
+    allowed.expect_code(1);
+    let revoked = revocation_of(&allowed, &leaked);
+    assert_eq!(revoked["status"], "revoked", "{allowed}");
+    assert_eq!(revoked["key_id"], ids[0].as_str());
+    assert_eq!(revoked["service_account"], account.as_str());
+    assert_eq!(revoked["also_revoked"], serde_json::json!([ids[1]]));
+    assert_eq!(setup.org.deleted_service_accounts(), vec![account]);
+    assert!(
+        setup.org.deleted_keys().is_empty(),
+        "no key DELETE (it answers 400)"
+    );
+    assert!(!setup.org.key_is_live(&leaked) && !setup.org.key_is_live(&sibling));
+}
+
+#[test]
+fn the_admin_key_ferret_uses_is_never_deleted() {
+    let setup = Setup::new();
+    let other_admin = Shape::Admin.key();
+    let other_id = setup.org.add_admin_key(&other_admin, "old automation");
+    setup.leak("ops/.env", &setup.admin_key);
+    setup.leak("ops/.env", &other_admin);
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1).expect_key_hidden(&setup.admin_key);
+    let own = revocation_of(&run, &setup.admin_key);
+    assert_eq!(own["status"], "skipped", "{run}");
+    assert!(
+        own["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ferret is using")
+    );
+    assert_eq!(
+        revocation_of(&run, &other_admin)["status"],
+        "revoked",
+        "{run}"
+    );
+    assert_eq!(setup.org.deleted_admin_keys(), vec![other_id]);
+}
+
+#[test]
+fn a_key_of_another_organization_is_not_ours() {
+    let setup = Setup::new();
+    let foreign = Shape::Project74.key();
+    setup.org.add_foreign_key(&foreign);
+    setup.leak("vendor/.env", &foreign);
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1);
+    let revocation = revocation_of(&run, &foreign);
+    assert_eq!(revocation["status"], "not_ours", "{run}");
+    assert!(
+        revocation["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("owner"),
+        "advises telling the owner: {run}"
+    );
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+}
+
+#[test]
+fn rotation_delivers_the_new_key_to_github_before_the_old_one_dies() {
+    let mut setup = Setup::new();
+    setup.with_github("acme", "api");
+    setup.config(
+        "[rotation]\nenabled = true\n\n[[hooks]]\ntype = \"github-actions-secret\"\n\
+         repository = \"acme/api\"\nsecret_name = \"OPENAI_API_KEY\"\n\n\
+         [[hooks]]\ntype = \"github-issue\"\nrepository = \"acme/api\"\nlabels = [\"security\"]\n",
+    );
+    let (key, id) = setup.leak_user_key(".env");
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1);
+    let revocation = revocation_of(&run, &key);
+    assert_eq!(revocation["status"], "revoked", "{run}");
+    let minted = setup.org.created_key_values();
+    assert_eq!(minted.len(), 1, "one replacement");
+    let github = setup.github.as_ref().expect("GitHub mock");
+    let (stored, stored_at) = github
+        .secret("acme", "api", "OPENAI_API_KEY")
+        .expect("the replacement was stored as an Actions secret");
+    assert!(stored == minted[0], "GitHub holds the replacement key");
+    assert!(setup.org.key_is_live(&stored), "the replacement works");
+    assert!(!setup.org.key_is_live(&key), "the leak is dead");
+    let deleted_at = setup
+        .org
+        .requests()
+        .iter()
+        .find(|r| r.method == "DELETE")
+        .map(|r| r.at)
+        .expect("the leaked key was deleted");
+    assert!(stored_at < deleted_at, "delivered before the old key died");
+    assert_eq!(setup.org.deleted_keys(), vec![id]);
+    let replacement = &revocation["replacement"];
+    let accounts = setup.org.service_accounts(&setup.project);
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(replacement["service_account"], accounts[0].0.as_str());
+    assert!(accounts[0].1.starts_with("ferret-replacement-"));
+    let ledger = setup.query("SELECT event, ok FROM hook_runs ORDER BY id");
+    assert_eq!(
+        ledger,
+        [["rotated", "1"], ["revoked", "1"]].map(|row| row.map(str::to_string).to_vec())
+    );
+    let issues = github.issues("acme", "api");
+    assert_eq!(issues.len(), 1, "an issue on revocation");
+    let issue = issues[0].to_string();
+    assert!(
+        !issue.contains(&key) && !issue.contains(&stored),
+        "redacted"
+    );
+    assert!(
+        issues[0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(revoked)")
+    );
+    assert!(
+        issue.contains(&format!("{}…", &key[..12])),
+        "names the key redacted: {issue}"
+    );
+    assert_eq!(issues[0]["labels"][0]["name"], "security");
+}
+
+#[test]
+fn an_undelivered_replacement_holds_the_revocation_when_configured_to() {
+    let mut setup = Setup::new();
+    setup.with_github("acme", "api").fail_next(
+        "PUT",
+        "/repos/acme/api/actions/secrets/",
+        10,
+        500,
+        serde_json::json!({"message": "Server Error"}),
+    );
+    let hook = "[[hooks]]\ntype = \"github-actions-secret\"\nrepository = \"acme/api\"\n\
+                secret_name = \"OPENAI_API_KEY\"\n";
+    setup.config(&format!(
+        "[rotation]\nenabled = true\non_delivery_failure = \"hold\"\n\n{hook}"
+    ));
+    let (key, _) = setup.leak_user_key(".env");
+
+    let held = setup.revoke(&[]);
+    held.expect_code(1);
+    let revocation = revocation_of(&held, &key);
+    assert_eq!(revocation["status"], "failed", "{held}");
+    assert!(
+        revocation["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("held")
+    );
+    assert!(setup.org.key_is_live(&key), "held: the leak still works");
+    assert!(setup.org.deleted_keys().is_empty());
+    assert_eq!(
+        setup.org.deleted_service_accounts().len(),
+        1,
+        "the undelivered replacement is deleted"
+    );
+    assert!(setup.org.service_accounts(&setup.project).is_empty());
+    assert!(
+        held.stderr
+            .contains("hook github-actions-secret OPENAI_API_KEY failed"),
+        "{held}"
+    );
+
+    // The default, security first: revoke anyway and say the delivery failed.
+    setup.config(&format!("[rotation]\nenabled = true\n\n{hook}"));
+    let revoked = setup.revoke(&[]);
+    let revocation = revocation_of(&revoked, &key);
+    assert_eq!(revocation["status"], "revoked", "{revoked}");
+    assert!(
+        revocation["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not delivered"),
+        "{revoked}"
+    );
+    assert!(!setup.org.key_is_live(&key));
+}
+
+#[test]
+fn a_run_killed_between_delete_and_ledger_write_is_completed_by_the_next() {
+    let setup = Setup::new();
+    let (key, id) = setup.leak_user_key(".env");
+    let (other, other_id) = setup.leak_user_key("b/.env");
+    // The DELETE takes effect at once; its answer comes only much later.
+    setup.org.delay(
+        "DELETE",
+        "/v1/organization/projects/",
+        Duration::from_secs(60),
+    );
+    let ledger = setup.ledger_path();
+    let config = setup.config_path();
+    let mut child = setup
+        .command(&[
+            "dir",
+            ".",
+            "--verify",
+            "--revoke",
+            "--yes",
+            "--format",
+            "jsonl",
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ferret");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while setup.org.deleted_keys().is_empty() {
+        assert!(Instant::now() < deadline, "ferret never deleted a key");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    let first_deleted = setup.org.deleted_keys();
+    assert_eq!(first_deleted.len(), 1);
+    let open = setup.query("SELECT action, key_id FROM steps WHERE result IS NULL");
+    assert_eq!(
+        open,
+        vec![vec!["delete_key".to_string(), first_deleted[0].clone()]]
+    );
+
+    setup
+        .org
+        .delay("DELETE", "/v1/organization/projects/", Duration::ZERO);
+    let rerun = setup.revoke(&[]);
+    rerun.expect_code(1);
+    let (killed_key, survivor) = if first_deleted[0] == id {
+        (&key, &other)
+    } else {
+        (&other, &key)
+    };
+    assert_eq!(
+        revocation_of(&rerun, killed_key)["status"],
+        "already_revoked",
+        "{rerun}"
+    );
+    assert_eq!(
+        revocation_of(&rerun, survivor)["status"],
+        "revoked",
+        "{rerun}"
+    );
+    let mut deleted = setup.org.deleted_keys();
+    deleted.sort();
+    let mut expected = vec![id, other_id];
+    expected.sort();
+    assert_eq!(deleted, expected, "each key deleted exactly once");
+    assert!(
+        setup
+            .query("SELECT id FROM steps WHERE result IS NULL")
+            .is_empty(),
+        "no step left open"
+    );
+    let statuses = setup.query("SELECT status FROM keys ORDER BY status");
+    assert_eq!(
+        statuses,
+        vec![
+            vec!["already_revoked".to_string()],
+            vec!["revoked".to_string()]
+        ]
+    );
+}
+
+#[test]
+fn a_dry_run_plans_and_touches_nothing() {
+    let setup = Setup::new();
+    let marker_file = setup.private.path().join("hook-ran");
+    setup.config(&format!(
+        "[[hooks]]\ntype = \"command\"\nargv = [\"touch\", \"{}\"]\n",
+        marker_file.display()
+    ));
+    let (key, id) = setup.leak_user_key(".env");
+    let ledger = setup.ledger_path();
+    let config = setup.config_path();
+    let run = setup.run(&[
+        "dir",
+        ".",
+        "--verify",
+        "--revoke",
+        "--dry-run",
+        "--format",
+        "jsonl",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    let revocation = revocation_of(&run, &key);
+    assert_eq!(revocation["status"], "planned", "{run}");
+    assert_eq!(
+        revocation["detail"].as_str().unwrap_or_default(),
+        format!("would delete key {id} of project {}", setup.project)
+    );
+    let changes = setup
+        .org
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    assert_eq!(changes, 0, "only GETs");
+    assert!(setup.org.key_is_live(&key));
+    assert!(!ledger.exists(), "no ledger written");
+    assert!(!marker_file.exists(), "no hook ran");
+}
+
+#[test]
+fn a_failing_hook_is_reported_and_does_not_stop_other_keys() {
+    let setup = Setup::new();
+    let events = setup.private.path().join("events.jsonl");
+    setup.config(&format!(
+        "[[hooks]]\ntype = \"command\"\nargv = [\"sh\", \"-c\", \"echo cannot reach pager >&2; exit 3\"]\n\
+         events = [\"verified_live\"]\n\n\
+         [[hooks]]\ntype = \"command\"\nargv = [\"sh\", \"-c\", \"cat >> '{}'; echo >> '{}'\"]\n",
+        events.display(),
+        events.display()
+    ));
+    let (first, _) = setup.leak_user_key("a/.env");
+    let (second, _) = setup.leak_user_key("b/.env");
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1);
+    assert_eq!(revocation_of(&run, &first)["status"], "revoked", "{run}");
+    assert_eq!(revocation_of(&run, &second)["status"], "revoked", "{run}");
+    assert_eq!(
+        run.stderr
+            .matches("hook command sh failed on verified_live")
+            .count(),
+        2,
+        "{run}"
+    );
+    assert!(run.stderr.contains("cannot reach pager"), "{run}");
+    let failures = setup.query("SELECT event, ok FROM hook_runs WHERE ok = 0");
+    assert_eq!(failures.len(), 2, "{failures:?}");
+
+    let text = std::fs::read_to_string(&events).expect("the second hook ran");
+    assert!(
+        !text.contains(&first) && !text.contains(&second),
+        "events are redacted"
+    );
+    let received: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("one JSON event per run"))
+        .collect();
+    for key in [&first, &second] {
+        let kinds: Vec<&str> = received
+            .iter()
+            .filter(|e| e["fingerprint"] == fingerprint(key).as_str())
+            .map(|e| e["event"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(kinds, ["found", "verified_live", "revoked"]);
+    }
+    let revoked = received.iter().find(|e| e["event"] == "revoked").unwrap();
+    assert_eq!(revoked["revocation"]["status"], "revoked");
+    assert_eq!(revoked["locations"][0]["line"], 1);
+}
+
+/// A loopback HTTP receiver for webhooks that records what it gets and answers with the given
+/// statuses in turn (the last repeats).
+struct Receiver {
+    server: wiremock::MockServer,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    fn start(statuses: Vec<u16>) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let answered = std::sync::atomic::AtomicUsize::new(0);
+        let server = runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::method("POST"))
+                .respond_with(move |_: &wiremock::Request| {
+                    let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    wiremock::ResponseTemplate::new(statuses[n.min(statuses.len() - 1)])
+                })
+                .mount(&server)
+                .await;
+            server
+        });
+        Receiver { server, runtime }
+    }
+
+    fn received(&self) -> Vec<wiremock::Request> {
+        self.runtime
+            .block_on(self.server.received_requests())
+            .expect("recording on")
+    }
+}
+
+#[test]
+fn webhooks_are_signed_over_the_raw_body_and_retried() {
+    let receiver = Receiver::start(vec![503, 200]);
+    let mut setup = Setup::new();
+    let secret = "shared webhook secret";
+    setup
+        .env
+        .push(("FERRET_WEBHOOK_SECRET".to_string(), secret.to_string()));
+    setup.config(&format!(
+        "[[hooks]]\ntype = \"webhook\"\nurl = \"{}/ferret\"\nsecret_env = \"FERRET_WEBHOOK_SECRET\"\n\
+         events = [\"revoked\"]\n",
+        receiver.server.uri()
+    ));
+    let (key, id) = setup.leak_user_key(".env");
+
+    let run = setup.revoke(&[]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("hook"), "the retry succeeded: {run}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one failure, one retry");
+    for request in &received {
+        let header = request
+            .headers
+            .get("x-ferret-signature")
+            .and_then(|v| v.to_str().ok())
+            .expect("signed");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&request.body);
+        assert_eq!(
+            header,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        let wrong = Hmac::<Sha256>::new_from_slice(b"another secret").unwrap();
+        assert_ne!(
+            header,
+            format!("sha256={}", hex::encode(wrong.finalize().into_bytes()))
+        );
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(!body.contains(&key), "no full key in a webhook");
+        let event: Value = serde_json::from_slice(&request.body).expect("JSON");
+        assert_eq!(event["event"], "revoked");
+        assert_eq!(event["revocation"]["key_id"], id.as_str());
+        assert!(event.get("new_key").is_none());
+    }
+}
+
+#[test]
+fn ferret_revoke_reads_a_report_and_refuses_to_delete_unasked() {
+    let setup = Setup::new();
+    let (key, id) = setup.leak_user_key(".env");
+    let report = setup.private.path().join("leaks.jsonl");
+    setup
+        .run(&["dir", ".", "--show-secrets", "-o", report.to_str().unwrap()])
+        .expect_code(1);
+    let ledger = setup.ledger_path();
+    let config = setup.config_path();
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "revoke",
+            "--input",
+            report.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    let unasked = setup.run(&strs(&args(&[])));
+    unasked.expect_code(2);
+    assert!(unasked.stderr.contains("--yes"), "{unasked}");
+    assert_eq!(
+        setup.org.requests().len(),
+        0,
+        "nothing was asked before confirming"
+    );
+
+    let mut no_admin = setup.command(&strs(&args(&["--yes"])));
+    no_admin.env_remove("OPENAI_ADMIN_KEY").stdin(Stdio::null());
+    let no_admin = Run::from(no_admin.output().expect("run"));
+    no_admin.expect_code(2);
+    assert!(no_admin.stderr.contains("OPENAI_ADMIN_KEY"), "{no_admin}");
+
+    let run = setup.run(&strs(&args(&["--yes"])));
+    run.expect_code(1).expect_key_hidden(&key);
+    assert_eq!(revocation_of(&run, &key)["status"], "revoked", "{run}");
+    assert_eq!(setup.org.deleted_keys(), vec![id]);
+}
+
+#[test]
+fn a_scanned_trees_config_cannot_add_hooks_or_revoke_settings() {
+    let setup = Setup::new();
+    let marker_file: &Path = &setup.private.path().join("pwned");
+    setup.tree.write(
+        ".ferret.toml",
+        format!(
+            "[revoke]\ndelete_service_accounts = true\n\n[[hooks]]\ntype = \"command\"\n\
+             argv = [\"touch\", \"{}\"]\n",
+            marker_file.display()
+        ),
+    );
+    let (key, _) = setup.leak_user_key(".env");
+    let run = setup.run(&["dir", ".", "--verify", "--format", "jsonl"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("[revoke], [[hooks]] ignored"),
+        "warns about the ignored sections: {run}"
+    );
+    assert!(
+        !marker_file.exists(),
+        "a scanned tree's hook must never run"
+    );
+    assert_eq!(finding(&run, &key)["verification"]["status"], "live");
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
