@@ -9,6 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
@@ -18,7 +19,7 @@ use tempfile::TempDir;
 
 use support::github::GitHubMock;
 use support::openai_org::OpenAiOrg;
-use support::{Run, Shape, Tree, describe_key, fingerprint, marker, random_b64url};
+use support::{Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url};
 
 /// Quick confirmation checks, so a test waits milliseconds for a revoked key to die.
 const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
@@ -107,14 +108,7 @@ impl Setup {
             .env("RUST_BACKTRACE", "1")
             .env_remove("GITHUB_REPOSITORY")
             .env_remove("OPENAI_API_KEY");
-        for proxy in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
+        for proxy in support::PROXY_VARIABLES {
             command.env_remove(proxy);
         }
         match &self.github {
@@ -712,44 +706,21 @@ fn a_failing_hook_is_reported_and_does_not_stop_other_keys() {
     assert_eq!(revoked["locations"][0]["line"], 1);
 }
 
-/// A loopback HTTP receiver for webhooks that records what it gets and answers with the given
-/// statuses in turn (the last repeats).
-struct Receiver {
-    server: wiremock::MockServer,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Receiver {
-    fn start(statuses: Vec<u16>) -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let answered = std::sync::atomic::AtomicUsize::new(0);
-        let server = runtime.block_on(async {
-            let server = wiremock::MockServer::start().await;
-            wiremock::Mock::given(wiremock::matchers::method("POST"))
-                .respond_with(move |_: &wiremock::Request| {
-                    let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    wiremock::ResponseTemplate::new(statuses[n.min(statuses.len() - 1)])
-                })
-                .mount(&server)
-                .await;
-            server
-        });
-        Receiver { server, runtime }
-    }
-
-    fn received(&self) -> Vec<wiremock::Request> {
-        self.runtime
-            .block_on(self.server.received_requests())
-            .expect("recording on")
-    }
+/// A loopback webhook receiver that records what it gets and answers with the given statuses
+/// in turn (the last repeats).
+fn webhook_receiver(statuses: Vec<u16>) -> Served {
+    let answered = AtomicUsize::new(0);
+    Served::start(|_| {
+        move |_: &wiremock::Request| {
+            let n = answered.fetch_add(1, Ordering::SeqCst);
+            wiremock::ResponseTemplate::new(statuses[n.min(statuses.len() - 1)])
+        }
+    })
 }
 
 #[test]
 fn webhooks_are_signed_over_the_raw_body_and_retried() {
-    let receiver = Receiver::start(vec![503, 200]);
+    let receiver = webhook_receiver(vec![503, 200]);
     let mut setup = Setup::new();
     let secret = "shared webhook secret";
     setup
@@ -758,7 +729,7 @@ fn webhooks_are_signed_over_the_raw_body_and_retried() {
     setup.config(&format!(
         "[[hooks]]\ntype = \"webhook\"\nurl = \"{}/ferret\"\nsecret_env = \"FERRET_WEBHOOK_SECRET\"\n\
          events = [\"revoked\"]\n",
-        receiver.server.uri()
+        receiver.uri()
     ));
     let (key, id) = setup.leak_user_key(".env");
 

@@ -50,14 +50,7 @@ impl Env {
             .env("FERRET_CACHE_DIR", self.cache.path())
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_ADMIN_KEY");
-        for proxy in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
+        for proxy in support::PROXY_VARIABLES {
             command.env_remove(proxy);
         }
         command

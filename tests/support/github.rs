@@ -20,9 +20,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crypto_box::SecretKey;
 use crypto_box::aead::OsRng;
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::Served;
 use super::faults::Faults;
 
 /// The `documentation_url` of every error body.
@@ -339,24 +339,18 @@ impl Respond for Responder {
 
 /// A running mock of the GitHub REST API on loopback.
 pub struct GitHubMock {
-    // Declared before the runtime so the server is dropped first.
-    server: MockServer,
+    served: Served,
     github: Arc<Mutex<GitHub>>,
-    _runtime: tokio::runtime::Runtime,
 }
 
 impl GitHubMock {
     /// Starts a mock without repositories that accepts only `token`.
     pub fn start(token: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the mock");
-        let (server, github) = runtime.block_on(async {
-            let server = MockServer::start().await;
+        let mut state = None;
+        let served = Served::start(|base| {
             let github = Arc::new(Mutex::new(GitHub {
                 token: token.to_string(),
-                base: server.uri(),
+                base: base.to_string(),
                 repos: Vec::new(),
                 rate_limit: RateLimit {
                     limit: 5_000,
@@ -367,18 +361,12 @@ impl GitHubMock {
                 log: Vec::new(),
                 last_id: 1_000_000,
             }));
-            Mock::given(any())
-                .respond_with(Responder {
-                    github: github.clone(),
-                })
-                .mount(&server)
-                .await;
-            (server, github)
+            state = Some(github.clone());
+            Responder { github }
         });
         GitHubMock {
-            server,
-            github,
-            _runtime: runtime,
+            served,
+            github: state.expect("the responder was made"),
         }
     }
 
@@ -388,7 +376,7 @@ impl GitHubMock {
 
     /// The API base URL to give ferret (`http://127.0.0.1:PORT`).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.served.uri()
     }
 
     /// Adds the repository `owner/name` with a fresh secrets key pair; `has_issues: false`

@@ -150,6 +150,56 @@ pub fn mask_keys(text: &str) -> String {
         .into_owned()
 }
 
+/// The proxy variables a test run must not inherit (a loopback mock must be reached directly).
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+/// A wiremock server on loopback answering every request with one responder, with the tokio
+/// runtime it needs: the tests are synchronous (they run the binary and wait), and the server
+/// answers on a thread of its own.
+pub struct Served {
+    // Declared before the runtime so the server is dropped first.
+    server: wiremock::MockServer,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    /// Starts the server; `responder` is made knowing the server's base URL.
+    pub fn start<R: wiremock::Respond + 'static>(responder: impl FnOnce(&str) -> R) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the mock");
+        let server = runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(responder(&server.uri()))
+                .mount(&server)
+                .await;
+            server
+        });
+        Served { server, runtime }
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Every request received, in order.
+    pub fn received(&self) -> Vec<wiremock::Request> {
+        self.runtime
+            .block_on(self.server.received_requests())
+            .expect("request recording is on")
+    }
+}
+
 /// A temporary directory holding the tree a test scans.
 pub struct Tree {
     dir: TempDir,

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::Served;
 
 /// The `openai-organization` header of a valid key's response: the org's slug, not its id.
 pub const ORGANIZATION: &str = "acme-research-llc";
@@ -395,35 +396,18 @@ pub(crate) fn request_id() -> String {
 
 /// A running mock of the OpenAI API on loopback.
 pub struct OpenAiMock {
-    // Declared before the runtime so the server is dropped first.
-    server: MockServer,
+    served: Served,
     state: Arc<Mutex<State>>,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl OpenAiMock {
     /// Starts a mock that knows no key yet (every key is invalid).
     pub fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the mock");
         let state = Arc::new(Mutex::new(State::default()));
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(any())
-                .respond_with(OpenAi {
-                    state: state.clone(),
-                })
-                .mount(&server)
-                .await;
-            server
+        let served = Served::start(|_| OpenAi {
+            state: state.clone(),
         });
-        OpenAiMock {
-            server,
-            state,
-            runtime,
-        }
+        OpenAiMock { served, state }
     }
 
     /// Starts a mock that knows `keys`.
@@ -448,14 +432,12 @@ impl OpenAiMock {
 
     /// The base URL to give ferret (`http://127.0.0.1:PORT`).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.served.uri()
     }
 
     /// Every request the server received, in order, as wiremock recorded it.
     fn received(&self) -> Vec<Request> {
-        self.runtime
-            .block_on(self.server.received_requests())
-            .expect("request recording is on")
+        self.served.received()
     }
 
     /// How many requests were authenticated with `key`.

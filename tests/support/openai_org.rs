@@ -32,9 +32,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::Served;
 use super::faults::Faults;
 use super::openai::{
     ORGANIZATION, bare_error, bearer, error, json_response, masked, missing_scope,
@@ -863,33 +863,16 @@ impl Respond for Responder {
 
 /// A running mock OpenAI organization on loopback.
 pub struct OpenAiOrg {
-    // Declared before the runtime so the server is dropped first.
-    server: MockServer,
+    served: Served,
     org: Arc<Mutex<Org>>,
-    _runtime: tokio::runtime::Runtime,
 }
 
 impl OpenAiOrg {
     /// Starts an organization with no project, key or admin key.
     pub fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the mock");
         let org = Arc::new(Mutex::new(Org::new()));
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(any())
-                .respond_with(Responder { org: org.clone() })
-                .mount(&server)
-                .await;
-            server
-        });
-        OpenAiOrg {
-            server,
-            org,
-            _runtime: runtime,
-        }
+        let served = Served::start(|_| Responder { org: org.clone() });
+        OpenAiOrg { served, org }
     }
 
     fn org(&self) -> MutexGuard<'_, Org> {
@@ -898,7 +881,7 @@ impl OpenAiOrg {
 
     /// The base URL to give ferret (`http://127.0.0.1:PORT`, without `/v1`).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.served.uri()
     }
 
     /// The organization's id (`org-…`) and name (the `openai-organization` header).
