@@ -19,6 +19,15 @@ pub struct CommitInfo {
     pub refs: Vec<String>,
 }
 
+/// The hosted repository a location belongs to (org-wide sweeps).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SourceRepository {
+    /// `owner/name`.
+    pub full_name: String,
+    /// Its web page (`https://github.com/owner/name`); empty when unknown.
+    pub html_url: String,
+}
+
 /// Where a secret was seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -30,6 +39,20 @@ pub struct Location {
     pub column: u64,
     /// Set for findings that come from git history.
     pub commit: Option<CommitInfo>,
+    /// Set for findings of an org-wide sweep.
+    pub repository: Option<std::sync::Arc<SourceRepository>>,
+}
+
+impl Location {
+    /// The web address of the line at its commit, when the repository's page is known.
+    pub fn url(&self) -> Option<String> {
+        let repository = self.repository.as_ref().filter(|r| !r.html_url.is_empty())?;
+        let commit = self.commit.as_ref()?;
+        Some(format!(
+            "{}/blob/{}/{}#L{}",
+            repository.html_url, commit.id, self.path, self.line
+        ))
+    }
 }
 
 /// One secret at one location, as a source and the matcher produce it.
@@ -245,5 +268,17 @@ impl Finding {
 }
 
 fn location_order(a: &Location, b: &Location) -> std::cmp::Ordering {
-    (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column))
+    (repository_name(a), &a.path, a.line, a.column).cmp(&(
+        repository_name(b),
+        &b.path,
+        b.line,
+        b.column,
+    ))
+}
+
+fn repository_name(location: &Location) -> &str {
+    location
+        .repository
+        .as_deref()
+        .map_or("", |r| r.full_name.as_str())
 }

@@ -16,6 +16,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
         let options = GitOptions {
             unreachable: args.unreachable,
             threads: args.scan.threads.unwrap_or(0),
+            ..GitOptions::default()
         };
         git::scan_history(&repo, &setup.matcher, &options, &on_warning)?
     };

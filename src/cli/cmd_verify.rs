@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use super::{RevokeCommandArgs, ScanArgs, VerifyCommandArgs, scan_setup};
-use crate::finding::{CommitInfo, Location, Match};
+use crate::finding::{CommitInfo, Location, Match, SourceRepository};
 use crate::secret::Secret;
 
 /// The fields of a report record that verification needs.
@@ -27,6 +27,8 @@ struct Record {
     date: Option<String>,
     #[serde(default)]
     refs: Vec<String>,
+    #[serde(default)]
+    repository: Option<String>,
 }
 
 /// Records of a JSON array or JSONL report (`-`: standard input), with the line each came from.
@@ -108,6 +110,12 @@ fn run(input: &Path, scan: &ScanArgs) -> anyhow::Result<u8> {
                 line: record.line,
                 column: record.column,
                 commit,
+                repository: record.repository.map(|full_name| {
+                    std::sync::Arc::new(SourceRepository {
+                        full_name,
+                        html_url: String::new(),
+                    })
+                }),
             },
         });
     }

@@ -1,61 +1,26 @@
 //! The GitHub built-in hooks, on octocrab: storing a replacement key as a repository's Actions
 //! secret (sealed with the repository's public key, a libsodium sealed box, so only GitHub can
 //! open it) and opening an issue about a leak.
-//!
-//! The token comes from `GITHUB_TOKEN` and the API from `FERRET_GITHUB_API_BASE` (GitHub
-//! Enterprise Server, tests), both set by the operator.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use octocrab::Octocrab;
 use octocrab::models::repos::secrets::CreateRepositorySecret;
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use super::Event;
+use crate::github::{GitHub, describe, split_repository};
 use crate::secret::Secret;
 
-/// Where the GitHub API is unless the operator says otherwise.
-pub const DEFAULT_GITHUB_API_BASE: &str = "https://api.github.com";
-
-pub struct GitHub {
-    base: String,
-    token: Option<String>,
-    /// Built on first use, inside the runtime octocrab needs.
-    client: OnceCell<Result<Octocrab, String>>,
+/// The hooks' calls, on the shared GitHub client.
+pub struct GitHubHooks {
+    github: GitHub,
 }
 
-impl GitHub {
+impl GitHubHooks {
     pub fn from_env() -> Self {
-        let base = std::env::var("FERRET_GITHUB_API_BASE")
-            .ok()
-            .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| DEFAULT_GITHUB_API_BASE.to_string());
-        GitHub {
-            base,
-            token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
-            client: OnceCell::new(),
+        GitHubHooks {
+            github: GitHub::from_env(),
         }
-    }
-
-    async fn client(&self) -> Result<&Octocrab, String> {
-        let built = self
-            .client
-            .get_or_init(|| async {
-                let token = self
-                    .token
-                    .clone()
-                    .ok_or("GITHUB_TOKEN is not set".to_string())?;
-                crate::verify::checked_api_base(&self.base).map_err(|e| e.to_string())?;
-                Octocrab::builder()
-                    .base_uri(self.base.as_str())
-                    .map_err(|e| format!("FERRET_GITHUB_API_BASE: {e}"))?
-                    .personal_token(token)
-                    .build()
-                    .map_err(|e| format!("cannot start the GitHub client: {e}"))
-            })
-            .await;
-        built.as_ref().map_err(Clone::clone)
     }
 
     /// Seals `key` with the repository's public key and stores it as the secret `name`.
@@ -66,7 +31,7 @@ impl GitHub {
         key: &Secret,
     ) -> Result<String, String> {
         let (owner, repo) = split_repository(repository)?;
-        let client = self.client().await?;
+        let client = self.github.client().await?;
         let repository_handler = client.repos(owner, repo);
         let secrets = repository_handler.secrets();
         let public_key = secrets.get_public_key().await.map_err(describe)?;
@@ -92,7 +57,7 @@ impl GitHub {
         event: &Event<'_>,
     ) -> Result<String, String> {
         let (owner, repo) = split_repository(repository)?;
-        let client = self.client().await?;
+        let client = self.github.client().await?;
         let finding = event.finding;
         let status = finding
             .revocation
@@ -144,13 +109,6 @@ impl GitHub {
     }
 }
 
-fn split_repository(repository: &str) -> Result<(&str, &str), String> {
-    repository
-        .split_once('/')
-        .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
-        .ok_or_else(|| format!("`{repository}` is not OWNER/NAME"))
-}
-
 /// A libsodium sealed box of `plaintext` for the base64 X25519 `public_key`, base64.
 fn seal(public_key: &str, plaintext: &[u8]) -> Result<String, String> {
     let bytes: [u8; 32] = BASE64
@@ -162,18 +120,4 @@ fn seal(public_key: &str, plaintext: &[u8]) -> Result<String, String> {
         .seal(&mut crypto_box::aead::OsRng, plaintext)
         .map_err(|_| "sealing failed".to_string())?;
     Ok(BASE64.encode(sealed))
-}
-
-/// An octocrab error in one line: GitHub's status and message when it answered.
-fn describe(err: octocrab::Error) -> String {
-    match err {
-        octocrab::Error::GitHub { source, .. } => {
-            format!(
-                "GitHub: HTTP {}: {}",
-                source.status_code.as_u16(),
-                source.message
-            )
-        }
-        other => format!("GitHub: {other}"),
-    }
 }

@@ -57,7 +57,7 @@ pub struct HookOutcome {
 pub struct Hooks {
     hooks: Vec<Hook>,
     http: reqwest::Client,
-    github: github::GitHub,
+    github: github::GitHubHooks,
 }
 
 impl Hooks {
@@ -81,7 +81,7 @@ impl Hooks {
         Ok(Hooks {
             hooks,
             http,
-            github: github::GitHub::from_env(),
+            github: github::GitHubHooks::from_env(),
         })
     }
 
@@ -182,8 +182,14 @@ impl Hooks {
 /// The repository a GitHub hook acts on: configured, else where the leak was found, else the
 /// repository of the GitHub Actions run.
 fn target_repository(configured: Option<&str>, event: &Event) -> Result<String, String> {
+    let found_in = event
+        .finding
+        .locations
+        .iter()
+        .find_map(|l| l.repository.as_ref().map(|r| r.full_name.clone()));
     configured
         .map(str::to_string)
+        .or(found_in)
         .or_else(|| event.repository.map(str::to_string))
         .or_else(|| {
             std::env::var("GITHUB_REPOSITORY")

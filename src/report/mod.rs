@@ -51,6 +51,9 @@ pub struct ReportOptions {
 /// One finding at one location: the JSON/JSONL object of the contract.
 #[derive(Debug, Serialize)]
 pub struct FindingRecord<'a> {
+    /// `owner/name`, for findings of an org-wide sweep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<&'a str>,
     pub rule: &'a str,
     pub rule_name: &'a str,
     pub severity: &'a str,
@@ -67,6 +70,9 @@ pub struct FindingRecord<'a> {
     pub date: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refs: Option<&'a [String]>,
+    /// The line on the repository's web pages, at the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     pub verification: &'a Verification,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation: Option<&'a Revocation>,
@@ -76,6 +82,7 @@ impl<'a> FindingRecord<'a> {
     pub fn new(finding: &'a Finding, location: &'a Location, options: &ReportOptions) -> Self {
         let commit: Option<&CommitInfo> = location.commit.as_ref();
         FindingRecord {
+            repository: location.repository.as_deref().map(|r| r.full_name.as_str()),
             rule: &finding.rule_id,
             rule_name: &finding.rule_name,
             severity: finding.severity.as_str(),
@@ -88,6 +95,7 @@ impl<'a> FindingRecord<'a> {
             author: commit.map(|c| c.author.as_str()),
             date: commit.map(|c| c.date.as_str()),
             refs: commit.map(|c| c.refs.as_slice()).filter(|r| !r.is_empty()),
+            url: location.url(),
             verification: &finding.verification,
             revocation: finding.revocation.as_ref(),
         }

@@ -131,6 +131,13 @@ fn result(
     if let Some(revocation) = &finding.revocation {
         properties.insert("revocation".to_string(), json!(revocation));
     }
+    if let Some(repository) = &location.repository {
+        text.push_str(&format!(" in {}", repository.full_name));
+        properties.insert("repository".to_string(), json!(repository.full_name));
+        if let Some(url) = location.url() {
+            properties.insert("url".to_string(), json!(url));
+        }
+    }
     if let Some(commit) = &location.commit {
         text.push_str(&format!(" in commit {}", commit.id));
         properties.insert("commit".to_string(), json!(commit.id));

@@ -173,6 +173,7 @@ pub fn scan_dirs(
                                 line: m.line,
                                 column: m.column,
                                 commit: None,
+                                repository: None,
                             },
                         });
                     }

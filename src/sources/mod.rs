@@ -1,9 +1,10 @@
 //! Sources: turning the places people keep secrets (directory trees, streams, log files, git
-//! history) into matches with locations. A source only enumerates and reads input;
+//! history, mirrors of remote repositories) into matches with locations. A source only enumerates and reads input;
 //! matching is the matcher's job, suppression and reporting happen downstream.
 
 pub mod dir;
 pub mod git;
+pub mod mirror;
 pub mod stream;
 
 /// A non-fatal problem met while reading input (unreadable file, broken symlink, loop): it is

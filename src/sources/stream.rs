@@ -74,6 +74,7 @@ impl<'a> Sink<'a> {
                 line: m.line,
                 column: m.column,
                 commit: None,
+                repository: None,
             },
         };
         if let Err(err) = (self.on_match)(found) {

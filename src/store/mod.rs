@@ -1,7 +1,9 @@
-//! What ferret keeps on disk between runs: the revocation [`ledger`]. Every file here may
-//! describe secrets (never hold them), so each is created readable by its owner only.
+//! What ferret keeps on disk between runs: the revocation [`ledger`] and the [`sweep`] state
+//! of org-wide scans. Every file here may describe secrets (never hold them), so each is
+//! created readable by its owner only.
 
 pub mod ledger;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -408,6 +408,7 @@ pub(crate) fn push_match(
             line: m.line,
             column: m.column,
             commit,
+            repository: None,
         },
     });
 }

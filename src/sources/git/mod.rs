@@ -14,6 +14,7 @@ mod range;
 mod staged;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gix::ObjectId;
 
@@ -52,7 +53,14 @@ pub struct GitOptions {
     pub unreachable: bool,
     /// Threads for object decoding (0: one per core).
     pub threads: usize,
+    /// Blobs scanned by an earlier sweep and known to hold nothing: not scanned again.
+    pub skip_blobs: Option<Arc<ObjectIdSet>>,
+    /// Return the id of every blob scanned ([`GitScan::scanned_blobs`]), for incremental sweeps.
+    pub collect_blob_ids: bool,
 }
+
+/// A set of object ids.
+pub type ObjectIdSet = gix::hashtable::HashSet<ObjectId>;
 
 /// What a git scan found.
 #[derive(Debug, Default)]
@@ -64,6 +72,12 @@ pub struct GitScan {
     /// Distinct objects scanned, and their bytes.
     pub objects: u64,
     pub bytes: u64,
+    /// Blobs left out because an earlier sweep scanned them.
+    pub skipped_blobs: u64,
+    /// Every blob scanned (only with [`GitOptions::collect_blob_ids`]).
+    pub scanned_blobs: Vec<ObjectId>,
+    /// Objects (blobs, commits, tags) with matches, attributed or not.
+    pub matched_objects: Vec<ObjectId>,
     /// Set when there was nothing to scan (an empty range), with the reason.
     pub nothing_to_scan: Option<String>,
 }
@@ -185,24 +199,89 @@ pub fn scan_history(
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
     let scanned = objects::scan_all_objects(repo, matcher, options, on_warning)?;
-    let mut scan = GitScan {
+    let scan = GitScan {
         objects: scanned.objects,
         bytes: scanned.bytes,
         warnings: scanned.warnings,
+        skipped_blobs: scanned.skipped_blobs,
+        scanned_blobs: scanned.blob_ids,
         ..GitScan::default()
     };
-    if scanned.matched.is_empty() {
-        return Ok(scan);
-    }
     let extra_tips = if options.unreachable {
         scanned.commit_ids
     } else {
         Vec::new()
     };
-    let attributed =
-        attribution::attribute(repo, scanned.matched, &extra_tips, options, on_warning)?;
+    attribute_into(scan, repo, scanned.matched, &extra_tips, options, on_warning)
+}
+
+/// Scans only the given objects (those that held secrets when last swept, in a repository
+/// whose refs have not moved since) and attributes what they still hold.
+pub fn rescan_objects(
+    repo: &gix::Repository,
+    matcher: &Matcher,
+    ids: &[ObjectId],
+    options: &GitOptions,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    use gix::prelude::Find;
+    let mut scan = GitScan::default();
+    let mut matched = Vec::new();
+    let mut buf = Vec::new();
+    for &id in ids {
+        match repo.objects.try_find(&id, &mut buf) {
+            Ok(Some(data)) => {
+                scan.objects += 1;
+                scan.bytes += data.data.len() as u64;
+                matched.extend(scan_object(matcher, id, data.kind, data.data));
+            }
+            // Pruned since: what it held is gone with it.
+            Ok(None) => {}
+            Err(err) => {
+                let warning = Warning(format!("object {id}: unreadable, skipped: {err}"));
+                on_warning(&warning);
+                scan.warnings.push(warning);
+            }
+        }
+    }
+    attribute_into(scan, repo, matched, &[], options, on_warning)
+}
+
+/// Attributes matched objects to commits and paths, into `scan`.
+fn attribute_into(
+    mut scan: GitScan,
+    repo: &gix::Repository,
+    matched: Vec<MatchedObject>,
+    extra_tips: &[ObjectId],
+    options: &GitOptions,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    scan.matched_objects = matched.iter().map(|m| m.id).collect();
+    if matched.is_empty() {
+        return Ok(scan);
+    }
+    let attributed = attribution::attribute(repo, matched, extra_tips, options, on_warning)?;
     scan.warnings.extend(attributed.warnings);
     scan.inline_allowed = attributed.inline_allowed;
     scan.matches = attributed.matches;
     Ok(scan)
+}
+
+/// Every ref and the object it points at, sorted: what a sweep compares with the last one.
+pub fn ref_targets(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, GitError> {
+    let platform = repo
+        .references()
+        .map_err(|e| GitError::git("cannot list refs", e))?;
+    let mut tips = Vec::new();
+    for reference in platform
+        .all()
+        .map_err(|e| GitError::git("cannot list refs", e))?
+    {
+        let Ok(reference) = reference else { continue };
+        if let Some(id) = reference.try_id() {
+            tips.push((reference.name().as_bstr().to_string(), id.detach()));
+        }
+    }
+    tips.sort();
+    Ok(tips)
 }

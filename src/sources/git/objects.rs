@@ -24,6 +24,9 @@ use crate::sources::Warning;
 /// What reading every object produced.
 pub(crate) struct ScannedObjects {
     pub matched: Vec<MatchedObject>,
+    /// Every blob scanned (only when asked for).
+    pub blob_ids: Vec<ObjectId>,
+    pub skipped_blobs: u64,
     /// Every commit id seen (only collected for `--unreachable`, to walk dangling commits).
     pub commit_ids: Vec<ObjectId>,
     pub objects: u64,
@@ -34,6 +37,8 @@ pub(crate) struct ScannedObjects {
 #[derive(Default)]
 struct Shared {
     matched: Vec<MatchedObject>,
+    blob_ids: Vec<ObjectId>,
+    skipped_blobs: u64,
     commit_ids: Vec<ObjectId>,
     objects: u64,
     bytes: u64,
@@ -158,6 +163,10 @@ pub(crate) fn scan_all_objects(
     let collect_commits = options.unreachable;
     let record = |id: ObjectId, kind: gix::object::Kind, data: &[u8]| {
         use gix::object::Kind;
+        if kind == Kind::Blob && options.skip_blobs.as_ref().is_some_and(|s| s.contains(&id)) {
+            shared.lock().expect("no panics while locked").skipped_blobs += 1;
+            return;
+        }
         let found = match kind {
             Kind::Blob | Kind::Commit | Kind::Tag => scan_object(matcher, id, kind, data),
             Kind::Tree => None,
@@ -167,6 +176,9 @@ pub(crate) fn scan_all_objects(
         shared.bytes += data.len() as u64;
         if collect_commits && kind == Kind::Commit {
             shared.commit_ids.push(id);
+        }
+        if options.collect_blob_ids && kind == Kind::Blob {
+            shared.blob_ids.push(id);
         }
         if let Some(found) = found {
             shared.matched.push(found);
@@ -251,6 +263,8 @@ pub(crate) fn scan_all_objects(
     let shared = shared.into_inner().expect("no panics while locked");
     Ok(ScannedObjects {
         matched: shared.matched,
+        blob_ids: shared.blob_ids,
+        skipped_blobs: shared.skipped_blobs,
         commit_ids: shared.commit_ids,
         objects: shared.objects,
         bytes: shared.bytes,
