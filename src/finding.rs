@@ -46,7 +46,10 @@ pub struct Location {
 impl Location {
     /// The web address of the line at its commit, when the repository's page is known.
     pub fn url(&self) -> Option<String> {
-        let repository = self.repository.as_ref().filter(|r| !r.html_url.is_empty())?;
+        let repository = self
+            .repository
+            .as_ref()
+            .filter(|r| !r.html_url.is_empty())?;
         let commit = self.commit.as_ref()?;
         Some(format!(
             "{}/blob/{}/{}#L{}",

@@ -6,7 +6,8 @@
 //! drops what the operator accepted (configured by [`config`]), [`verify`] asks providers
 //! whether keys are live, [`revoke`] revokes and rotates the live ones (recording every step
 //! in the [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes
-//! text, JSON, JSONL or SARIF. [`cli`] is the command line on top. Secrets travel as
+//! text, JSON, JSONL or SARIF. [`sweep`] runs all of it over every repository of a GitHub
+//! organization (through [`github`]). [`cli`] is the command line on top. Secrets travel as
 //! [`secret::Secret`], which redacts itself everywhere it is printed.
 
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod secret;
 pub mod sources;
 pub mod store;
 pub mod suppress;
+pub mod sweep;
 pub mod verify;

@@ -3,6 +3,8 @@
 
 mod cmd_dir;
 mod cmd_git;
+mod cmd_github;
+mod cmd_merge;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
@@ -35,6 +37,11 @@ pub enum Command {
     Git(GitArgs),
     /// Scan files on disk: every file under PATH (hidden and gitignored ones too) but .git.
     Dir(DirArgs),
+    /// Sweep every repository of a GitHub organization or user (GITHUB_TOKEN): mirror, scan
+    /// history, incrementally and sharded if asked.
+    Github(GithubArgs),
+    /// Merge JSON/JSONL or SARIF reports (e.g. of sweep shards) into one.
+    Merge(MergeArgs),
     /// Scan standard input as it arrives, reporting each finding as soon as it is seen.
     Stdin(StdinArgs),
     /// Scan log files; with --follow keep reading as they grow.
@@ -175,6 +182,68 @@ pub struct GitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GithubArgs {
+    /// Every repository of this organization.
+    #[arg(long, value_name = "ORG", required_unless_present_any = ["user", "repos"])]
+    pub org: Option<String>,
+    /// Every repository of this user.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// This repository (repeatable).
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+    /// Include forks.
+    #[arg(long)]
+    pub include_forks: bool,
+    /// Include archived repositories.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Leave out repositories whose OWNER/NAME matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Where the bare mirrors are kept [default: $FERRET_CACHE_DIR/mirrors, else
+    /// $XDG_CACHE_HOME/ferret/mirrors].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// The sweep state (scanned blobs, refs, findings) [default: $FERRET_STATE_DIR/sweep.sqlite,
+    /// else $XDG_STATE_HOME/ferret/sweep.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Scan only blobs no earlier sweep scanned (and nothing new in repositories whose refs
+    /// have not moved).
+    #[arg(long)]
+    pub since_last: bool,
+    /// Sweep only the K-th of N shards of the repositories (stable across runs and machines).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::sweep::Shard>,
+    /// Also write one SARIF file per repository into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub sarif_dir: Option<PathBuf>,
+    /// Upload each repository's SARIF to its code scanning (needs --sarif-dir).
+    #[arg(long, requires = "sarif_dir")]
+    pub upload_sarif: bool,
+    /// Also verify (and revoke) the keys of the organization's open secret-scanning alerts.
+    #[arg(long, requires = "org")]
+    pub include_alerts: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports to merge: all JSON/JSONL, or all SARIF.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format [default: the inputs' (JSONL for JSON/JSONL inputs), or implied by
+    /// --output's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
 pub struct StdinArgs {
     /// Name standard input has in reports.
     #[arg(long, default_value = "stdin")]
@@ -245,6 +314,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Git(args) => cmd_git::run(args),
         Command::Dir(args) => cmd_dir::run(args),
+        Command::Github(args) => cmd_github::run(args),
+        Command::Merge(args) => cmd_merge::run(args),
         Command::Stdin(args) => cmd_stream::run_stdin(args),
         Command::Log(args) => cmd_stream::run_log(args),
         Command::Verify(args) => cmd_verify::run_verify(args),

@@ -247,19 +247,31 @@ pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
 /// Groups matches into findings, drops the suppressed ones, writes the report, and returns the
 /// exit code.
 pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Result<u8> {
+    let findings = process_matches(setup, matches);
+    write_findings(setup, &findings)?;
+    Ok(exit_code(&findings, setup.fail_on))
+}
+
+/// Groups matches into findings, drops the suppressed ones, verifies, revokes and runs hooks.
+pub fn process_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> Vec<Finding> {
     let mut findings = Finding::group(setup.matcher.rules(), matches);
     setup.suppressions.apply(&mut findings);
     setup
         .key_actions
         .apply(&mut findings, setup.matcher.rules());
+    findings
+}
+
+/// Writes the report of `findings` to the setup's output.
+pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Result<()> {
     write_report(
         setup.format,
-        &findings,
+        findings,
         setup.matcher.rules(),
         &setup.options,
         &mut setup.output,
     )?;
-    Ok(exit_code(&findings, setup.fail_on))
+    Ok(())
 }
 
 /// The exit code for what was reported.

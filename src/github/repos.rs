@@ -23,19 +23,34 @@ pub struct RepoInfo {
 
 impl GitHub {
     /// Every repository of an organization the token can see.
-    pub async fn org_repos(&self, org: &str, on_wait: &dyn Fn(String)) -> Result<Vec<RepoInfo>, String> {
+    pub async fn org_repos(
+        &self,
+        org: &str,
+        on_wait: &dyn Fn(String),
+    ) -> Result<Vec<RepoInfo>, String> {
         self.all_pages(&format!("/orgs/{org}/repos?type=all&per_page=100"), on_wait)
             .await
     }
 
     /// Every repository of a user.
-    pub async fn user_repos(&self, user: &str, on_wait: &dyn Fn(String)) -> Result<Vec<RepoInfo>, String> {
-        self.all_pages(&format!("/users/{user}/repos?type=all&per_page=100"), on_wait)
-            .await
+    pub async fn user_repos(
+        &self,
+        user: &str,
+        on_wait: &dyn Fn(String),
+    ) -> Result<Vec<RepoInfo>, String> {
+        self.all_pages(
+            &format!("/users/{user}/repos?type=all&per_page=100"),
+            on_wait,
+        )
+        .await
     }
 
     /// One repository, `owner/name`.
-    pub async fn repo(&self, full_name: &str, on_wait: &dyn Fn(String)) -> Result<RepoInfo, String> {
+    pub async fn repo(
+        &self,
+        full_name: &str,
+        on_wait: &dyn Fn(String),
+    ) -> Result<RepoInfo, String> {
         let (owner, name) = split_repository(full_name)?;
         let client = self.client().await?;
         let route = format!("/repos/{owner}/{name}");

@@ -66,8 +66,12 @@ impl Mirrors {
         let path = self.path_of(full_name);
         if path.join("HEAD").is_file() {
             // The URL may have changed (a renamed repository); it holds no credentials.
-            self.git(&path, &["remote", "set-url", "origin", clone_url], clone_url)
-                .map_err(fail)?;
+            self.git(
+                &path,
+                &["remote", "set-url", "origin", clone_url],
+                clone_url,
+            )
+            .map_err(fail)?;
             self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url)
                 .map_err(fail)?;
             return Ok(path);
@@ -114,7 +118,10 @@ impl Mirrors {
             command
                 .env("GIT_CONFIG_COUNT", "1")
                 .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {credentials}"));
+                .env(
+                    "GIT_CONFIG_VALUE_0",
+                    format!("Authorization: Basic {credentials}"),
+                );
         }
         let output = command
             .output()
@@ -155,17 +162,29 @@ mod tests {
 
     #[test]
     fn the_token_goes_only_to_the_apis_host() {
-        assert!(same_host("https://github.com/acme/api.git", "api.github.com"));
-        assert!(same_host("https://ghe.acme.internal/acme/api.git", "ghe.acme.internal"));
+        assert!(same_host(
+            "https://github.com/acme/api.git",
+            "api.github.com"
+        ));
+        assert!(same_host(
+            "https://ghe.acme.internal/acme/api.git",
+            "ghe.acme.internal"
+        ));
         assert!(same_host("http://127.0.0.1:9418/acme/api.git", "127.0.0.1"));
-        assert!(!same_host("https://evil.example/acme/api.git", "api.github.com"));
+        assert!(!same_host(
+            "https://evil.example/acme/api.git",
+            "api.github.com"
+        ));
         assert!(!same_host("file:///tmp/acme/api.git", "api.github.com"));
     }
 
     #[test]
     fn mirror_paths_stay_in_the_cache() {
         let mirrors = Mirrors::new(PathBuf::from("/cache"), None, "https://api.github.com");
-        assert_eq!(mirrors.path_of("acme/api"), PathBuf::from("/cache/acme/api.git"));
+        assert_eq!(
+            mirrors.path_of("acme/api"),
+            PathBuf::from("/cache/acme/api.git")
+        );
         assert!(mirrors.path_of("../../etc/x").starts_with("/cache"));
         assert!(mirrors.path_of("/etc/x").starts_with("/cache"));
     }

@@ -35,14 +35,25 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// The default ledger: `$FERRET_STATE_DIR/ledger.sqlite`, else under the XDG state home
-/// (`~/.local/state/ferret/ledger.sqlite`).
-pub fn default_ledger_path() -> Option<PathBuf> {
-    let dir = std::env::var_os("FERRET_STATE_DIR")
+/// Where state that must survive (the ledger, sweep state) lives: `$FERRET_STATE_DIR`, else
+/// the XDG state home (`~/.local/state/ferret`).
+pub fn state_dir() -> Option<PathBuf> {
+    std::env::var_os("FERRET_STATE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("ferret")))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".local/state/ferret"))
-        })?;
-    Some(dir.join("ledger.sqlite"))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".local/state/ferret")))
+}
+
+/// Where what can be rebuilt (the verification cache, mirrors) lives: `$FERRET_CACHE_DIR`,
+/// else the XDG cache home (`~/.cache/ferret`).
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("FERRET_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("ferret")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/ferret")))
+}
+
+/// The default ledger: `ledger.sqlite` in the [`state_dir`].
+pub fn default_ledger_path() -> Option<PathBuf> {
+    Some(state_dir()?.join("ledger.sqlite"))
 }

@@ -133,11 +133,18 @@ impl SweepState {
             let ids = statement
                 .query_map(params![repository], |row| row.get::<_, Vec<u8>>(0))
                 .map_err(|e| self.fail(e))?
-                .filter_map(|bytes| bytes.ok().and_then(|b| ObjectId::try_from(b.as_slice()).ok()))
+                .filter_map(|bytes| {
+                    bytes
+                        .ok()
+                        .and_then(|b| ObjectId::try_from(b.as_slice()).ok())
+                })
                 .collect();
             Ok(ids)
         };
-        Ok((read("blobs")?.into_iter().collect(), read("matched_objects")?))
+        Ok((
+            read("blobs")?.into_iter().collect(),
+            read("matched_objects")?,
+        ))
     }
 
     /// Records a sweep of `name`: its tips, the blobs newly scanned, the objects that hold
@@ -153,7 +160,10 @@ impl SweepState {
     ) -> Result<Vec<Seen>, StateError> {
         let repository = self.repository_id(name)?;
         let now = now_seconds();
-        let transaction = self.connection.transaction().map_err(|e| fail(&self.path, e))?;
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| fail(&self.path, e))?;
         let result = (|| -> rusqlite::Result<Vec<Seen>> {
             {
                 let mut insert = transaction
@@ -259,11 +269,19 @@ mod tests {
             commit: "c".repeat(40),
         };
         let fixed = state
-            .record_sweep("acme/api", "t1", &[blob], &[blob], std::slice::from_ref(&seen))
+            .record_sweep(
+                "acme/api",
+                "t1",
+                &[blob],
+                &[blob],
+                std::slice::from_ref(&seen),
+            )
             .unwrap();
         assert!(fixed.is_empty());
         assert_eq!(state.tips("acme/api").unwrap().as_deref(), Some("t1"));
-        let fixed = state.record_sweep("acme/api", "t2", &[other], &[], &[]).unwrap();
+        let fixed = state
+            .record_sweep("acme/api", "t2", &[other], &[], &[])
+            .unwrap();
         assert_eq!(fixed, vec![seen]);
         let (blobs, matched) = state.scanned("acme/api").unwrap();
         assert!(blobs.contains(&blob) && blobs.contains(&other));

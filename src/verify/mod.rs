@@ -79,11 +79,7 @@ pub fn checked_api_base(base: &str) -> Result<String, VerifyError> {
 
 /// The default cache file: `$FERRET_CACHE_DIR/verify.sqlite`, else under the XDG cache home.
 pub fn default_cache_path() -> Option<PathBuf> {
-    let dir = std::env::var_os("FERRET_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("ferret")))
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/ferret")))?;
-    Some(dir.join("verify.sqlite"))
+    Some(crate::store::cache_dir()?.join("verify.sqlite"))
 }
 
 pub struct Verifier {

@@ -212,7 +212,14 @@ pub fn scan_history(
     } else {
         Vec::new()
     };
-    attribute_into(scan, repo, scanned.matched, &extra_tips, options, on_warning)
+    attribute_into(
+        scan,
+        repo,
+        scanned.matched,
+        &extra_tips,
+        options,
+        on_warning,
+    )
 }
 
 /// Scans only the given objects (those that held secrets when last swept, in a repository

@@ -1,0 +1,134 @@
+//! `ferret github`: sweep an organization's repositories, report every finding (with its
+//! repository and a link to the line), optionally one SARIF file per repository (uploaded to
+//! its code scanning when asked), and a summary on stderr. Exit code 2 when a repository could
+//! not be swept, since the sweep is then incomplete (the report still holds everything found).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{EXIT_ERROR, GithubArgs, scan_setup, warn};
+use crate::finding::Finding;
+use crate::report::{Format, write_report};
+use crate::sweep::{SweepOptions, Sweeper, Targets};
+
+pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
+    let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
+    let cache = args
+        .cache
+        .clone()
+        .or_else(|| crate::store::cache_dir().map(|d| d.join("mirrors")))
+        .context("no place for the mirrors: pass --cache DIR")?;
+    let state = match &args.state {
+        Some(path) => Some(path.clone()),
+        None => crate::store::state_dir().map(|d| d.join("sweep.sqlite")),
+    };
+    if args.since_last && state.is_none() {
+        anyhow::bail!("--since-last needs the sweep state: pass --state FILE");
+    }
+    let options = SweepOptions {
+        targets: Targets {
+            org: args.org.clone(),
+            user: args.user.clone(),
+            repos: args.repos.clone(),
+        },
+        include_forks: args.include_forks,
+        include_archived: args.include_archived,
+        exclude: args.exclude.clone(),
+        cache,
+        state,
+        since_last: args.since_last,
+        shard: args.shard,
+        threads: args.scan.threads.unwrap_or(0),
+        include_alerts: args.include_alerts,
+    };
+    let sweeper = Sweeper::new().map_err(anyhow::Error::msg)?;
+    let spinner = scan_setup::spinner(&args.scan, "{spinner} sweeping repositories ({elapsed})");
+    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
+    let outcome = sweeper
+        .sweep(&options, &setup.matcher, &on_warning)
+        .map_err(anyhow::Error::msg)?;
+    spinner.finish_and_clear();
+    let findings = scan_setup::process_matches(&mut setup, outcome.matches);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    if let Some(dir) = &args.sarif_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for swept in &outcome.swept {
+            let name = &swept.repo.full_name;
+            let own = findings_of(&findings, name);
+            let path = dir.join(format!("{}.sarif", name.replace('/', "__")));
+            let mut sarif = Vec::new();
+            write_report(
+                Format::Sarif,
+                &own,
+                setup.matcher.rules(),
+                &setup.options,
+                &mut sarif,
+            )?;
+            std::fs::write(&path, &sarif)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if args.upload_sarif {
+                match &swept.head {
+                    Some((commit, git_ref)) => {
+                        if let Err(err) =
+                            sweeper.upload_sarif(name, commit, git_ref, &sarif, &|w| warn(w))
+                        {
+                            warn(format_args!("{name}: SARIF not uploaded: {err}"));
+                        }
+                    }
+                    None => warn(format_args!(
+                        "{name}: SARIF not uploaded: its default branch is not in the mirror"
+                    )),
+                }
+            }
+        }
+    }
+    eprintln!(
+        "ferret: swept {} repositories ({} unchanged since the last sweep, {} failed): scanned {} \
+         objects ({:.1} MB), skipped {} blobs scanned before; {} findings, {} fixed since the \
+         last sweep{}",
+        outcome.swept.len(),
+        outcome.unchanged,
+        outcome.failures.len(),
+        outcome.objects,
+        outcome.bytes as f64 / 1e6,
+        outcome.skipped_blobs,
+        findings.iter().map(|f| f.locations.len()).sum::<usize>(),
+        outcome.fixed,
+        if args.include_alerts {
+            format!("; {} secret-scanning alerts read", outcome.alerts)
+        } else {
+            String::new()
+        }
+    );
+    for (name, reason) in &outcome.failures {
+        eprintln!("ferret: failed: {name}: {reason}");
+    }
+    if !outcome.failures.is_empty() {
+        return Ok(EXIT_ERROR);
+    }
+    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+}
+
+/// The findings with locations in `repository`, with only those locations.
+fn findings_of(findings: &[Finding], repository: &str) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter_map(|finding| {
+            let locations: Vec<_> = finding
+                .locations
+                .iter()
+                .filter(|l| {
+                    l.repository
+                        .as_ref()
+                        .is_some_and(|r| r.full_name == repository)
+                })
+                .cloned()
+                .collect();
+            (!locations.is_empty()).then(|| Finding {
+                locations,
+                ..finding.clone()
+            })
+        })
+        .collect()
+}

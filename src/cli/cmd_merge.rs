@@ -1,0 +1,164 @@
+//! `ferret merge REPORT...`: joins reports of the same kind (the shards of a sweep) into one.
+//!
+//! JSON/JSONL records are regrouped exactly as one run would have written them: one finding
+//! (rule and fingerprint) at a time, findings in the order of their first location, locations
+//! ordered by repository, path, line and column, duplicates dropped. SARIF runs are joined into
+//! one run whose rules are the union of theirs.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::MergeArgs;
+use crate::report::Format;
+
+pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
+    let mut documents = Vec::new();
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        documents.push((path.as_path(), text));
+    }
+    let sarif = documents
+        .iter()
+        .map(|(path, text)| is_sarif(path, text))
+        .collect::<Vec<_>>();
+    let all_sarif = sarif.iter().all(|s| *s);
+    if !all_sarif && sarif.iter().any(|s| *s) {
+        bail!("cannot merge SARIF with JSON/JSONL reports: merge each kind on its own");
+    }
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+        .unwrap_or(if all_sarif {
+            Format::Sarif
+        } else {
+            Format::Jsonl
+        });
+    let merged = match (all_sarif, format) {
+        (true, Format::Sarif) => {
+            let mut text = serde_json::to_string_pretty(&merge_sarif(&documents)?)?;
+            text.push('\n');
+            text
+        }
+        (false, Format::Jsonl) => {
+            let mut text = String::new();
+            for record in merge_records(&documents)? {
+                text.push_str(&serde_json::to_string(&record)?);
+                text.push('\n');
+            }
+            text
+        }
+        (false, Format::Json) => {
+            let mut text = serde_json::to_string_pretty(&merge_records(&documents)?)?;
+            text.push('\n');
+            text
+        }
+        _ => bail!("SARIF merges into SARIF, JSON/JSONL into JSON or JSONL"),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, merged)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(merged.as_bytes())?,
+    }
+    Ok(0)
+}
+
+fn is_sarif(path: &Path, text: &str) -> bool {
+    Format::from_extension(path) == Some(Format::Sarif)
+        || (text.trim_start().starts_with('{')
+            && text.contains("\"$schema\"")
+            && text.contains("\"runs\""))
+}
+
+/// Every record of JSON arrays and JSONL files, grouped as one run writes them.
+fn merge_records(documents: &[(&Path, String)]) -> anyhow::Result<Vec<Value>> {
+    let mut records: Vec<Value> = Vec::new();
+    for (path, text) in documents {
+        if text.trim_start().starts_with('[') {
+            let array: Vec<Value> = serde_json::from_str(text)
+                .with_context(|| format!("{}: not a ferret JSON report", path.display()))?;
+            records.extend(array);
+            continue;
+        }
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            records.push(serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{}:{}: not a ferret JSONL finding",
+                    path.display(),
+                    index + 1
+                )
+            })?);
+        }
+    }
+    let place = |r: &Value| {
+        (
+            r["repository"].as_str().unwrap_or_default().to_string(),
+            r["path"].as_str().unwrap_or_default().to_string(),
+            r["line"].as_u64().unwrap_or(0),
+            r["column"].as_u64().unwrap_or(0),
+        )
+    };
+    let finding = |r: &Value| (r["rule"].clone(), r["fingerprint"].clone());
+    records.sort_by_key(|r| place(r));
+    records.dedup();
+    let mut groups: Vec<(Value, Value)> = Vec::new();
+    let mut grouped: Vec<Vec<Value>> = Vec::new();
+    for record in records {
+        let key = finding(&record);
+        match groups.iter().position(|g| *g == key) {
+            Some(at) => grouped[at].push(record),
+            None => {
+                groups.push(key);
+                grouped.push(vec![record]);
+            }
+        }
+    }
+    Ok(grouped.into_iter().flatten().collect())
+}
+
+/// One SARIF log with one run holding every run's results, rules merged by id.
+fn merge_sarif(documents: &[(&Path, String)]) -> anyhow::Result<Value> {
+    let mut merged: Option<Value> = None;
+    let mut rules: Vec<Value> = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
+    for (path, text) in documents {
+        let log: Value = serde_json::from_str(text)
+            .with_context(|| format!("{}: not a SARIF file", path.display()))?;
+        let runs = log["runs"].as_array().cloned().unwrap_or_default();
+        for run in runs {
+            let run_rules = run["tool"]["driver"]["rules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for rule in &run_rules {
+                if !rules.iter().any(|r| r["id"] == rule["id"]) {
+                    rules.push(rule.clone());
+                }
+            }
+            for mut result in run["results"].as_array().cloned().unwrap_or_default() {
+                // Indices point into this run's rules; make them point into the merged ones.
+                if let Some(index) = rules.iter().position(|r| r["id"] == result["ruleId"]) {
+                    result["ruleIndex"] = Value::from(index);
+                }
+                results.push(result);
+            }
+        }
+        if merged.is_none() {
+            merged = Some(log);
+        }
+    }
+    let Some(mut merged) = merged else {
+        bail!("no SARIF to merge");
+    };
+    let mut run = merged["runs"][0].take();
+    run["tool"]["driver"]["rules"] = Value::Array(rules);
+    run["results"] = Value::Array(results);
+    merged["runs"] = Value::Array(vec![run]);
+    Ok(merged)
+}
