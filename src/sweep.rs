@@ -98,6 +98,8 @@ pub struct SweepOutcome {
     pub bytes: u64,
     /// Blobs not scanned again because an earlier sweep did.
     pub skipped_blobs: u64,
+    /// Objects of unchanged repositories read again because they held secrets.
+    pub rechecked: u64,
     /// Findings of earlier sweeps no longer present.
     pub fixed: usize,
     pub alerts: usize,
@@ -162,8 +164,12 @@ impl Sweeper {
                 on_warning,
             ) {
                 Ok(swept) => {
-                    outcome.objects += swept.scan.objects;
-                    outcome.bytes += swept.scan.bytes;
+                    if swept.unchanged {
+                        outcome.rechecked += swept.scan.objects;
+                    } else {
+                        outcome.objects += swept.scan.objects;
+                        outcome.bytes += swept.scan.bytes;
+                    }
                     outcome.skipped_blobs += swept.scan.skipped_blobs;
                     outcome.unchanged += usize::from(swept.unchanged);
                     outcome.fixed += swept.fixed;

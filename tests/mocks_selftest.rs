@@ -1,19 +1,23 @@
 //! Self-tests of the stateful loopback mocks (support/openai_org.rs and support/github.rs),
-//! driven with a plain HTTP client: they pin the API behaviour the revocation tests rely on.
+//! driven with a plain HTTP client, and of the loopback git server (support/git_server.rs),
+//! driven with the git CLI: they pin the behaviour the revocation and sweep tests rely on.
 
 mod support;
 
-use std::time::Duration;
+use std::io::Write;
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use crypto_box::PublicKey;
 use crypto_box::aead::OsRng;
 use serde_json::{Value, json};
-use support::github::GitHubMock;
+use support::git_server::{GitServer, basic_authorization, git_client};
+use support::github::{GitHubMock, RateLimitKind, RepoSpec};
 use support::openai::masked;
 use support::openai_org::OpenAiOrg;
-use support::{Shape, marker, project_key};
+use support::{Shape, Tree, fingerprint, marker, project_key};
 
 /// A synchronous HTTP client for the tests, over reqwest's async one.
 struct Http {
@@ -671,4 +675,676 @@ fn github_issues_are_created_unless_disabled() {
     );
     assert_eq!(post("app").status, 502);
     assert_eq!(github.issues("acme", "app").len(), 1);
+}
+
+/// The `link` header of an answer as `(rel, url)` pairs, in order; empty without one.
+fn links(answer: &Answer) -> Vec<(String, String)> {
+    let Some(link) = answer.headers.get("link") else {
+        return Vec::new();
+    };
+    link.to_str()
+        .expect("an ASCII link header")
+        .split(", ")
+        .map(|part| {
+            let (url, rel) = part.split_once("; rel=").expect("<url>; rel=\"…\"");
+            let url = url.trim_start_matches('<').trim_end_matches('>');
+            (rel.trim_matches('"').to_string(), url.to_string())
+        })
+        .collect()
+}
+
+/// The `name`s of a JSON array of repositories.
+fn names(answer: &Answer) -> Vec<String> {
+    answer
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|repo| repo["name"].as_str().expect("a name").to_string())
+        .collect()
+}
+
+#[test]
+fn github_repo_listings_page_with_absolute_links() {
+    let (github, http, token) = github_with_repo();
+    for name in ["b", "c", "d", "e"] {
+        github.add_repo_with(RepoSpec {
+            fork: name == "c",
+            private: name == "d",
+            ..RepoSpec::new("acme", name)
+        });
+    }
+    github.set_archived("acme", "e", true);
+    github.set_clone_url("acme", "app", "http://127.0.0.1:9/acme/app.git");
+    github.add_repo("other", "elsewhere", true);
+    let bearer = format!("Bearer {token}");
+    let base = github.uri();
+    let get = |url: &str| http.send("GET", url, Some(&bearer), None);
+    let page_url = |page: u32| format!("{base}/orgs/acme/repos?type=all&per_page=2&page={page}");
+
+    // Three pages, followed by their absolute `next` links; newest first (GitHub's default
+    // sort=created, direction=desc).
+    let mut url = format!("{base}/orgs/acme/repos?type=all&per_page=2");
+    let mut listed = Vec::new();
+    let mut rels = Vec::new();
+    loop {
+        let page = get(&url);
+        assert_eq!(page.status, 200);
+        listed.extend(names(&page));
+        let page_links = links(&page);
+        rels.push(page_links.clone());
+        match page_links.into_iter().find(|(rel, _)| rel == "next") {
+            Some((_, next)) => url = next,
+            None => break,
+        }
+    }
+    assert_eq!(listed, ["e", "d", "c", "b", "app"]);
+    let expected = |pairs: &[(&str, u32)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(rel, page)| (rel.to_string(), page_url(*page)))
+            .collect()
+    };
+    assert_eq!(
+        rels,
+        [
+            expected(&[("next", 2), ("last", 3)]),
+            expected(&[("prev", 1), ("next", 3), ("last", 3), ("first", 1)]),
+            expected(&[("prev", 2), ("first", 1)]),
+        ]
+    );
+    let followed: Vec<String> = github
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/orgs/acme/repos")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        followed,
+        [
+            "type=all&per_page=2",
+            "type=all&per_page=2&page=2",
+            "type=all&per_page=2&page=3"
+        ]
+    );
+
+    // One page: no link header. Creation order on request; `type` filters.
+    let all = get(&format!(
+        "{base}/orgs/acme/repos?sort=created&direction=asc"
+    ));
+    assert!(all.headers.get("link").is_none());
+    assert_eq!(names(&all), ["app", "b", "c", "d", "e"]);
+    let app = &all.body[0];
+    assert_eq!(app["full_name"], "acme/app");
+    assert_eq!(
+        app["owner"],
+        json!({"login": "acme", "id": 9000, "type": "Organization"})
+    );
+    assert_eq!(app["clone_url"], "http://127.0.0.1:9/acme/app.git");
+    assert_eq!(app["html_url"], format!("{base}/acme/app"));
+    assert_eq!(app["url"], format!("{base}/repos/acme/app"));
+    assert_eq!(app["default_branch"], "main");
+    let flags = |name: &str| {
+        let repo = &all.body[names(&all).iter().position(|n| n == name).expect(name)];
+        (
+            repo["fork"].as_bool(),
+            repo["private"].as_bool(),
+            repo["archived"].as_bool(),
+        )
+    };
+    assert_eq!(flags("c"), (Some(true), Some(false), Some(false)));
+    assert_eq!(flags("d"), (Some(false), Some(true), Some(false)));
+    assert_eq!(flags("e"), (Some(false), Some(false), Some(true)));
+    assert_eq!(
+        names(&get(&format!("{base}/orgs/acme/repos?type=forks"))),
+        ["c"]
+    );
+    assert_eq!(
+        names(&get(&format!("{base}/orgs/acme/repos?type=private"))),
+        ["d"]
+    );
+
+    // A repository's own page, with the fields a sweep reads.
+    let repo = get(&format!("{base}/repos/acme/d"));
+    assert_eq!(repo.status, 200);
+    for field in [
+        "id",
+        "full_name",
+        "private",
+        "visibility",
+        "fork",
+        "archived",
+        "disabled",
+        "default_branch",
+        "size",
+        "pushed_at",
+        "clone_url",
+        "ssh_url",
+        "html_url",
+    ] {
+        assert!(!repo.body[field].is_null(), "no {field}");
+    }
+    assert_eq!(
+        (&repo.body["visibility"], &repo.body["clone_url"]),
+        (&json!("private"), &json!(format!("{base}/acme/d.git")))
+    );
+    assert_eq!(get(&format!("{base}/repos/acme/nothing")).status, 404);
+
+    // Users: sorted by full name by default; not an organization; unknown accounts 404.
+    github.add_user("ada");
+    github.add_repo("ada", "zeta", true);
+    github.add_repo("ada", "alpha", true);
+    let user = get(&format!("{base}/users/ada/repos?type=all"));
+    assert_eq!(names(&user), ["alpha", "zeta"]);
+    assert_eq!(user.body[0]["owner"]["type"], "User");
+    assert_eq!(get(&format!("{base}/orgs/ada/repos")).status, 404);
+    assert_eq!(get(&format!("{base}/users/acme/repos")).status, 200);
+    for missing in ["orgs/nobody/repos", "users/nobody/repos"] {
+        let answer = get(&format!("{base}/{missing}"));
+        assert_eq!(
+            (answer.status, &answer.body["message"]),
+            (404, &json!("Not Found"))
+        );
+    }
+    assert!(
+        github
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none() && !r.query.contains(&token))
+    );
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+#[test]
+fn github_rate_limits_refuse_the_next_requests_and_change_nothing() {
+    let (github, http, token) = github_with_repo();
+    let bearer = format!("Bearer {token}");
+    let repo_url = format!("{}/repos/acme/app", github.uri());
+    let get = || http.send("GET", &repo_url, Some(&bearer), None);
+
+    github.rate_limit_next(2, RateLimitKind::Primary403, 1);
+    github.rate_limit_next(1, RateLimitKind::Primary429, 2);
+    let before = unix_now();
+    for status in [403, 403, 429] {
+        let refused = get();
+        assert_eq!(refused.status, status);
+        assert_eq!(refused.header("x-ratelimit-remaining"), "0");
+        let reset: u64 = refused.header("x-ratelimit-reset").parse().expect("epoch");
+        assert!(
+            (before + 1..=unix_now() + 2).contains(&reset),
+            "reset {reset}"
+        );
+        let message = refused.body["message"].as_str().expect("a message");
+        assert!(
+            message.starts_with("API rate limit exceeded for "),
+            "{message}"
+        );
+        assert_eq!(
+            refused.body["documentation_url"],
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+        );
+        assert!(refused.headers.get("retry-after").is_none());
+    }
+    let served = get();
+    assert_eq!(served.status, 200);
+    assert_ne!(served.header("x-ratelimit-remaining"), "0");
+
+    // Secondary: any route, before authentication; nothing is created.
+    github.rate_limit_next(1, RateLimitKind::Secondary, 1);
+    github.rate_limit_next(1, RateLimitKind::Secondary429, 3);
+    let issue = json!({"title": "t"});
+    let issues_url = format!("{repo_url}/issues");
+    let secondary = http.send("POST", &issues_url, Some(&bearer), Some(issue.clone()));
+    let unauthenticated = http.send("GET", &repo_url, None, None);
+    for (answer, status, retry_after) in [(&secondary, 403, "1"), (&unauthenticated, 429, "3")] {
+        assert_eq!(answer.status, status);
+        assert_eq!(answer.header("retry-after"), retry_after);
+        assert_ne!(answer.header("x-ratelimit-remaining"), "0");
+        let message = answer.body["message"].as_str().expect("a message");
+        assert!(
+            message.starts_with("You have exceeded a secondary rate limit"),
+            "{message}"
+        );
+    }
+    assert!(github.issues("acme", "app").is_empty());
+    let created = http.send("POST", &issues_url, Some(&bearer), Some(issue));
+    assert_eq!(created.status, 201);
+    let statuses: Vec<u16> = github.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [403, 403, 429, 200, 403, 429, 201]);
+}
+
+/// base64 of gzip of `bytes`, as the SARIF upload wants its `sarif`.
+fn gzip_base64(bytes: &[u8]) -> String {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip in memory");
+    BASE64.encode(encoder.finish().expect("gzip in memory"))
+}
+
+/// A SARIF 2.1.0 log with one run of `results`.
+fn sarif_log(results: Value) -> Value {
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "ferret", "rules": []}}, "results": results}],
+    })
+}
+
+/// A result at `path` line 3 starting at `column`.
+fn sarif_result(path: &str, column: u64) -> Value {
+    json!({
+        "ruleId": "openai-project-key",
+        "message": {"text": "An OpenAI project key."},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": path},
+            "region": {"startLine": 3, "startColumn": column, "endLine": 3, "endColumn": 40},
+        }}],
+    })
+}
+
+#[test]
+fn github_sarif_uploads_are_validated_kept_and_processed() {
+    let (github, http, token) = github_with_repo();
+    github.add_repo_with(RepoSpec {
+        archived: true,
+        ..RepoSpec::new("acme", "old")
+    });
+    let bearer = format!("Bearer {token}");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let upload_to = |repo: &str, body: Value| {
+        let url = format!("{}/repos/acme/{repo}/code-scanning/sarifs", github.uri());
+        http.send("POST", &url, Some(&bearer), Some(body))
+    };
+    let upload = |body: Value| upload_to("app", body);
+    let body = |commit_sha: &str, reference: &str, sarif: String| json!({"commit_sha": commit_sha, "ref": reference, "sarif": sarif, "tool_name": "ferret"});
+    let poll = |url: &str| http.send("GET", url, Some(&bearer), None);
+
+    let good = sarif_log(json!([sarif_result("config.py", 5)]));
+    let accepted = upload(body(
+        sha,
+        "refs/heads/main",
+        gzip_base64(good.to_string().as_bytes()),
+    ));
+    assert_eq!(accepted.status, 202);
+    let id = accepted.body["id"].as_str().expect("an id").to_string();
+    let status_url = format!("{}/repos/acme/app/code-scanning/sarifs/{id}", github.uri());
+    assert_eq!(accepted.body["url"], status_url);
+    assert_eq!(poll(&status_url).body["processing_status"], "pending");
+    let complete = poll(&status_url);
+    assert_eq!(complete.body["processing_status"], "complete");
+    assert!(complete.body["analyses_url"].is_string());
+    assert_eq!(
+        github.sarif_uploads(),
+        [(
+            "acme/app".to_string(),
+            sha.to_string(),
+            "refs/heads/main".to_string(),
+            good
+        )]
+    );
+
+    // Accepted, then failed in processing: no location, a column 0.
+    let mut no_location = sarif_result("a.py", 1);
+    no_location["locations"] = json!([]);
+    let bad = sarif_log(json!([no_location, sarif_result("b.py", 0)]));
+    let accepted = upload(body(
+        sha,
+        "refs/tags/v1",
+        gzip_base64(bad.to_string().as_bytes()),
+    ));
+    assert_eq!(accepted.status, 202);
+    let status_url = accepted.body["url"].as_str().expect("a url");
+    assert_eq!(poll(status_url).body["processing_status"], "pending");
+    let failed = poll(status_url);
+    assert_eq!(failed.body["processing_status"], "failed");
+    let errors = failed.body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0]
+            .as_str()
+            .expect("text")
+            .contains("expected at least one location")
+    );
+    assert!(errors[1].as_str().expect("text").contains("startColumn"));
+
+    // Refused: schema violations 422, undecodable SARIF 400, too big 413.
+    let sarif = gzip_base64(sarif_log(json!([])).to_string().as_bytes());
+    let refused = upload(body("abc", "refs/heads/main", sarif.clone()));
+    assert_eq!(refused.status, 422);
+    let message = refused.body["message"].as_str().expect("a message");
+    assert!(message.contains("At least 40 characters are required; only 3 were supplied."));
+    assert_eq!(
+        upload(body(&sha.to_uppercase(), "refs/heads/main", sarif.clone())).status,
+        422
+    );
+    assert_eq!(upload(body(sha, "main", sarif.clone())).status, 422);
+    assert_eq!(
+        upload(json!({"commit_sha": sha, "ref": "refs/heads/main"})).status,
+        422
+    );
+    let version_1 = json!({"version": "1.0.0", "runs": []}).to_string();
+    for undecodable in [
+        "%%% not base64".to_string(),
+        BASE64.encode(b"not gzip at all"),
+        gzip_base64(b"not json"),
+        gzip_base64(version_1.as_bytes()),
+    ] {
+        let refused = upload(body(sha, "refs/heads/main", undecodable));
+        assert_eq!(refused.status, 400);
+        assert!(refused.body["message"].is_string());
+    }
+    github.set_sarif_size_limit(16);
+    assert_eq!(
+        upload(body(sha, "refs/heads/main", sarif.clone())).status,
+        413
+    );
+    github.set_sarif_size_limit(support::github::SARIF_GZIP_LIMIT);
+    assert_eq!(
+        upload_to("old", body(sha, "refs/heads/main", sarif.clone())).status,
+        403
+    );
+    assert_eq!(
+        upload_to("missing", body(sha, "refs/heads/main", sarif)).status,
+        404
+    );
+    assert_eq!(github.sarif_uploads().len(), 2);
+    let unknown = format!("{}/repos/acme/app/code-scanning/sarifs/nope", github.uri());
+    assert_eq!(poll(&unknown).status, 404);
+}
+
+#[test]
+fn github_secret_scanning_alerts_list_by_page_and_locate() {
+    let (github, http, token) = github_with_repo();
+    github.add_repo_with(RepoSpec {
+        private: true,
+        ..RepoSpec::new("acme", "lib")
+    });
+    let bearer = format!("Bearer {token}");
+    let base = github.uri();
+    let get = |url: &str| http.send("GET", url, Some(&bearer), None);
+    let keys: Vec<String> = (0..3).map(|_| project_key()).collect();
+    let first = "1111111111111111111111111111111111111111";
+    let later = "2222222222222222222222222222222222222222";
+
+    assert_eq!(
+        github.add_secret_alert("acme", "app", &keys[0], "config.py", 3, first),
+        1
+    );
+    assert_eq!(
+        github.add_secret_alert("acme", "lib", &keys[1], ".env", 1, first),
+        1
+    );
+    assert_eq!(
+        github.add_secret_alert("acme", "app", &keys[2], "b.py", 7, later),
+        2
+    );
+    // The same secret again is another location of the same alert.
+    assert_eq!(
+        github.add_secret_alert("acme", "app", &keys[0], "old.py", 9, later),
+        1
+    );
+
+    let mut url = format!(
+        "{base}/orgs/acme/secret-scanning/alerts?state=open&secret_type=openai_api_key&per_page=2"
+    );
+    let mut alerts = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = get(&url);
+        assert_eq!(page.status, 200);
+        pages += 1;
+        alerts.extend(page.body.as_array().expect("a list").iter().cloned());
+        match links(&page).into_iter().find(|(rel, _)| rel == "next") {
+            Some((_, next)) => url = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    // Newest first; compared by fingerprint so no key is ever printed.
+    let seen: Vec<(String, u64, String)> = alerts
+        .iter()
+        .map(|alert| {
+            (
+                alert["repository"]["full_name"]
+                    .as_str()
+                    .expect("a name")
+                    .to_string(),
+                alert["number"].as_u64().expect("a number"),
+                fingerprint(alert["secret"].as_str().expect("the secret")),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, String)> =
+        [("acme/app", 2, 2), ("acme/lib", 1, 1), ("acme/app", 1, 0)]
+            .iter()
+            .map(|(repo, number, key)| (repo.to_string(), *number, fingerprint(&keys[*key])))
+            .collect();
+    assert_eq!(seen, expected);
+    let lib = &alerts[1];
+    for (field, value) in [
+        ("state", json!("open")),
+        ("secret_type", json!("openai_api_key")),
+        ("secret_type_display_name", json!("OpenAI API Key")),
+        ("validity", json!("unknown")),
+        (
+            "url",
+            json!(format!("{base}/repos/acme/lib/secret-scanning/alerts/1")),
+        ),
+        (
+            "html_url",
+            json!(format!("{base}/acme/lib/security/secret-scanning/1")),
+        ),
+        (
+            "locations_url",
+            json!(format!(
+                "{base}/repos/acme/lib/secret-scanning/alerts/1/locations"
+            )),
+        ),
+    ] {
+        assert_eq!(lib[field], value, "{field}");
+    }
+    assert!(lib["created_at"].is_string());
+    assert_eq!(lib["repository"]["private"], true);
+    assert_eq!(lib["repository"]["owner"]["login"], "acme");
+
+    let locations = get(alerts[2]["locations_url"].as_str().expect("a url"));
+    assert_eq!(locations.status, 200);
+    let places: Vec<(Value, Value, Value, Value)> = locations
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|l| {
+            let d = &l["details"];
+            assert_eq!(l["type"], "commit");
+            assert!(d["blob_sha"].as_str().is_some_and(|s| s.len() == 40));
+            (
+                d["path"].clone(),
+                d["start_line"].clone(),
+                d["end_line"].clone(),
+                d["commit_sha"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (json!("config.py"), json!(3), json!(3), json!(first)),
+            (json!("old.py"), json!(9), json!(9), json!(later)),
+        ]
+    );
+
+    // Other secret types match nothing; resolving takes an alert out of the open list.
+    let other = get(&format!(
+        "{base}/orgs/acme/secret-scanning/alerts?secret_type=github_personal_access_token"
+    ));
+    assert_eq!(other.body, json!([]));
+    let resolved = http.send(
+        "PATCH",
+        &format!("{base}/repos/acme/app/secret-scanning/alerts/1"),
+        Some(&bearer),
+        Some(json!({"state": "resolved", "resolution": "revoked"})),
+    );
+    assert_eq!(resolved.status, 200);
+    assert_eq!(
+        github
+            .secret_alert("acme", "app", 1)
+            .map(|a| (a["state"].clone(), a["resolution"].clone())),
+        Some((json!("resolved"), json!("revoked")))
+    );
+    let open = get(&format!(
+        "{base}/orgs/acme/secret-scanning/alerts?state=open"
+    ));
+    assert_eq!(open.body.as_array().map(Vec::len), Some(2));
+    assert!(open.headers.get("link").is_none());
+    assert_eq!(
+        get(&format!("{base}/orgs/nobody/secret-scanning/alerts")).status,
+        404
+    );
+}
+
+/// Runs a prepared git command and returns its output, whatever the outcome.
+fn run(command: &mut Command) -> Output {
+    command.output().expect("git runs")
+}
+
+/// Asserts a git command succeeded.
+#[track_caller]
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "git failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A repository with one commit, pushed into `owner/name` of `server`; returns the work repo
+/// and its commit.
+fn seeded(server: &GitServer, owner: &str, name: &str) -> (support::git::Repo, String) {
+    let mut work = support::git::Repo::new();
+    work.write("README.md", "hello\n");
+    let head = work.commit_all("first");
+    let bare = server.add_repo(owner, name);
+    work.git(&["push", "-q", bare.to_str().expect("a UTF-8 path"), "main"]);
+    (work, head)
+}
+
+/// `git clone URL` into a fresh directory, with `extra` options before `clone`.
+fn clone(url: &str, extra: &[&str]) -> (Tree, Output) {
+    let dest = Tree::new();
+    let output = run(git_client()
+        .args(extra)
+        .args(["clone", "-q", url, "repo"])
+        .current_dir(dest.path()));
+    (dest, output)
+}
+
+#[test]
+fn git_server_serves_clones_and_pushes_and_fails_on_demand() {
+    let server = GitServer::start();
+    let (mut work, head) = seeded(&server, "acme", "app");
+    // Enough tags that the clone's list of wants passes 1 KB, which git sends gzipped.
+    for i in 0..80 {
+        work.git(&["tag", &format!("release-{i}")]);
+    }
+    let bare = server.root().join("acme/app.git");
+    work.git(&["push", "-q", "--tags", bare.to_str().expect("a UTF-8 path")]);
+    let url = server.url("acme", "app");
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/acme/app.git"));
+
+    let (dest, output) = clone(&url, &[]);
+    assert_ok(&output);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("repo/README.md")).expect("cloned file"),
+        "hello\n"
+    );
+    let cloned = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dest.join("repo")));
+    assert_eq!(String::from_utf8_lossy(&cloned.stdout).trim(), head);
+
+    // A push over HTTP bigger than the post buffer goes as a chunked body.
+    let noise: Vec<u8> = (0..300_000).map(|_| fastrand::u8(..)).collect();
+    work.write("noise.bin", noise);
+    let second = work.commit_all("noise");
+    assert_ok(&run(git_client()
+        .args(["-c", "http.postBuffer=65536", "push", "-q", &url, "main"])
+        .current_dir(work.path())));
+    let (dest, output) = clone(&url, &[]);
+    assert_ok(&output);
+    let cloned = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dest.join("repo")));
+    assert_eq!(String::from_utf8_lossy(&cloned.stdout).trim(), second);
+
+    let requests = server.requests();
+    assert!(requests.iter().any(|(method, target, _, status)| {
+        method == "POST" && target == "/acme/app.git/git-receive-pack" && *status == 200
+    }));
+    assert!(requests.iter().any(|(method, target, _, status)| {
+        method == "GET"
+            && target == "/acme/app.git/info/refs?service=git-upload-pack"
+            && *status == 200
+    }));
+
+    // A repository that does not exist, a server error, a connection cut mid-transfer.
+    let (_, missing) = clone(&server.url("acme", "missing"), &[]);
+    assert!(!missing.status.success());
+    assert_eq!(server.requests().last().map(|r| r.3), Some(404));
+    server.fail_next(1);
+    let (_, failed) = clone(&url, &[]);
+    assert!(!failed.status.success());
+    assert_eq!(server.requests().last().map(|r| r.3), Some(500));
+    server.cut_next_fetch(1);
+    let (_, cut) = clone(&url, &[]);
+    assert!(!cut.status.success());
+    assert_eq!(
+        server.requests().last().map(|r| (r.0.as_str(), r.3)),
+        Some(("POST", 200))
+    );
+    let (_, again) = clone(&url, &[]);
+    assert_ok(&again);
+}
+
+#[test]
+fn git_server_with_a_token_demands_it_as_basic_auth() {
+    let token = format!("ghs_{}", support::random_alnum(36));
+    let server = GitServer::start_with_token(&token);
+    let (_work, head) = seeded(&server, "acme", "app");
+    let url = server.url("acme", "app");
+
+    let (_, anonymous) = clone(&url, &[]);
+    assert!(!anonymous.status.success());
+    let wrong = format!(
+        "http.extraHeader=Authorization: {}",
+        basic_authorization("wrong")
+    );
+    let (_, refused) = clone(&url, &["-c", &wrong]);
+    assert!(!refused.status.success());
+    let refusals = server.requests();
+    assert!(!refusals.is_empty());
+    assert!(refusals.iter().all(|r| r.3 == 401));
+    assert!(refusals[0].2.is_none());
+
+    let expected = basic_authorization(&token);
+    let header = format!("http.extraHeader=Authorization: {expected}");
+    let (dest, output) = clone(&url, &["-c", &header]);
+    assert_ok(&output);
+    let cloned = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dest.join("repo")));
+    assert_eq!(String::from_utf8_lossy(&cloned.stdout).trim(), head);
+    let accepted: Vec<_> = server.requests().into_iter().skip(refusals.len()).collect();
+    assert!(accepted.len() >= 2);
+    assert!(
+        accepted
+            .iter()
+            .all(|r| r.2.as_deref() == Some(expected.as_str()) && r.3 == 200),
+        "a request of the authenticated clone lacked the token or failed"
+    );
 }

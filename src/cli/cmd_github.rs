@@ -85,14 +85,15 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     }
     eprintln!(
         "ferret: swept {} repositories ({} unchanged since the last sweep, {} failed): scanned {} \
-         objects ({:.1} MB), skipped {} blobs scanned before; {} findings, {} fixed since the \
-         last sweep{}",
+         objects ({:.1} MB), skipped {} blobs scanned before, re-checked {} that held secrets; \
+         {} findings, {} fixed since the last sweep{}",
         outcome.swept.len(),
         outcome.unchanged,
         outcome.failures.len(),
         outcome.objects,
         outcome.bytes as f64 / 1e6,
         outcome.skipped_blobs,
+        outcome.rechecked,
         findings.iter().map(|f| f.locations.len()).sum::<usize>(),
         outcome.fixed,
         if args.include_alerts {

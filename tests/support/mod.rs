@@ -11,6 +11,7 @@
 
 mod faults;
 pub mod git;
+pub mod git_server;
 pub mod github;
 pub mod openai;
 pub mod openai_org;

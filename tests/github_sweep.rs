@@ -1,0 +1,395 @@
+//! `ferret github` and `ferret merge`: org-wide sweeps against a loopback GitHub API
+//! (tests/support/github.rs: paginated listings with absolute `link` URLs, rate limits, SARIF
+//! upload, secret-scanning alerts) and a real smart-HTTP git server on loopback
+//! (tests/support/git_server.rs) serving repositories built in the test: every key found with its
+//! repository, a repository that 404s recorded while the sweep goes on, incremental sweeps that
+//! scan no old blob, shards that partition the repositories and merge back into the unsharded
+//! report, and a token that never lands in a mirror, a log or a report.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use support::git::Repo;
+use support::git_server::{GitServer, basic_authorization};
+use support::github::{GitHubMock, RateLimitKind, RepoSpec};
+use support::{Run, fingerprint, project_key};
+
+const TOKEN: &str = "ghp_sweeptokenforthemocksonly0000";
+const ORG: &str = "acme";
+
+/// An organization on the GitHub mock whose repositories live on the git server.
+struct Org {
+    github: GitHubMock,
+    git: GitServer,
+    private: TempDir,
+    /// Work repositories, pushed to the git server.
+    work: Vec<(String, Repo)>,
+}
+
+impl Org {
+    fn new() -> Self {
+        let github = GitHubMock::start(TOKEN);
+        github.add_org(ORG);
+        Org {
+            github,
+            git: GitServer::start_with_token(TOKEN),
+            private: tempfile::tempdir().expect("temporary directory"),
+            work: Vec::new(),
+        }
+    }
+
+    /// A repository with one commit of `files`, listed by the API and served by git.
+    fn add_repo(&mut self, name: &str, files: &[(&str, String)]) {
+        let bare = self.git.add_repo(ORG, name);
+        let repo = Repo::new();
+        for (path, text) in files {
+            repo.write(path, text);
+        }
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "first"]);
+        repo.git(&["push", "-q", bare.to_str().expect("UTF-8 path"), "main"]);
+        self.github.add_repo_with(RepoSpec {
+            clone_url: Some(self.git.url(ORG, name)),
+            ..RepoSpec::new(ORG, name)
+        });
+        self.work.push((name.to_string(), repo));
+    }
+
+    /// Commits `files` in a repository and pushes (with `--force` when `force`).
+    fn push(&self, name: &str, files: &[(&str, String)]) {
+        let repo = self.repo(name);
+        for (path, text) in files {
+            repo.write(path, text);
+        }
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "more"]);
+        self.push_head(name, false);
+    }
+
+    fn push_head(&self, name: &str, force: bool) {
+        let bare = self.git.root().join(ORG).join(format!("{name}.git"));
+        let mut args = vec!["push", "-q"];
+        if force {
+            args.push("--force");
+        }
+        args.extend([bare.to_str().expect("UTF-8 path"), "main"]);
+        self.repo(name).git(&args);
+    }
+
+    fn repo(&self, name: &str) -> &Repo {
+        &self
+            .work
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("a repository of the test")
+            .1
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.private.path().join("cache")
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.private.path().join(name)
+    }
+
+    /// `ferret ARGS` against the mocks; nothing inherited could reach elsewhere.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        command
+            .args(args)
+            .current_dir(self.private.path())
+            .env("FERRET_GITHUB_API_BASE", self.github.uri())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("FERRET_CACHE_DIR", self.cache())
+            .env("FERRET_STATE_DIR", self.private.path().join("state"))
+            .env("RUST_BACKTRACE", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GITHUB_REPOSITORY")
+            .stdin(Stdio::null());
+        for proxy in support::PROXY_VARIABLES {
+            command.env_remove(proxy);
+        }
+        let run = Run::from(command.output().expect("run ferret"));
+        run.expect_no_panic();
+        assert!(
+            !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+            "the token was printed"
+        );
+        run
+    }
+
+    /// `ferret github --org acme ARGS` as JSONL on stdout.
+    fn sweep(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["github", "--org", ORG, "--format", "jsonl", "--no-progress"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+}
+
+fn env_file(key: &str) -> String {
+    format!("OPENAI_API_KEY={key}\n")
+}
+
+/// `(repository, path)` of every record of `key` in a JSONL report.
+fn places(run: &Run, key: &str) -> Vec<(String, String)> {
+    let fingerprint = fingerprint(key);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSONL"))
+        .filter(|r| r["fingerprint"] == fingerprint.as_str())
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every file under `dir`, read as text where it is.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                files.push((path, bytes));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn every_key_is_found_across_pages_despite_rate_limits_and_a_repository_that_404s() {
+    let mut org = Org::new();
+    let keys: Vec<String> = (0..5).map(|_| project_key()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        org.add_repo(
+            &format!("service-{i}"),
+            &[(&format!("cfg/{i}.env"), env_file(key))],
+        );
+    }
+    // Listed by the API, but the git server has no such repository.
+    org.github.add_repo_with(RepoSpec {
+        clone_url: Some(org.git.url(ORG, "gone")),
+        ..RepoSpec::new(ORG, "gone")
+    });
+    org.github.set_page_size_cap(2);
+    org.github.rate_limit_next(1, RateLimitKind::Secondary, 1);
+
+    let run = org.sweep(&[]);
+    run.expect_code(2);
+    for (i, key) in keys.iter().enumerate() {
+        run.expect_key_hidden(key);
+        assert_eq!(
+            places(&run, key),
+            vec![(format!("{ORG}/service-{i}"), format!("cfg/{i}.env"))],
+            "{run}"
+        );
+    }
+    let record: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    let url = record["url"].as_str().unwrap_or_default();
+    assert!(
+        url.contains("/acme/service-") && url.contains("/blob/") && url.ends_with("#L1"),
+        "{url}"
+    );
+    assert!(
+        run.stderr.contains("acme/gone"),
+        "the failure is listed: {run}"
+    );
+    assert!(run.stderr.contains("swept 5 repositories"), "{run}");
+    assert!(run.stderr.contains("1 failed"), "{run}");
+    assert!(
+        run.stderr.contains("rate limit"),
+        "the wait is reported: {run}"
+    );
+    let pages = org
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.path == format!("/orgs/{ORG}/repos") && r.status == 200)
+        .count();
+    assert_eq!(pages, 3, "six repositories, two per page");
+
+    // The token went to the git server, and nowhere on disk.
+    let presented = org.git.requests();
+    assert!(
+        presented
+            .iter()
+            .all(|(_, _, auth, _)| auth.as_deref() == Some(basic_authorization(TOKEN).as_str())),
+        "every git request carried the token"
+    );
+    for (path, bytes) in files_under(&org.cache()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN)
+                && !String::from_utf8_lossy(&bytes).contains(&basic_authorization(TOKEN)),
+            "{} holds the token",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_second_sweep_since_the_last_scans_no_old_blob_and_finds_what_is_new() {
+    let mut org = Org::new();
+    let old = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    org.add_repo("web", &[("README.md", "hello\n".to_string())]);
+    let state = org.state("sweep.sqlite");
+    let state = state.to_str().unwrap();
+
+    let first = org.sweep(&["--state", state, "--since-last"]);
+    first.expect_code(1);
+    assert_eq!(places(&first, &old).len(), 1, "{first}");
+
+    let second = org.sweep(&["--state", state, "--since-last"]);
+    second.expect_code(1);
+    assert_eq!(
+        places(&second, &old).len(),
+        1,
+        "an old finding stays reported: {second}"
+    );
+    assert!(
+        second.stderr.contains("(2 unchanged since the last sweep")
+            && second.stderr.contains("scanned 0 objects"),
+        "{second}"
+    );
+
+    let new = project_key();
+    org.push("web", &[("deploy.env", env_file(&new))]);
+    let third = org.sweep(&["--state", state, "--since-last"]);
+    third.expect_code(1);
+    assert_eq!(
+        places(&third, &new),
+        vec![(format!("{ORG}/web"), "deploy.env".to_string())]
+    );
+    assert_eq!(places(&third, &old).len(), 1);
+    assert!(third.stderr.contains("(1 unchanged"), "{third}");
+    let skipped: u64 = third
+        .stderr
+        .split("skipped ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        skipped >= 1,
+        "web's first blob is not scanned again: {third}"
+    );
+
+    // History rewritten without the key: its blob is no longer reachable.
+    org.repo("api").git(&["rm", "-q", ".env"]);
+    org.repo("api")
+        .git(&["commit", "-q", "--amend", "--allow-empty", "-m", "first"]);
+    org.push_head("api", true);
+    let fourth = org.sweep(&["--state", state, "--since-last"]);
+    fourth.expect_code(1);
+    assert!(places(&fourth, &old).is_empty(), "{fourth}");
+    assert!(
+        fourth.stderr.contains("1 fixed since the last sweep"),
+        "{fourth}"
+    );
+}
+
+#[test]
+fn shards_partition_the_repositories_and_merge_into_the_unsharded_report() {
+    let mut org = Org::new();
+    let shared = project_key();
+    for i in 0..7 {
+        let own = project_key();
+        let mut files = vec![(".env", env_file(&own))];
+        if i % 3 == 0 {
+            files.push(("shared.env", env_file(&shared)));
+        }
+        org.add_repo(&format!("repo-{i}"), &files);
+    }
+    let whole = org.sweep(&[]);
+    whole.expect_code(1);
+    let whole_path = org.private.path().join("whole.jsonl");
+    std::fs::write(&whole_path, &whole.stdout).unwrap();
+
+    let mut shard_files = Vec::new();
+    let mut repositories: Vec<String> = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let run = org.sweep(&["--shard", &shard]);
+        assert!(run.code == 0 || run.code == 1, "{run}");
+        for line in run.stdout.lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let repository = record["repository"].as_str().unwrap().to_string();
+            if !repositories.contains(&repository) {
+                repositories.push(repository);
+            }
+        }
+        let path = org.private.path().join(format!("shard-{k}.jsonl"));
+        std::fs::write(&path, &run.stdout).unwrap();
+        shard_files.push(path);
+    }
+    repositories.sort();
+    let mut expected: Vec<String> = (0..7).map(|i| format!("{ORG}/repo-{i}")).collect();
+    expected.sort();
+    assert_eq!(
+        repositories, expected,
+        "each repository in exactly one shard's report"
+    );
+
+    let mut args = vec!["merge".to_string()];
+    args.extend(shard_files.iter().map(|p| p.to_string_lossy().into_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let merged = org.run(&args);
+    merged.expect_code(0);
+    assert!(!whole.stdout.is_empty());
+    assert_eq!(
+        merged.stdout, whole.stdout,
+        "merged shards = the unsharded report"
+    );
+}
+
+#[test]
+fn sarif_per_repository_is_written_and_uploaded_and_alerts_join_the_pipeline() {
+    let mut org = Org::new();
+    let key = project_key();
+    org.add_repo("api", &[(".env", env_file(&key))]);
+    let alerted = project_key();
+    let sha = "a".repeat(40);
+    org.github
+        .add_secret_alert(ORG, "api", &alerted, "old/settings.py", 7, &sha);
+    let dir = org.private.path().join("sarif");
+
+    let run = org.sweep(&[
+        "--sarif-dir",
+        dir.to_str().unwrap(),
+        "--upload-sarif",
+        "--include-alerts",
+    ]);
+    run.expect_code(1).expect_key_hidden(&alerted);
+    assert_eq!(
+        places(&run, &alerted),
+        vec![(format!("{ORG}/api"), "old/settings.py".to_string())],
+        "{run}"
+    );
+    let sarif: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("acme__api.sarif")).expect("SARIF file"))
+            .unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let uploads = org.github.sarif_uploads();
+    assert_eq!(uploads.len(), 1, "{run}");
+    let head = org.repo("api").git(&["rev-parse", "HEAD"]);
+    assert_eq!(uploads[0].0, format!("{ORG}/api"));
+    assert_eq!(uploads[0].1, head);
+    assert_eq!(uploads[0].2, "refs/heads/main");
+    assert_eq!(uploads[0].3["version"], "2.1.0");
+}
