@@ -83,22 +83,23 @@ export FERRET_CACHE_DIR=$BENCH_DIR/cache FERRET_STATE_DIR=$BENCH_DIR/state
 measure() { # name, command...: GNU time's wall (s), CPU (s) and max RSS (MB)
     local name=$1; shift
     /usr/bin/time -f '%e %U %S %M' -o "time-$name.txt" "$@" >"out-$name.jsonl" 2>"err-$name.txt" || true
-    read -r wall user sys rss <"time-$name.txt"
+    # GNU time puts "Command exited with non-zero status N" first when the command fails.
+    read -r wall user sys rss < <(tail -n 1 "time-$name.txt")
     printf '%-11s wall %7.2f s  cpu %7.2f s  max RSS %6.1f MB  %6.1f repos/min\n' \
         "$name" "$wall" "$(echo "$user + $sys" | bc)" "$(echo "$rss / 1024" | bc -l)" \
         "$(echo "$REPOS * 60 / $wall" | bc -l)"
 }
 
-reference() {
-    rm -rf refmirrors && mkdir refmirrors
-    for bare in remotes/*.git; do
-        git clone -q --mirror "file://$BENCH_DIR/$bare" "refmirrors/$(basename "$bare")"
-        git -C "refmirrors/$(basename "$bare")" cat-file --batch-all-objects --batch >/dev/null
-    done
-}
+# The reference, as a script GNU time can run (expanded by that bash, hence the quotes).
+# shellcheck disable=SC2016
+reference='rm -rf refmirrors && mkdir refmirrors
+for bare in remotes/*.git; do
+    git clone -q --mirror "file://$PWD/$bare" "refmirrors/${bare#remotes/}"
+    git -C "refmirrors/${bare#remotes/}" cat-file --batch-all-objects --batch >/dev/null
+done'
 
 say "running (ferret $revision, $(nproc) cores)"
-measure reference reference
+measure reference bash -c "$reference"
 measure cold "$FERRET" github --org bench --since-last --no-progress --format jsonl "${thread_args[@]}"
 measure warm "$FERRET" github --org bench --since-last --no-progress --format jsonl "${thread_args[@]}"
 extra=$BENCH_DIR/work/extra
