@@ -41,6 +41,9 @@ pub struct Location {
     pub commit: Option<CommitInfo>,
     /// Set for findings of an org-wide sweep.
     pub repository: Option<std::sync::Arc<SourceRepository>>,
+    /// How the secret was encoded here (`base64`, `utf-16le`, `percent`…; chains read from the
+    /// outside in: `base64>json-escape`); the line and column are those of the encoded text.
+    pub decoded: Option<String>,
 }
 
 impl Location {

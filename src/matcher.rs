@@ -11,42 +11,94 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use crate::decode::{self, Transform};
 use crate::rules::{Rule, RuleSet};
 use crate::secret::Secret;
 
 /// Marker that suppresses every finding on its line.
 pub const INLINE_ALLOW_MARKER: &[u8] = b"ferret:allow";
 
-/// A match of one rule: the secret's byte span in the haystack.
+/// A match of one rule: the secret's byte span in the haystack (for a decoded secret, the span
+/// of the encoded text).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawMatch {
     pub rule: usize,
     pub span: Range<usize>,
+    /// Set when the secret was found in decoded text.
+    pub decoded: Option<Box<Decoded>>,
 }
+
+/// A secret found in decoded text, and how it was encoded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Decoded {
+    pub secret: Vec<u8>,
+    /// The encodings from the outside in: `base64`, `base64>json-escape`…
+    pub encoding: String,
+}
+
+/// What an Aho-Corasick pattern of the matcher stands for.
+#[derive(Debug)]
+enum Pattern {
+    /// A keyword, and the rules that use it.
+    Keyword(Vec<usize>),
+    /// A keyword under a transform (base64, UTF-16).
+    Encoded(Transform),
+}
+
+/// How deep encodings are decoded inside each other by default.
+pub const DEFAULT_DECODE_DEPTH: usize = 3;
 
 /// The compiled rule set, ready to search bytes. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Matcher {
     rules: RuleSet,
+    /// The keywords, and their encoded forms.
     keywords: AhoCorasick,
-    /// For each keyword pattern id, the rules that use it.
-    keyword_rules: Vec<Vec<usize>>,
+    /// What each pattern of `keywords` stands for.
+    patterns: Vec<Pattern>,
     secret_groups: Vec<Option<usize>>,
     /// The longest a match may reach from a keyword, over all rules.
     max_reach: usize,
+    /// How many encodings deep secrets are looked for (0: plain text only).
+    decode_depth: usize,
 }
 
 impl Matcher {
     pub fn new(rules: RuleSet) -> Self {
-        let mut keywords: Vec<&str> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
         for (index, rule) in rules.rules.iter().enumerate() {
             for keyword in &rule.keywords {
-                match keywords.iter().position(|k| k == keyword) {
-                    Some(id) => keyword_rules[id].push(index),
+                match keywords.iter().position(|k| k == keyword.as_bytes()) {
+                    Some(id) => {
+                        if let Pattern::Keyword(users) = &mut patterns[id] {
+                            users.push(index);
+                        }
+                    }
                     None => {
-                        keywords.push(keyword);
-                        keyword_rules.push(vec![index]);
+                        keywords.push(keyword.as_bytes().to_vec());
+                        patterns.push(Pattern::Keyword(vec![index]));
+                    }
+                }
+            }
+        }
+        let plain = keywords.len();
+        for id in 0..plain {
+            let keyword = String::from_utf8_lossy(&keywords[id]).into_owned();
+            for (form, transform) in decode::encoded_forms(&keyword) {
+                // Base64 of base64 (a Secret holding an encoded value) is found in one pass
+                // too; deeper nesting only inside text already decoded.
+                let twice = match transform {
+                    Transform::Base64 => decode::encoded_forms(&String::from_utf8_lossy(&form))
+                        .into_iter()
+                        .filter(|(_, t)| *t == Transform::Base64)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for (form, transform) in std::iter::once((form, transform)).chain(twice) {
+                    if !keywords.contains(&form) {
+                        keywords.push(form);
+                        patterns.push(Pattern::Encoded(transform));
                     }
                 }
             }
@@ -65,10 +117,17 @@ impl Matcher {
         Matcher {
             rules,
             keywords: automaton,
-            keyword_rules,
+            patterns,
             secret_groups,
             max_reach,
+            decode_depth: DEFAULT_DECODE_DEPTH,
         }
+    }
+
+    /// Looks for secrets `depth` encodings deep (0: in plain text only).
+    pub fn with_decode_depth(mut self, depth: usize) -> Self {
+        self.decode_depth = depth;
+        self
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -83,20 +142,42 @@ impl Matcher {
     /// Appends to `out` every match in `hay` whose secret starts inside `report`, sorted by
     /// position. Bytes of `hay` outside `report` serve as context only.
     pub fn find(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>) {
+        self.find_nested(hay, report, out, self.decode_depth);
+    }
+
+    /// [`Matcher::find`], decoding at most `depth` encodings deep.
+    fn find_nested(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>, depth: usize) {
         let first = out.len();
         let mut hits = self.keywords.find_overlapping_iter(hay).peekable();
         if hits.peek().is_none() {
             return;
         }
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
+        let mut runs: Vec<(Range<usize>, Transform)> = Vec::new();
         for hit in hits {
-            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
-                let reach = self.rules.rules[rule].max_len;
-                let window = hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
-                if window.end <= report.start || window.start >= report.end + reach {
-                    continue;
+            match &self.patterns[hit.pattern().as_usize()] {
+                Pattern::Keyword(users) => {
+                    for &rule in users {
+                        let reach = self.rules.rules[rule].max_len;
+                        let window =
+                            hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
+                        if window.end <= report.start || window.start >= report.end + reach {
+                            continue;
+                        }
+                        push_merged(&mut windows[rule], window);
+                    }
                 }
-                push_merged(&mut windows[rule], window);
+                Pattern::Encoded(transform) if depth > 0 => {
+                    let run = decode::encoded_run(hay, hit.range(), *transform);
+                    // Hits come in order: a run already taken holds the hits after it.
+                    let known = runs
+                        .last()
+                        .is_some_and(|(r, _)| r.start <= run.start && run.end <= r.end);
+                    if report.contains(&run.start) && !known {
+                        runs.push((run, *transform));
+                    }
+                }
+                Pattern::Encoded(_) => {}
             }
         }
         for (index, rule_windows) in windows.iter().enumerate() {
@@ -104,8 +185,68 @@ impl Matcher {
                 self.find_in_window(index, hay, window.clone(), &report, out);
             }
         }
-        out[first..].sort_by_key(|m| (m.span.start, m.rule));
+        if depth > 0 {
+            drop_misaligned_utf16(&mut runs);
+            let mut escaped: Vec<Range<usize>> = Vec::new();
+            for window in windows.into_iter().flatten() {
+                if decode::has_escapes(&hay[window.clone()]) {
+                    push_merged(&mut escaped, window);
+                }
+            }
+            for window in escaped {
+                self.find_unescaped(hay, window, &report, out, depth);
+            }
+            for (run, transform) in runs {
+                for text in decode::decode(&hay[run.clone()], transform) {
+                    let mut inner = Vec::new();
+                    self.find_nested(&text, 0..text.len(), &mut inner, depth - 1);
+                    for m in inner {
+                        let (secret, encoding) = decoded_secret(&text, &m, transform.name());
+                        out.push(RawMatch {
+                            rule: m.rule,
+                            span: run.clone(),
+                            decoded: Some(Box::new(Decoded { secret, encoding })),
+                        });
+                    }
+                }
+            }
+        }
+        out[first..].sort_by(|a, b| {
+            (a.span.start, a.rule, &a.decoded).cmp(&(b.span.start, b.rule, &b.decoded))
+        });
         out.dedup();
+    }
+
+    /// Matches in the unescaped text of `window` (percent, JSON/JavaScript, HTML escapes), at
+    /// the places of `hay` they came from; a secret written plainly there is left to the plain
+    /// search.
+    fn find_unescaped(
+        &self,
+        hay: &[u8],
+        window: Range<usize>,
+        report: &Range<usize>,
+        out: &mut Vec<RawMatch>,
+        depth: usize,
+    ) {
+        let Some((text, origin, kinds)) = decode::unescape(&hay[window.clone()]) else {
+            return;
+        };
+        let mut inner = Vec::new();
+        self.find_nested(&text, 0..text.len(), &mut inner, depth - 1);
+        let outer = kinds.join("+");
+        for m in inner {
+            let start = window.start + origin[m.span.start];
+            let end = window.start + origin.get(m.span.end).copied().unwrap_or(window.len());
+            let (secret, encoding) = decoded_secret(&text, &m, &outer);
+            if !report.contains(&start) || hay.get(start..end) == Some(secret.as_slice()) {
+                continue;
+            }
+            out.push(RawMatch {
+                rule: m.rule,
+                span: start..end,
+                decoded: Some(Box::new(Decoded { secret, encoding })),
+            });
+        }
     }
 
     fn find_in_window(
@@ -156,7 +297,11 @@ impl Matcher {
             {
                 continue;
             }
-            out.push(RawMatch { rule: index, span });
+            out.push(RawMatch {
+                rule: index,
+                span,
+                decoded: None,
+            });
         }
     }
 
@@ -178,6 +323,45 @@ impl Matcher {
         let mut located = Vec::with_capacity(raw.len());
         locate(hay, 0, 1, 0, &raw, &mut |m| located.push(m));
         located
+    }
+}
+
+/// UTF-16 text read one byte off looks like the other byte order: of two overlapping runs in
+/// opposite orders, the one starting a byte later is the misreading (the right reading starts
+/// with the first unit's first byte).
+fn drop_misaligned_utf16(runs: &mut Vec<(Range<usize>, Transform)>) {
+    let utf16: Vec<usize> = (0..runs.len())
+        .filter(|&i| matches!(runs[i].1, Transform::Utf16Le | Transform::Utf16Be))
+        .collect();
+    // Runs come in order of their hits, so a misreading sits next to the right reading.
+    let mut misread = vec![false; runs.len()];
+    for (at, &i) in utf16.iter().enumerate() {
+        let (run, order) = &runs[i];
+        let neighbours = [at.checked_sub(1), Some(at + 1)];
+        misread[i] = neighbours
+            .into_iter()
+            .flatten()
+            .filter_map(|n| utf16.get(n))
+            .any(|&j| {
+                let (other, other_order) = &runs[j];
+                other_order != order
+                    && other.start < run.end
+                    && run.start < other.end
+                    && other.start < run.start
+            });
+    }
+    let mut index = 0;
+    runs.retain(|_| {
+        index += 1;
+        !misread[index - 1]
+    });
+}
+
+/// The secret of a match found in decoded `text`, and its encodings with `outer` first.
+fn decoded_secret(text: &[u8], m: &RawMatch, outer: &str) -> (Vec<u8>, String) {
+    match &m.decoded {
+        Some(inner) => (inner.secret.clone(), format!("{outer}>{}", inner.encoding)),
+        None => (text[m.span.clone()].to_vec(), outer.to_string()),
     }
 }
 
@@ -245,6 +429,8 @@ pub struct LocatedMatch {
     pub column: u64,
     /// The line carries `ferret:allow`.
     pub inline_allowed: bool,
+    /// How the secret was encoded where it was found (`base64`…), if it was.
+    pub decoded: Option<String>,
 }
 
 /// How much input a [`ChunkScanner`] holds before it searches, in bytes. Measured: a chunk that
@@ -448,9 +634,14 @@ fn locate(
             Some(at) => count_chars(&buf[at..start]),
             None => line_chars_before_buf + count_chars(&buf[..start]),
         } + 1;
+        let (secret, decoded) = match &m.decoded {
+            Some(d) => (Secret::new(d.secret.clone()), Some(d.encoding.clone())),
+            None => (Secret::new(&buf[m.span.clone()]), None),
+        };
         emit(LocatedMatch {
             rule: m.rule,
-            secret: Secret::new(&buf[m.span.clone()]),
+            secret,
+            decoded,
             offset: buf_offset + start as u64,
             line,
             column,

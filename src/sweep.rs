@@ -396,6 +396,7 @@ fn alert_matches(
                 refs: Vec::new(),
             }),
             repository: Some(repository.clone()),
+            decoded: None,
         },
     };
     if alert.locations.is_empty() {

@@ -29,6 +29,8 @@ struct Record {
     refs: Vec<String>,
     #[serde(default)]
     repository: Option<String>,
+    #[serde(default)]
+    decoded: Option<String>,
 }
 
 /// Records of a JSON array or JSONL report (`-`: standard input), with the line each came from.
@@ -116,6 +118,7 @@ fn run(input: &Path, scan: &ScanArgs) -> anyhow::Result<u8> {
                         html_url: String::new(),
                     })
                 }),
+                decoded: record.decoded,
             },
         });
     }

@@ -92,6 +92,10 @@ pub struct ScanArgs {
     /// Never show progress bars (they are shown on stderr only when it is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// How many encodings deep keys are looked for (base64, UTF-16, percent, JSON and HTML
+    /// escapes, nested); 0 looks at plain text only.
+    #[arg(long, value_name = "N", default_value_t = crate::matcher::DEFAULT_DECODE_DEPTH)]
+    pub decode_depth: usize,
     #[command(flatten)]
     pub verify: VerifyArgs,
     #[command(flatten)]

@@ -105,7 +105,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     };
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     Ok(ScanSetup {
-        matcher: Matcher::new(rules),
+        matcher: Matcher::new(rules).with_decode_depth(args.decode_depth),
         suppressions,
         format,
         options: ReportOptions {

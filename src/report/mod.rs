@@ -62,6 +62,9 @@ pub struct FindingRecord<'a> {
     pub path: &'a str,
     pub line: u64,
     pub column: u64,
+    /// How the secret was encoded at this place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +94,7 @@ impl<'a> FindingRecord<'a> {
             path: &location.path,
             line: location.line,
             column: location.column,
+            decoded: location.decoded.as_deref(),
             commit: commit.map(|c| c.id.as_str()),
             author: commit.map(|c| c.author.as_str()),
             date: commit.map(|c| c.date.as_str()),

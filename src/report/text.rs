@@ -20,6 +20,12 @@ fn paint(options: &ReportOptions, style: &str, text: &str) -> String {
 
 fn place(location: &Location) -> String {
     let mut place = format!("{}:{}:{}", location.path, location.line, location.column);
+    if let Some(repository) = &location.repository {
+        place = format!("{}: {place}", repository.full_name);
+    }
+    if let Some(encoding) = &location.decoded {
+        place.push_str(&format!(" (decoded from {encoding})"));
+    }
     if let Some(commit) = &location.commit {
         place.push_str(&format!(
             " (commit {} by {}, {})",

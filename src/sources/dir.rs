@@ -174,6 +174,7 @@ pub fn scan_dirs(
                                 column: m.column,
                                 commit: None,
                                 repository: None,
+                                decoded: m.decoded,
                             },
                         });
                     }

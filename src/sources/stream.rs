@@ -75,6 +75,7 @@ impl<'a> Sink<'a> {
                 column: m.column,
                 commit: None,
                 repository: None,
+                decoded: m.decoded,
             },
         };
         if let Err(err) = (self.on_match)(found) {

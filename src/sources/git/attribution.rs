@@ -409,6 +409,7 @@ pub(crate) fn push_match(
             column: m.column,
             commit,
             repository: None,
+            decoded: m.decoded.clone(),
         },
     });
 }
