@@ -8,6 +8,8 @@
 # Into each, a few OpenAI-format keys are planted; they are made up at run time (random bodies
 # around the marker) and never appear in this script. Then, for each input:
 #   ferret:  ferret dir --no-progress --format jsonl PATH > /dev/null
+#   plain:   the same with --decode-depth 0 (no look inside base64, UTF-16 or escapes): the
+#            ratio ferret/plain is what decoding costs
 #   ripgrep: rg --no-ignore --hidden -a -c <marker> PATH > /dev/null   (the cheapest scan that
 #            still reads every byte looking for the keys' marker; -a: binary files too, as ferret)
 # Each command runs $RUNS times after a warm-up (page cache hot), alternating which tool goes
@@ -299,7 +301,7 @@ printf 'input\ttool\twall_s\twall_range_s\tcpu_s\trss_mb\tmax_disk_mb\n' >"$resu
 
 bench() {
     local name=$1 path=$2 bytes files f_runs r_runs i
-    local -a ferret_cmd rg_cmd
+    local -a ferret_cmd plain_cmd rg_cmd
     if [[ -d $path ]]; then
         ferret_cmd=("$FERRET" dir --no-progress --format jsonl "${thread_args[@]}" "$path")
         rg_cmd=(rg --no-ignore --hidden -a -c "$MARKER" "$path")
@@ -309,6 +311,8 @@ bench() {
         rg_cmd=(rg -a -c "$MARKER" "$path")
         files=1
     fi
+    # The same scan with decoding off: what looking inside encodings costs.
+    plain_cmd=("${ferret_cmd[@]:0:${#ferret_cmd[@]}-1}" --decode-depth 0 "$path")
     bytes=$(du -sb "$path" | cut -f1)
     say "$name: $path, $((bytes >> 20)) MB in $files files"
     # Warm-up: read everything once (and check ferret's findings while at it).
@@ -318,25 +322,30 @@ bench() {
     echo "   rg counts $("${rg_cmd[@]}" 2>/dev/null | awk -F: '{ n += $NF } END { print n + 0 }') lines with the marker" >&2
 
     f_runs=$BENCH_DIR/$name.ferret.runs r_runs=$BENCH_DIR/$name.rg.runs
+    p_runs=$BENCH_DIR/$name.plain.runs
     : >"$f_runs"
     : >"$r_runs"
+    : >"$p_runs"
     for ((i = 1; i <= RUNS; i++)); do
         say "$name: run $i/$RUNS"
         if ((i % 2)); then
             timed "$f_runs" "${ferret_cmd[@]}"
+            timed "$p_runs" "${plain_cmd[@]}"
             timed "$r_runs" "${rg_cmd[@]}"
         else
             timed "$r_runs" "${rg_cmd[@]}"
+            timed "$p_runs" "${plain_cmd[@]}"
             timed "$f_runs" "${ferret_cmd[@]}"
         fi
     done
-    for tool in ferret rg; do
+    for tool in ferret plain rg; do
         local runs=$BENCH_DIR/$name.$tool.runs
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$(median "$runs" 1)" "$(minmax "$runs" 1)" \
             "$(median "$runs" 2)" "$(median "$runs" 3 | awk '{ printf "%.1f", $1 / 1024 }')" \
             "$(maximum "$runs" 4 | awk '{ printf "%.1f", $1 * 512 / 1048576 }')" >>"$results"
     done
     commands+=("$name ferret: $(printf '%q ' "${ferret_cmd[@]}")> /dev/null"
+        "$name plain:  $(printf '%q ' "${plain_cmd[@]}")> /dev/null"
         "$name rg:     $(printf '%q ' "${rg_cmd[@]}")> /dev/null")
     if [[ $USE_HYPERFINE == 1 ]]; then
         hyperfine --style basic --warmup 1 --runs "$RUNS" -i \
@@ -375,6 +384,10 @@ for name in dict.fromkeys(r["input"] for r in rows):
     ratio = lambda k: f"x{float(f[k]) / float(g[k]):.2f}" if float(g[k]) else "n/a (rg under 0.01 s)"
     print(f"{name:<6} ferret/rg: wall {ratio('wall_s')}, CPU {ratio('cpu_s')}; "
           f"ferret peak RSS {float(f['rss_mb']):.1f} MB")
+    p = by[(name, "plain")]
+    print(f"{name:<6} decoding on/off (ferret / ferret --decode-depth 0): "
+          f"wall x{float(f['wall_s']) / float(p['wall_s']):.2f}, "
+          f"CPU x{float(f['cpu_s']) / float(p['cpu_s']):.2f}")
 EOF
 echo
 echo "commands (run from $BENCH_DIR):"
