@@ -39,7 +39,7 @@ pub enum SetupError {
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
     #[error(transparent)]
-    Ledger(#[from] crate::store::ledger::LedgerError),
+    Ledger(#[from] crate::store::StoreError),
     #[error("cannot start the revoker: {0}")]
     Runtime(String),
 }

@@ -7,20 +7,13 @@
 //! DELETE and the write of its outcome) is found and reconciled. It never holds a secret: keys
 //! are named by fingerprint, redacted form and their organization's ids.
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
+use super::{Db, StoreError, now_seconds};
 use crate::finding::Revocation;
 use crate::secret::Fingerprint;
-
-#[derive(Debug, thiserror::Error)]
-#[error("ledger {}: {reason}", path.display())]
-pub struct LedgerError {
-    path: PathBuf,
-    reason: String,
-}
 
 /// A remote action that changes the organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,14 +111,7 @@ pub struct Step {
 }
 
 pub struct Ledger {
-    path: PathBuf,
-    connection: Connection,
-}
-
-fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    db: Db,
 }
 
 const SCHEMA: &str = "
@@ -173,47 +159,25 @@ CREATE TABLE IF NOT EXISTS hook_runs (
 
 impl Ledger {
     /// Opens the ledger for a run that acts, creating it (mode 0600) when missing.
-    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let fail = |reason: String| LedgerError {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let connection = crate::store::open_private_db(path).map_err(fail)?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(|e| fail(e.to_string()))?;
+    pub fn open(path: &Path) -> Result<Ledger, StoreError> {
         Ok(Ledger {
-            path: path.to_path_buf(),
-            connection,
+            db: Db::open("ledger", path, SCHEMA)?,
         })
     }
 
     /// Opens an existing ledger without writing to it (`--dry-run`); `None` when there is none.
-    pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, LedgerError> {
-        if !path.exists() {
-            return Ok(None);
-        }
-        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| LedgerError {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-        Ok(Some(Ledger {
-            path: path.to_path_buf(),
-            connection,
-        }))
+    pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, StoreError> {
+        Ok(Db::open_read_only("ledger", path)?.map(|db| Ledger { db }))
     }
 
-    fn fail(&self, err: impl std::fmt::Display) -> LedgerError {
-        LedgerError {
-            path: self.path.clone(),
-            reason: err.to_string(),
-        }
+    fn fail(&self, err: impl std::fmt::Display) -> StoreError {
+        self.db.fail(err)
     }
 
     /// The final status recorded for a key, if any.
-    pub fn outcome(&self, fingerprint: &Fingerprint) -> Result<Option<Revocation>, LedgerError> {
+    pub fn outcome(&self, fingerprint: &Fingerprint) -> Result<Option<Revocation>, StoreError> {
         let text: Option<String> = self
+            .db
             .connection
             .query_row(
                 "SELECT revocation FROM keys WHERE fingerprint = ?1",
@@ -237,9 +201,9 @@ impl Ledger {
         rule: &str,
         redacted: &str,
         revocation: &Revocation,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(revocation).map_err(|e| self.fail(e))?;
-        self.connection
+        self.db.connection
             .execute(
                 "INSERT OR REPLACE INTO keys (fingerprint, rule, redacted, status, revocation, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -255,8 +219,8 @@ impl Ledger {
         fingerprint: &Fingerprint,
         action: Action,
         target: &Target,
-    ) -> Result<i64, LedgerError> {
-        self.connection
+    ) -> Result<i64, StoreError> {
+        self.db.connection
             .execute(
                 "INSERT INTO steps (fingerprint, action, project, key_id, service_account, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -270,7 +234,7 @@ impl Ledger {
                 ],
             )
             .map_err(|e| self.fail(e))?;
-        Ok(self.connection.last_insert_rowid())
+        Ok(self.db.connection.last_insert_rowid())
     }
 
     /// Records how a step ended (and, for a created replacement, what was created).
@@ -281,8 +245,9 @@ impl Ledger {
         request_id: Option<&str>,
         detail: Option<&str>,
         created: Option<&Target>,
-    ) -> Result<(), LedgerError> {
-        self.connection
+    ) -> Result<(), StoreError> {
+        self.db
+            .connection
             .execute(
                 "UPDATE steps SET finished_at = ?2, result = ?3, request_id = ?4, detail = ?5,
                      service_account = COALESCE(?6, service_account),
@@ -303,8 +268,9 @@ impl Ledger {
     }
 
     /// Every step recorded for a key, oldest first.
-    pub fn steps(&self, fingerprint: &Fingerprint) -> Result<Vec<Step>, LedgerError> {
+    pub fn steps(&self, fingerprint: &Fingerprint) -> Result<Vec<Step>, StoreError> {
         let mut statement = self
+            .db
             .connection
             .prepare(
                 "SELECT id, action, project, key_id, service_account, result
@@ -348,8 +314,9 @@ impl Ledger {
         path: &str,
         status: Option<u16>,
         request_id: Option<&str>,
-    ) -> Result<(), LedgerError> {
-        self.connection
+    ) -> Result<(), StoreError> {
+        self.db
+            .connection
             .execute(
                 "INSERT INTO calls (at, fingerprint, method, path, status, request_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -374,8 +341,9 @@ impl Ledger {
         hook: &str,
         ok: bool,
         detail: Option<&str>,
-    ) -> Result<(), LedgerError> {
-        self.connection
+    ) -> Result<(), StoreError> {
+        self.db
+            .connection
             .execute(
                 "INSERT INTO hook_runs (at, fingerprint, event, hook, ok, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

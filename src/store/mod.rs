@@ -6,8 +6,80 @@ pub mod ledger;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
+
+/// An error of one of ferret's SQLite files, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}: {reason}", path.display())]
+pub struct StoreError {
+    what: &'static str,
+    path: PathBuf,
+    reason: String,
+}
+
+/// One of ferret's SQLite files: its connection, and what to call it in errors.
+pub(crate) struct Db {
+    pub name: FileName,
+    pub connection: Connection,
+}
+
+/// What a file is and where, for its errors.
+pub(crate) struct FileName {
+    what: &'static str,
+    path: PathBuf,
+}
+
+impl FileName {
+    /// An error of this file.
+    pub fn fail(&self, err: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            what: self.what,
+            path: self.path.clone(),
+            reason: err.to_string(),
+        }
+    }
+}
+
+impl Db {
+    /// Opens (creating it, mode 0600, when missing) the file `what` at `path`, with `schema`.
+    pub fn open(what: &'static str, path: &Path, schema: &str) -> Result<Db, StoreError> {
+        let name = FileName {
+            what,
+            path: path.to_path_buf(),
+        };
+        let connection = open_private_db(path).map_err(|e| name.fail(e))?;
+        connection.execute_batch(schema).map_err(|e| name.fail(e))?;
+        Ok(Db { name, connection })
+    }
+
+    /// Opens an existing file without writing to it; `None` when there is none.
+    pub fn open_read_only(what: &'static str, path: &Path) -> Result<Option<Db>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let name = FileName {
+            what,
+            path: path.to_path_buf(),
+        };
+        let connection =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| name.fail(e))?;
+        Ok(Some(Db { name, connection }))
+    }
+
+    pub fn fail(&self, err: impl std::fmt::Display) -> StoreError {
+        self.name.fail(err)
+    }
+}
+
+/// Seconds since the Unix epoch, as the files record times.
+pub(crate) fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Opens (creating it and its directory when missing) a SQLite database readable by its owner
 /// only.

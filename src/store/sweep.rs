@@ -4,20 +4,13 @@
 //!
 //! It holds ids, paths and fingerprints, never a secret.
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
 use gix::ObjectId;
 use rusqlite::{OptionalExtension, params};
 
+use super::{Db, StoreError, now_seconds};
 use crate::sources::git::ObjectIdSet;
-
-#[derive(Debug, thiserror::Error)]
-#[error("sweep state {}: {reason}", path.display())]
-pub struct StateError {
-    path: PathBuf,
-    reason: String,
-}
 
 /// One finding location as the state remembers it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -29,8 +22,7 @@ pub struct Seen {
 }
 
 pub struct SweepState {
-    path: PathBuf,
-    connection: rusqlite::Connection,
+    db: Db,
 }
 
 const SCHEMA: &str = "
@@ -64,43 +56,27 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 ";
 
-fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl SweepState {
-    pub fn open(path: &Path) -> Result<Self, StateError> {
-        let fail = |reason: String| StateError {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let connection = crate::store::open_private_db(path).map_err(fail)?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(|e| fail(e.to_string()))?;
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SweepState {
-            path: path.to_path_buf(),
-            connection,
+            db: Db::open("sweep state", path, SCHEMA)?,
         })
     }
 
-    fn fail(&self, err: impl std::fmt::Display) -> StateError {
-        StateError {
-            path: self.path.clone(),
-            reason: err.to_string(),
-        }
+    fn fail(&self, err: impl std::fmt::Display) -> StoreError {
+        self.db.fail(err)
     }
 
-    fn repository_id(&self, name: &str) -> Result<i64, StateError> {
-        self.connection
+    fn repository_id(&self, name: &str) -> Result<i64, StoreError> {
+        self.db
+            .connection
             .execute(
                 "INSERT OR IGNORE INTO repositories (name) VALUES (?1)",
                 params![name],
             )
             .map_err(|e| self.fail(e))?;
-        self.connection
+        self.db
+            .connection
             .query_row(
                 "SELECT id FROM repositories WHERE name = ?1",
                 params![name],
@@ -110,8 +86,9 @@ impl SweepState {
     }
 
     /// The refs' tips recorded by the last sweep of `name`.
-    pub fn tips(&self, name: &str) -> Result<Option<String>, StateError> {
-        self.connection
+    pub fn tips(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.db
+            .connection
             .query_row(
                 "SELECT tips FROM repositories WHERE name = ?1",
                 params![name],
@@ -123,10 +100,11 @@ impl SweepState {
     }
 
     /// Blobs of `name` scanned before, and the objects that held secrets then.
-    pub fn scanned(&self, name: &str) -> Result<(ObjectIdSet, Vec<ObjectId>), StateError> {
+    pub fn scanned(&self, name: &str) -> Result<(ObjectIdSet, Vec<ObjectId>), StoreError> {
         let repository = self.repository_id(name)?;
-        let read = |table: &str| -> Result<Vec<ObjectId>, StateError> {
+        let read = |table: &str| -> Result<Vec<ObjectId>, StoreError> {
             let mut statement = self
+                .db
                 .connection
                 .prepare(&format!("SELECT id FROM {table} WHERE repository = ?1"))
                 .map_err(|e| self.fail(e))?;
@@ -157,13 +135,11 @@ impl SweepState {
         new_blobs: &[ObjectId],
         matched: &[ObjectId],
         findings: &[Seen],
-    ) -> Result<Vec<Seen>, StateError> {
+    ) -> Result<Vec<Seen>, StoreError> {
         let repository = self.repository_id(name)?;
         let now = now_seconds();
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(|e| fail(&self.path, e))?;
+        let name = &self.db.name;
+        let transaction = self.db.connection.transaction().map_err(|e| name.fail(e))?;
         let result = (|| -> rusqlite::Result<Vec<Seen>> {
             {
                 let mut insert = transaction
@@ -225,30 +201,24 @@ impl SweepState {
         })();
         match result {
             Ok(fixed) => {
-                transaction.commit().map_err(|e| fail(&self.path, e))?;
+                transaction.commit().map_err(|e| name.fail(e))?;
                 Ok(fixed)
             }
-            Err(err) => Err(fail(&self.path, err)),
+            Err(err) => Err(name.fail(err)),
         }
     }
 
     /// Records that `name` could not be swept (its earlier state stays as it was).
-    pub fn record_failure(&self, name: &str, reason: &str) -> Result<(), StateError> {
+    pub fn record_failure(&self, name: &str, reason: &str) -> Result<(), StoreError> {
         let repository = self.repository_id(name)?;
-        self.connection
+        self.db
+            .connection
             .execute(
                 "UPDATE repositories SET last_error = ?2 WHERE id = ?1",
                 params![repository, reason],
             )
             .map_err(|e| self.fail(e))?;
         Ok(())
-    }
-}
-
-fn fail(path: &Path, err: impl std::fmt::Display) -> StateError {
-    StateError {
-        path: path.to_path_buf(),
-        reason: err.to_string(),
     }
 }
 

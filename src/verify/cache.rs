@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use crate::finding::{Verification, VerificationStatus};
 use crate::secret::Secret;
+use crate::store::now_seconds;
 
 #[derive(Debug, thiserror::Error)]
 #[error("verification cache {}: {reason}", path.display())]
@@ -27,12 +28,6 @@ pub struct Cache {
     connection: Mutex<Connection>,
     hmac_key: [u8; 32],
     ttl: Duration,
-}
-
-fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Reads the HMAC secret beside the database, creating it (0600) on first use.
