@@ -36,15 +36,6 @@ pub struct Decoded {
     pub encoding: String,
 }
 
-/// What an Aho-Corasick pattern of the matcher stands for.
-#[derive(Debug)]
-enum Pattern {
-    /// A keyword, and the rules that use it.
-    Keyword(Vec<usize>),
-    /// A keyword under a transform (base64, UTF-16).
-    Encoded(Transform),
-}
-
 /// How deep encodings are decoded inside each other by default.
 pub const DEFAULT_DECODE_DEPTH: usize = 3;
 
@@ -52,10 +43,15 @@ pub const DEFAULT_DECODE_DEPTH: usize = 3;
 #[derive(Debug)]
 pub struct Matcher {
     rules: RuleSet,
-    /// The keywords, and their encoded forms.
     keywords: AhoCorasick,
-    /// What each pattern of `keywords` stands for.
-    patterns: Vec<Pattern>,
+    /// For each keyword pattern id, the rules that use it.
+    keyword_rules: Vec<Vec<usize>>,
+    /// The keywords' base64 forms, searched only when decoding: a separate automaton keeps
+    /// the keyword search on its fast single-pattern path.
+    base64_forms: AhoCorasick,
+    /// Their UTF-16 forms, searched only in input holding a zero byte (text never does), with
+    /// each pattern's byte order.
+    utf16_forms: (AhoCorasick, Vec<Transform>),
     secret_groups: Vec<Option<usize>>,
     /// The longest a match may reach from a keyword, over all rules.
     max_reach: usize,
@@ -65,48 +61,51 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(rules: RuleSet) -> Self {
-        let mut keywords: Vec<Vec<u8>> = Vec::new();
-        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut keywords: Vec<&str> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         for (index, rule) in rules.rules.iter().enumerate() {
             for keyword in &rule.keywords {
-                match keywords.iter().position(|k| k == keyword.as_bytes()) {
-                    Some(id) => {
-                        if let Pattern::Keyword(users) = &mut patterns[id] {
-                            users.push(index);
-                        }
-                    }
+                match keywords.iter().position(|k| k == keyword) {
+                    Some(id) => keyword_rules[id].push(index),
                     None => {
-                        keywords.push(keyword.as_bytes().to_vec());
-                        patterns.push(Pattern::Keyword(vec![index]));
+                        keywords.push(keyword);
+                        keyword_rules.push(vec![index]);
                     }
                 }
             }
         }
-        let plain = keywords.len();
-        for id in 0..plain {
-            let keyword = String::from_utf8_lossy(&keywords[id]).into_owned();
-            for (form, transform) in decode::encoded_forms(&keyword) {
-                // Base64 of base64 (a Secret holding an encoded value) is found in one pass
-                // too; deeper nesting only inside text already decoded.
-                let twice = match transform {
-                    Transform::Base64 => decode::encoded_forms(&String::from_utf8_lossy(&form))
-                        .into_iter()
-                        .filter(|(_, t)| *t == Transform::Base64)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                for (form, transform) in std::iter::once((form, transform)).chain(twice) {
-                    if !keywords.contains(&form) {
-                        keywords.push(form);
-                        patterns.push(Pattern::Encoded(transform));
-                    }
+        let mut forms: Vec<Vec<u8>> = Vec::new();
+        let mut wide: Vec<Vec<u8>> = Vec::new();
+        let mut wide_orders = Vec::new();
+        for keyword in &keywords {
+            // Only forms of the keywords themselves: each more pattern slows the pass over all
+            // input (forms of forms, for base64 inside base64, cost 2x on text), so nesting is
+            // followed inside text already decoded.
+            for (form, transform) in decode::encoded_forms(keyword) {
+                if transform != Transform::Base64 {
+                    wide.push(form);
+                    wide_orders.push(transform);
+                } else if !forms.contains(&form) {
+                    forms.push(form);
                 }
             }
         }
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .expect("keyword automaton within size limits");
+        let automaton = |patterns: &[&[u8]], kind: MatchKind| {
+            AhoCorasick::builder()
+                .match_kind(kind)
+                .build(patterns)
+                .expect("keyword automaton within size limits")
+        };
+        let keyword_bytes: Vec<&[u8]> = keywords.iter().map(|k| k.as_bytes()).collect();
+        let form_bytes: Vec<&[u8]> = forms.iter().map(Vec::as_slice).collect();
+        let wide_bytes: Vec<&[u8]> = wide.iter().map(Vec::as_slice).collect();
+        let keywords = automaton(&keyword_bytes, MatchKind::Standard);
+        // Leftmost matching has the packed (SIMD) prefilter overlapping search lacks; a run is
+        // taken whole around any one hit, so overlapping hits add nothing.
+        let base64_forms = automaton(&form_bytes, MatchKind::LeftmostFirst);
+        // Overlapping here: a little-endian form and the big-endian misreading one byte
+        // before it overlap, and both are needed to tell which is right.
+        let utf16_forms = (automaton(&wide_bytes, MatchKind::Standard), wide_orders);
         let secret_groups = rules.rules.iter().map(Rule::secret_group).collect();
         let max_reach = rules
             .rules
@@ -116,8 +115,10 @@ impl Matcher {
             .unwrap_or(0);
         Matcher {
             rules,
-            keywords: automaton,
-            patterns,
+            keywords,
+            keyword_rules,
+            base64_forms,
+            utf16_forms,
             secret_groups,
             max_reach,
             decode_depth: DEFAULT_DECODE_DEPTH,
@@ -148,37 +149,46 @@ impl Matcher {
     /// [`Matcher::find`], decoding at most `depth` encodings deep.
     fn find_nested(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>, depth: usize) {
         let first = out.len();
-        let mut hits = self.keywords.find_overlapping_iter(hay).peekable();
-        if hits.peek().is_none() {
-            return;
-        }
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
-        let mut runs: Vec<(Range<usize>, Transform)> = Vec::new();
-        for hit in hits {
-            match &self.patterns[hit.pattern().as_usize()] {
-                Pattern::Keyword(users) => {
-                    for &rule in users {
-                        let reach = self.rules.rules[rule].max_len;
-                        let window =
-                            hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
-                        if window.end <= report.start || window.start >= report.end + reach {
-                            continue;
-                        }
-                        push_merged(&mut windows[rule], window);
-                    }
+        let mut any = false;
+        for hit in self.keywords.find_overlapping_iter(hay) {
+            any = true;
+            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+                let reach = self.rules.rules[rule].max_len;
+                let window = hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
+                if window.end <= report.start || window.start >= report.end + reach {
+                    continue;
                 }
-                Pattern::Encoded(transform) if depth > 0 => {
-                    let run = decode::encoded_run(hay, hit.range(), *transform);
-                    // Hits come in order: a run already taken holds the hits after it.
-                    let known = runs
-                        .last()
-                        .is_some_and(|(r, _)| r.start <= run.start && run.end <= r.end);
-                    if report.contains(&run.start) && !known {
-                        runs.push((run, *transform));
-                    }
-                }
-                Pattern::Encoded(_) => {}
+                push_merged(&mut windows[rule], window);
             }
+        }
+        let mut runs: Vec<(Range<usize>, Transform)> = Vec::new();
+        if depth > 0 {
+            let base64 = self
+                .base64_forms
+                .find_iter(hay)
+                .map(|hit| (hit, Transform::Base64));
+            let (wide, orders) = &self.utf16_forms;
+            let utf16 = memchr::memchr(0, hay)
+                .map(|_| wide.find_overlapping_iter(hay))
+                .into_iter()
+                .flatten()
+                .map(|hit| (hit, orders[hit.pattern().as_usize()]));
+            let mut hits: Vec<_> = base64.chain(utf16).collect();
+            hits.sort_by_key(|(hit, _)| hit.start());
+            for (hit, transform) in hits {
+                let run = decode::encoded_run(hay, hit.range(), transform);
+                // Hits come in order: a run already taken holds the hits after it.
+                let known = runs
+                    .last()
+                    .is_some_and(|(r, _)| r.start <= run.start && run.end <= r.end);
+                if report.contains(&run.start) && !known {
+                    runs.push((run, transform));
+                }
+            }
+        }
+        if !any && runs.is_empty() {
+            return;
         }
         for (index, rule_windows) in windows.iter().enumerate() {
             for window in rule_windows {
