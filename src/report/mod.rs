@@ -1,6 +1,8 @@
-//! Reports: turning findings into text for people, JSON/JSONL for scripts, and SARIF for
-//! GitHub code scanning. Every writer redacts secrets unless `show_secrets` is set.
+//! Reports: turning findings into text for people, JSON/JSONL for scripts, SARIF for GitHub
+//! code scanning, and workflow annotations for GitHub Actions. Every writer redacts secrets
+//! unless `show_secrets` is set.
 
+mod github;
 mod sarif;
 mod text;
 
@@ -9,10 +11,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::finding::{CommitInfo, Finding, Location, Revocation, Verification};
+use crate::finding::{CommitInfo, Finding, Location, Revocation, Verification, VerificationStatus};
 use crate::rules::Rule;
 
+pub use github::{write_command, write_step_summary};
 pub use sarif::sarif_log;
+pub use text::write_blocked_commit_hint;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -20,6 +24,8 @@ pub enum Format {
     Json,
     Jsonl,
     Sarif,
+    /// GitHub Actions workflow commands: one `::error file=…,line=…::` annotation a location.
+    Github,
 }
 
 impl Format {
@@ -115,6 +121,34 @@ pub fn shown_secret(finding: &Finding, options: &ReportOptions) -> String {
     }
 }
 
+/// One sentence about a finding at a location, for SARIF results and annotations:
+/// `OpenAI project API key sk-proj-Ab12…x9Zq found in commit <id> (verified live).`
+pub(crate) fn one_line_message(
+    finding: &Finding,
+    location: &Location,
+    options: &ReportOptions,
+) -> String {
+    let mut text = format!(
+        "{} {} found",
+        finding.rule_name,
+        shown_secret(finding, options)
+    );
+    if let Some(commit) = &location.commit {
+        text.push_str(&format!(" in commit {}", commit.id));
+    }
+    if finding.verification.status != VerificationStatus::Unverified {
+        text.push_str(&format!(
+            " (verified {})",
+            finding.verification.status_name()
+        ));
+    }
+    if let Some(revocation) = &finding.revocation {
+        text.push_str(&format!(" (revocation: {})", revocation.status_name()));
+    }
+    text.push('.');
+    text
+}
+
 /// Writes a complete report of `findings`.
 pub fn write_report(
     format: Format,
@@ -140,6 +174,7 @@ pub fn write_report(
             serde_json::to_writer_pretty(&mut *out, &sarif_log(findings, rules, options))?;
             writeln!(out)
         }
+        Format::Github => github::write_annotations(findings, options, out),
     }?;
     out.flush()
 }
@@ -161,8 +196,9 @@ fn write_jsonl(record: &FindingRecord, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
-/// A report written while a stream is scanned: text and JSONL lines go out (flushed) as each
-/// finding is seen; JSON and SARIF, which are single documents, are written at the end.
+/// A report written while a stream is scanned: text, JSONL and annotation lines go out
+/// (flushed) as each finding is seen; JSON and SARIF, which are single documents, are written
+/// at the end.
 pub struct StreamingReport<'o> {
     format: Format,
     options: ReportOptions,
@@ -192,6 +228,10 @@ impl<'o> StreamingReport<'o> {
                 write_jsonl(&record, self.out)?;
                 self.out.flush()
             }
+            Format::Github => {
+                github::write_annotations(std::slice::from_ref(&finding), &self.options, self.out)?;
+                self.out.flush()
+            }
             Format::Json | Format::Sarif => {
                 self.held.push(finding);
                 Ok(())
@@ -205,7 +245,7 @@ impl<'o> StreamingReport<'o> {
             Format::Json | Format::Sarif => {
                 write_report(self.format, &self.held, rules, &self.options, self.out)
             }
-            Format::Text | Format::Jsonl => self.out.flush(),
+            Format::Text | Format::Jsonl | Format::Github => self.out.flush(),
         }
     }
 }

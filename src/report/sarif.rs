@@ -16,8 +16,8 @@ use serde_sarif::sarif::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{ReportOptions, shown_secret};
-use crate::finding::{Finding, Location, VerificationStatus};
+use super::{ReportOptions, one_line_message, shown_secret};
+use crate::finding::{Finding, Location};
 use crate::rules::{Rule, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -123,7 +123,7 @@ fn result(
     options: &ReportOptions,
 ) -> SarifResult {
     let secret = shown_secret(finding, options);
-    let mut text = format!("{} {} found", finding.rule_name, secret);
+    let text = one_line_message(finding, location, options);
     let mut properties = BTreeMap::new();
     properties.insert("fingerprint".to_string(), json!(finding.fingerprint.0));
     properties.insert("secret".to_string(), json!(secret));
@@ -143,7 +143,6 @@ fn result(
         }
     }
     if let Some(commit) = &location.commit {
-        text.push_str(&format!(" in commit {}", commit.id));
         properties.insert("commit".to_string(), json!(commit.id));
         properties.insert("author".to_string(), json!(commit.author));
         properties.insert("date".to_string(), json!(commit.date));
@@ -151,16 +150,6 @@ fn result(
             properties.insert("refs".to_string(), json!(commit.refs));
         }
     }
-    if finding.verification.status != VerificationStatus::Unverified {
-        text.push_str(&format!(
-            " (verified {})",
-            finding.verification.status_name()
-        ));
-    }
-    if let Some(revocation) = &finding.revocation {
-        text.push_str(&format!(" (revocation: {})", revocation.status_name()));
-    }
-    text.push('.');
     let region = Region::builder()
         .start_line(location.line as i64)
         .start_column(location.column as i64)

@@ -115,3 +115,20 @@ pub fn write_line(
         status_line(finding)
     )
 }
+
+/// What a developer whose commit was just blocked needs to know, after the text report of
+/// `ferret git --staged`: what to do about a real key, and every way to let a false positive
+/// through.
+pub fn write_blocked_commit_hint(options: &ReportOptions, out: &mut dyn Write) -> io::Result<()> {
+    let hint = "\
+Commit blocked: the staged change adds the key(s) above. Remove them from the staged files
+(a key that was ever pushed or shared is compromised: revoke it too).
+A false positive? Let it through with one of:
+  - `ferret:allow` anywhere on its line;
+  - its fingerprint (shown above) on a line of .ferretignore at the repository root;
+  - an [allowlist] entry (paths, regexes or fingerprints) in .ferret.toml;
+  - a --baseline FILE argument: an earlier JSON/JSONL report whose keys are accepted.
+To commit once without the check: git commit --no-verify.";
+    writeln!(out, "{}", paint(options, DIM, hint))?;
+    out.flush()
+}
