@@ -1,28 +1,47 @@
 //! `ferret git`: scan a repository's history, a commit range, or the staged change.
 
-use super::{GitArgs, scan_setup, warn};
-use crate::sources::git::{self, GitOptions};
+use super::scan_setup::{self, ScanSetup};
+use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
+use crate::report::{Format, write_blocked_commit_hint};
+use crate::sources::git::{self, GitOptions, GitScan, Target};
 
 pub fn run(args: GitArgs) -> anyhow::Result<u8> {
-    let repo = git::open(&args.repo)?;
-    let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
-    let spinner = scan_setup::spinner(&args.scan, "{spinner} scanning git objects ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
-    let scan = if args.staged {
-        git::scan_staged(&repo, &setup.matcher, &on_warning)?
+    let target = if args.staged {
+        Target::Staged
     } else if let Some(range) = &args.range {
-        git::scan_range(&repo, &setup.matcher, range, &on_warning)?
+        Target::Range(range.clone())
     } else {
-        let options = GitOptions {
+        Target::History(GitOptions {
             unreachable: args.unreachable,
             threads: args.scan.threads.unwrap_or(0),
             ..GitOptions::default()
-        };
-        git::scan_history(&repo, &setup.matcher, &options, &on_warning)?
+        })
     };
+    let repo = git::open(&args.repo)?;
+    let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
+    let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
+    let code = scan_setup::report_matches(&mut setup, scan.matches)?;
+    // A pre-commit hook's report ends with what to do about the blocked commit.
+    if args.staged && code == EXIT_FINDINGS && setup.format == Format::Text {
+        write_blocked_commit_hint(&setup.options, &mut setup.output)?;
+    }
+    Ok(code)
+}
+
+/// Scans `target` with a spinner and warnings on stderr, saying so when there was nothing to
+/// scan.
+pub(super) fn scan_repo(
+    repo: &gix::Repository,
+    setup: &ScanSetup,
+    args: &ScanArgs,
+    target: &Target,
+) -> anyhow::Result<GitScan> {
+    let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
+    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
+    let scan = git::scan(repo, &setup.matcher, target, &on_warning)?;
     spinner.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
         eprintln!("ferret: {reason}");
     }
-    scan_setup::report_matches(&mut setup, scan.matches)
+    Ok(scan)
 }

@@ -47,6 +47,17 @@ impl GitError {
     }
 }
 
+/// What a git scan covers.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Every object of the history ([`scan_history`]).
+    History(GitOptions),
+    /// What the commits of `BASE..HEAD` introduce ([`scan_range`]).
+    Range(String),
+    /// The lines the index adds over `HEAD` ([`scan_staged`]).
+    Staged,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct GitOptions {
     /// Also report objects no ref reaches (dangling commits, dropped stashes, lost blobs).
@@ -187,6 +198,20 @@ pub(crate) fn commit_info(id: ObjectId, commit: &gix::objs::CommitRef<'_>) -> Co
         author,
         date,
         refs: Vec::new(),
+    }
+}
+
+/// Scans `target` in `repo`.
+pub fn scan(
+    repo: &gix::Repository,
+    matcher: &Matcher,
+    target: &Target,
+    on_warning: &(dyn Fn(&Warning) + Sync),
+) -> Result<GitScan, GitError> {
+    match target {
+        Target::History(options) => scan_history(repo, matcher, options, on_warning),
+        Target::Range(range) => scan_range(repo, matcher, range, on_warning),
+        Target::Staged => scan_staged(repo, matcher, on_warning),
     }
 }
 
