@@ -6,14 +6,16 @@
 //! drops what the operator accepted (configured by [`config`]), [`verify`] asks providers
 //! whether keys are live, [`revoke`] revokes and rotates the live ones (recording every step
 //! in the [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes
-//! text, JSON, JSONL or SARIF. [`sweep`] runs all of it over every repository of a GitHub
-//! organization (through [`github`]). [`cli`] is the command line on top. Secrets travel as
+//! text, JSON, JSONL, SARIF or GitHub annotations. [`sweep`] runs all of it over every
+//! repository of a GitHub organization (through [`github`]). [`cli`] is the command line on
+//! top, with [`git_hook`] (the plain git pre-commit hook). Secrets travel as
 //! [`secret::Secret`], which redacts itself everywhere it is printed.
 
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod finding;
+pub mod git_hook;
 pub mod github;
 pub mod hooks;
 pub mod matcher;

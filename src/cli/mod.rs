@@ -4,6 +4,7 @@
 mod cmd_dir;
 mod cmd_git;
 mod cmd_github;
+mod cmd_hook;
 mod cmd_merge;
 mod cmd_rules;
 mod cmd_stream;
@@ -52,6 +53,8 @@ pub enum Command {
     Revoke(RevokeCommandArgs),
     /// List the detection rules, or check their examples.
     Rules(RulesArgs),
+    /// Install ferret as a git pre-commit hook.
+    Hook(HookArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -308,6 +311,29 @@ pub enum RulesAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub action: HookAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAction {
+    /// Write a pre-commit hook that runs `ferret git --staged` (in core.hooksPath when set).
+    Install {
+        /// The repository (or a directory inside it).
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+        /// Replace a pre-commit hook that ferret did not write.
+        #[arg(long)]
+        force: bool,
+        /// Keep a pre-commit hook that ferret did not write: it becomes pre-commit.local and
+        /// runs before ferret.
+        #[arg(long, conflicts_with = "force")]
+        chain: bool,
+    },
+}
+
 /// Exit code for "findings were reported".
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code for usage and runtime errors.
@@ -325,6 +351,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => cmd_verify::run_verify(args),
         Command::Revoke(args) => cmd_verify::run_revoke(args),
         Command::Rules(args) => cmd_rules::run(args),
+        Command::Hook(args) => cmd_hook::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
