@@ -8,9 +8,11 @@
 //! in the [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes
 //! text, JSON, JSONL, SARIF or GitHub annotations. [`sweep`] runs all of it over every
 //! repository of a GitHub organization (through [`github`]). [`cli`] is the command line on
-//! top, with [`git_hook`] (the plain git pre-commit hook). Secrets travel as
-//! [`secret::Secret`], which redacts itself everywhere it is printed.
+//! top, with [`ci`] (what a CI event asks to scan) and [`git_hook`] (the plain git pre-commit
+//! hook) for the places where ferret runs every day. Secrets travel as [`secret::Secret`],
+//! which redacts itself everywhere it is printed.
 
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod decode;

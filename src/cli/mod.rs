@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap derive) and one thin module per subcommand
 //! that parses, calls the library and prints. Errors become one line on stderr and exit code 2.
 
+mod cmd_ci;
 mod cmd_dir;
 mod cmd_git;
 mod cmd_github;
@@ -55,6 +56,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Install ferret as a git pre-commit hook.
     Hook(HookArgs),
+    /// Run in CI: scan what the triggering event brings, report in the CI's own terms.
+    Ci(CiArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -334,6 +337,44 @@ pub enum HookAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub provider: CiProvider,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiProvider {
+    /// In a GitHub Actions job: scan what the event brings (a pull request's commits, a push's,
+    /// the full history on a schedule), write annotations, a step summary and optionally SARIF.
+    Github(CiGithubArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CiMode {
+    /// What the event brings (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH).
+    Auto,
+    /// The whole history, whatever the event.
+    Full,
+}
+
+#[derive(Debug, Args)]
+pub struct CiGithubArgs {
+    /// The checkout [default: $GITHUB_WORKSPACE, else the current directory].
+    pub repo: Option<PathBuf>,
+    /// What to scan.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mode: CiMode,
+    /// Also write a SARIF report to FILE (for github/codeql-action/upload-sarif).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Append a Markdown summary to FILE [default: $GITHUB_STEP_SUMMARY, when set].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 /// Exit code for "findings were reported".
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code for usage and runtime errors.
@@ -352,6 +393,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Revoke(args) => cmd_verify::run_revoke(args),
         Command::Rules(args) => cmd_rules::run(args),
         Command::Hook(args) => cmd_hook::run(args),
+        Command::Ci(args) => cmd_ci::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

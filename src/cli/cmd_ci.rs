@@ -1,0 +1,126 @@
+//! `ferret ci github`: the scan a GitHub Actions job runs. The event decides what is scanned
+//! ([`crate::ci::github`]); the scan is `ferret git`'s; findings become annotations (the default
+//! report format here), a Markdown table in the step summary, and optionally a SARIF file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::cmd_git::scan_repo;
+use super::{CiArgs, CiGithubArgs, CiMode, CiProvider, scan_setup};
+use crate::ci::github::{Decision, ScanPlan, decide};
+use crate::report::{Format, write_command, write_report, write_step_summary};
+use crate::sources::git::{self, GitOptions, GitScan, Target};
+
+pub fn run(args: CiArgs) -> anyhow::Result<u8> {
+    match args.provider {
+        CiProvider::Github(args) => github(args),
+    }
+}
+
+/// A variable of the Actions environment; unset and empty are the same.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
+    let checkout = args
+        .repo
+        .clone()
+        .or_else(|| env("GITHUB_WORKSPACE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let repo = git::open(&checkout)?;
+    let decision = match args.mode {
+        CiMode::Full => Decision {
+            plan: ScanPlan::FullHistory,
+            reason: "--mode full".to_string(),
+            fallback: None,
+        },
+        CiMode::Auto => event_decision(&repo)?,
+    };
+    if let Some(fallback) = &decision.fallback {
+        // The runner reads workflow commands on stderr too: this one shows on the run's page.
+        write_command(
+            &mut std::io::stderr(),
+            "warning",
+            &[("title", "ferret".to_string())],
+            fallback,
+        )?;
+    }
+    eprintln!(
+        "ferret: ci: scanning {} ({})",
+        decision.plan, decision.reason
+    );
+
+    // Annotations on stdout unless a format (or an output file implying one) was asked for.
+    let implied = args.scan.output.as_deref().and_then(Format::from_extension);
+    if args.scan.format.is_none() && implied.is_none() {
+        args.scan.format = Some(Format::Github);
+    }
+    let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
+    let scan = match &decision.plan {
+        ScanPlan::Range { base, head } => {
+            let target = Target::Range(format!("{base}..{head}"));
+            scan_repo(&repo, &setup, &args.scan, &target)?
+        }
+        ScanPlan::FullHistory => {
+            let target = Target::History(GitOptions {
+                unreachable: false,
+                threads: args.scan.threads.unwrap_or(0),
+            });
+            scan_repo(&repo, &setup, &args.scan, &target)?
+        }
+        ScanPlan::Nothing => GitScan::default(),
+    };
+    let findings = scan_setup::process_matches(&mut setup, scan.matches);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    if let Some(path) = &args.sarif {
+        let mut out = BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        let rules = setup.matcher.rules();
+        write_report(Format::Sarif, &findings, rules, &setup.options, &mut out)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let summary = args
+        .summary
+        .clone()
+        .or_else(|| env("GITHUB_STEP_SUMMARY").map(PathBuf::from));
+    if let Some(path) = summary {
+        let scanned = format!("{} ({})", decision.plan, decision.reason);
+        append_summary(&path, |out| {
+            // The summary is Markdown for people: never a full key, whatever --show-secrets says.
+            let options = crate::report::ReportOptions::default();
+            write_step_summary(&findings, &scanned, &options, out)
+        })?;
+    }
+    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+}
+
+/// The decision for the event in `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`.
+fn event_decision(repo: &gix::Repository) -> anyhow::Result<Decision> {
+    let event = env("GITHUB_EVENT_NAME").context(
+        "GITHUB_EVENT_NAME is not set: `ferret ci github` runs in a GitHub Actions job (use \
+         --mode full, or `ferret git`, elsewhere)",
+    )?;
+    let path = env("GITHUB_EVENT_PATH").context("GITHUB_EVENT_PATH is not set")?;
+    let payload =
+        std::fs::read(&path).with_context(|| format!("cannot read the event payload {path}"))?;
+    Ok(decide(repo, &event, &payload)?)
+}
+
+/// Appends to the step summary file (each step of a job appends its own part).
+fn append_summary(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the step summary {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    write(&mut out).with_context(|| format!("cannot write the step summary {}", path.display()))
+}
