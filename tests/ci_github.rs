@@ -51,6 +51,16 @@ fn push_payload(git_ref: &str, before: &str, after: &str, forced: bool) -> Strin
     )
 }
 
+/// `ferret ci github` for a push of `git_ref` from `before` to `after`.
+fn push(repo: &Repo, git_ref: &str, before: &str, after: &str, forced: bool) -> CiRun {
+    ci(
+        repo,
+        "push",
+        &push_payload(git_ref, before, after, forced),
+        &[],
+    )
+}
+
 /// A pull request payload from `base` to `head`.
 fn pull_request_payload(base: &str, head: &str) -> String {
     payload(
@@ -252,12 +262,7 @@ fn push_to_a_branch_scans_before_to_after() {
     let newer_key = project_key();
     repo.write("notes.md", format!("try {newer_key}\n"));
     let after = repo.commit_all("notes");
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/feature", &feature, &after, false),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/feature", &feature, &after, false);
     result.run.expect_code(1);
     assert_eq!(
         result.decision(),
@@ -274,12 +279,7 @@ fn push_creating_a_branch_scans_its_commits_not_on_the_default_branch() {
     // actions/checkout with fetch-depth: 0 leaves the default branch as origin/main.
     repo.git(&["update-ref", "refs/remotes/origin/main", &main]);
     repo.git(&["branch", "-q", "-D", "main"]);
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/feature", NULL_SHA, &feature, false),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/feature", NULL_SHA, &feature, false);
     result.run.expect_code(1);
     assert_eq!(
         result.decision(),
@@ -290,12 +290,7 @@ fn push_creating_a_branch_scans_its_commits_not_on_the_default_branch() {
     assert!(!result.run.stderr.contains("::warning"), "{}", result.run);
 
     // A new branch at a commit main already has brings nothing: exit 0, not an error.
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/release", NULL_SHA, &main, false),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/release", NULL_SHA, &main, false);
     result.run.expect_code(0);
     assert_eq!(
         result.decision(),
@@ -311,12 +306,7 @@ fn push_creating_a_branch_scans_its_commits_not_on_the_default_branch() {
 #[test]
 fn first_push_of_the_default_branch_scans_the_full_history() {
     let (repo, main, _, old_key, _) = repo_with_feature_branch();
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/main", NULL_SHA, &main, false),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/main", NULL_SHA, &main, false);
     result.run.expect_code(1);
     assert_eq!(
         result.decision(),
@@ -331,12 +321,7 @@ fn force_push_whose_old_tip_is_gone_falls_back_to_the_commits_not_on_main() {
     repo.git(&["update-ref", "refs/remotes/origin/main", &main]);
     // The tip before the force push: a commit the clone never had.
     let gone = "5f1c3e2d4b6a79881726354453627180918a7b6c";
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/feature", gone, &feature, true),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/feature", gone, &feature, true);
     let run = &result.run;
     run.expect_code(1);
     assert_eq!(
@@ -365,12 +350,7 @@ fn force_push_whose_old_tip_is_still_there_scans_what_the_new_tip_adds() {
     let fresh_key = project_key();
     repo.write("config/.env", format!("OPENAI_API_KEY={fresh_key}\n"));
     let new_tip = repo.commit_all("configure the model, rewritten");
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/feature", &old_tip, &new_tip, true),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/feature", &old_tip, &new_tip, true);
     result.run.expect_code(1);
     assert_eq!(
         result.decision(),
@@ -383,12 +363,7 @@ fn force_push_whose_old_tip_is_still_there_scans_what_the_new_tip_adds() {
 #[test]
 fn push_deleting_a_branch_scans_nothing() {
     let (repo, _, feature, _, _) = repo_with_feature_branch();
-    let result = ci(
-        &repo,
-        "push",
-        &push_payload("refs/heads/feature", &feature, NULL_SHA, false),
-        &[],
-    );
+    let result = push(&repo, "refs/heads/feature", &feature, NULL_SHA, false);
     result.run.expect_code(0);
     assert_eq!(
         result.decision(),
