@@ -67,8 +67,8 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         }
         ScanPlan::FullHistory => {
             let target = Target::History(GitOptions {
-                unreachable: false,
                 threads: args.scan.threads.unwrap_or(0),
+                ..GitOptions::default()
             });
             scan_repo(&repo, &setup, &args.scan, &target)?
         }

@@ -122,7 +122,8 @@ pub fn shown_secret(finding: &Finding, options: &ReportOptions) -> String {
 }
 
 /// One sentence about a finding at a location, for SARIF results and annotations:
-/// `OpenAI project API key sk-proj-Ab12…x9Zq found in commit <id> (verified live).`
+/// `OpenAI project API key sk-proj-Ab12…x9Zq found (decoded from base64) in acme/api in
+/// commit <id> (verified live).`
 pub(crate) fn one_line_message(
     finding: &Finding,
     location: &Location,
@@ -133,6 +134,12 @@ pub(crate) fn one_line_message(
         finding.rule_name,
         shown_secret(finding, options)
     );
+    if let Some(encoding) = &location.decoded {
+        text.push_str(&format!(" (decoded from {encoding})"));
+    }
+    if let Some(repository) = &location.repository {
+        text.push_str(&format!(" in {}", repository.full_name));
+    }
     if let Some(commit) = &location.commit {
         text.push_str(&format!(" in commit {}", commit.id));
     }

@@ -132,11 +132,9 @@ fn result(
         properties.insert("revocation".to_string(), json!(revocation));
     }
     if let Some(encoding) = &location.decoded {
-        text.push_str(&format!(" (decoded from {encoding})"));
         properties.insert("decoded".to_string(), json!(encoding));
     }
     if let Some(repository) = &location.repository {
-        text.push_str(&format!(" in {}", repository.full_name));
         properties.insert("repository".to_string(), json!(repository.full_name));
         if let Some(url) = location.url() {
             properties.insert("url".to_string(), json!(url));
