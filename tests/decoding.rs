@@ -103,12 +103,7 @@ fn every_encoding_is_decoded_and_reported_where_the_encoded_text_is() {
     );
     assert_eq!(
         at(7),
-        (
-            "nested.txt".into(),
-            1,
-            8,
-            Some("base64>json-escape".into())
-        )
+        ("nested.txt".into(), 1, 8, Some("base64>json-escape".into()))
     );
     assert_eq!(at(8), ("plain.env".into(), 1, 5, None));
     assert_eq!(
