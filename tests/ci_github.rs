@@ -338,6 +338,41 @@ fn force_push_whose_old_tip_is_gone_falls_back_to_the_commits_not_on_main() {
         result.reports(&new_key) && !result.reports(&old_key),
         "{run}"
     );
+
+    // The same push without `forced`: the old tip is missing because the checkout is shallow.
+    let result = push(&repo, "refs/heads/feature", gone, &feature, false);
+    assert_eq!(
+        result.decision(),
+        format!("{main}..{feature} (push to refs/heads/feature: commits not on main)")
+    );
+    assert!(
+        result
+            .run
+            .stderr
+            .contains("is not in this clone (a shallow checkout? ")
+            && result.run.stderr.contains("fetch-depth: 0"),
+        "{}",
+        result.run
+    );
+
+    // Without the default branch in the clone either: the full history, saying why.
+    repo.git(&["update-ref", "-d", "refs/remotes/origin/main"]);
+    repo.git(&["branch", "-q", "-D", "main"]);
+    let result = push(&repo, "refs/heads/feature", gone, &feature, true);
+    result.run.expect_code(1);
+    assert_eq!(
+        result.decision(),
+        "the full history (force push to refs/heads/feature)"
+    );
+    assert!(
+        result
+            .run
+            .stderr
+            .contains("the default branch main is not in this clone"),
+        "{}",
+        result.run
+    );
+    assert!(result.reports(&new_key) && result.reports(&old_key));
 }
 
 #[test]

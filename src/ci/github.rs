@@ -209,8 +209,13 @@ fn push(repo: &gix::Repository, payload: &Payload, after: &str) -> Decision {
     };
     let mut problems = Vec::new();
     if !created {
+        let cause = if payload.forced {
+            "a force push rewrote it".to_string()
+        } else {
+            format!("a shallow checkout? {FETCH_HINT}")
+        };
         problems.push(format!(
-            "the old tip {before} of {git_ref} is not in this clone (a force push rewrote it)"
+            "the old tip {before} of {git_ref} is not in this clone ({cause})"
         ));
     }
     let default = payload
