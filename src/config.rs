@@ -13,15 +13,21 @@
 //! fingerprints = ["<sha256 hex>"]           # known, accepted secrets
 //!
 //! [verify]                                  # honoured only in a file given with --config
-//! api_base = "https://openai-proxy.internal"
+//! api_base = "https://openai-proxy.internal"  # OpenAI's (the same as api_bases.openai)
+//!
+//! [verify.api_bases]                        # any other provider's (`verify::Provider` names)
+//! anthropic = "https://anthropic-proxy.internal"
 //! ```
 //!
 //! `[revoke]`, `[rotation]` and `[[hooks]]` are described in README.md ("Revocation and
 //! rotation").
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::verify::Provider;
 
 /// Name of the configuration file looked for at the scan root.
 pub const CONFIG_FILE_NAME: &str = ".ferret.toml";
@@ -73,7 +79,11 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifySettings {
+    /// OpenAI's API base (kept from before other providers; wins over `api_bases.openai`).
     pub api_base: Option<String>,
+    /// Each provider's API base, by provider name.
+    #[serde(default)]
+    pub api_bases: BTreeMap<Provider, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -309,12 +319,15 @@ impl Config {
         }
     }
 
-    /// The verification API base this config may set: only the operator's own file's.
-    pub fn operator_api_base(&self) -> Option<&str> {
-        self.verify
-            .as_ref()
-            .filter(|_| self.operator)
-            .and_then(|v| v.api_base.as_deref())
+    /// The verification API base of `provider` this config may set: only the operator's own
+    /// file's.
+    pub fn operator_api_base(&self, provider: Provider) -> Option<&str> {
+        let verify = self.verify.as_ref().filter(|_| self.operator)?;
+        let own = verify
+            .api_base
+            .as_deref()
+            .filter(|_| provider == Provider::OpenAi);
+        own.or_else(|| verify.api_bases.get(&provider).map(String::as_str))
     }
 
     /// The sections only the operator's own file may set that this (untrusted) file sets.

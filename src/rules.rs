@@ -17,8 +17,35 @@ use serde::{Deserialize, Serialize};
 
 /// The built-in rule files, compiled into the binary. A test checks that every file under
 /// `rules/` is listed here.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] =
-    &[("rules/openai.toml", include_str!("../rules/openai.toml"))];
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
+    ("rules/openai.toml", include_str!("../rules/openai.toml")),
+    (
+        "rules/anthropic.toml",
+        include_str!("../rules/anthropic.toml"),
+    ),
+    ("rules/google.toml", include_str!("../rules/google.toml")),
+    (
+        "rules/huggingface.toml",
+        include_str!("../rules/huggingface.toml"),
+    ),
+    ("rules/groq.toml", include_str!("../rules/groq.toml")),
+    ("rules/xai.toml", include_str!("../rules/xai.toml")),
+    (
+        "rules/openrouter.toml",
+        include_str!("../rules/openrouter.toml"),
+    ),
+    ("rules/azure.toml", include_str!("../rules/azure.toml")),
+    ("rules/mistral.toml", include_str!("../rules/mistral.toml")),
+    ("rules/cohere.toml", include_str!("../rules/cohere.toml")),
+    (
+        "rules/replicate.toml",
+        include_str!("../rules/replicate.toml"),
+    ),
+    (
+        "rules/deepseek.toml",
+        include_str!("../rules/deepseek.toml"),
+    ),
+];
 
 /// Default for how far a match may extend from its keyword, in bytes.
 pub const DEFAULT_MAX_MATCH_LEN: usize = 600;
@@ -140,7 +167,8 @@ pub struct Rule {
     pub min_entropy: Option<f64>,
     /// A secret matching this is a placeholder, not a key.
     pub placeholders: Option<Regex>,
-    /// Which verifier checks this rule's secrets (`openai`, `openai-admin`…).
+    /// Which verifier checks this rule's secrets (`openai`, `anthropic`…: see
+    /// `verify::Check::for_verifier`).
     pub verifier: Option<String>,
     /// How far from its keyword a match may reach, in bytes.
     pub max_len: usize,

@@ -1,10 +1,17 @@
-//! Things that look like OpenAI keys but are not: placeholders, redacted and masked forms,
-//! truncated keys, other providers' keys and words that merely contain `sk-`. None may be
-//! reported, in any format, and the exit code stays 0.
+//! Things that look like AI providers' keys but are not: placeholders, redacted and masked
+//! forms, truncated keys, other services' keys, words and identifiers that merely contain a
+//! key's prefix (`sk-`, `hf_`, `gsk_`, `AIza`, `r8_`), and hex hashes beside a provider's name.
+//! None may be reported, in any format, and the exit code stays 0.
 
 mod support;
 
 use support::{Tree, marker, random_alnum, random_b64url};
+
+fn random_hex(len: usize) -> String {
+    (0..len)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("a hex digit"))
+        .collect()
+}
 
 /// Every decoy class, one per line, built at run time (several look like keys to a grep).
 fn decoys() -> Vec<String> {
@@ -52,6 +59,79 @@ fn decoys() -> Vec<String> {
         format!("task-{}{m}{}", random_alnum(20), random_alnum(20)),
         format!("disk-proj-{}{m}{}", random_b64url(74), random_b64url(74)),
         "risk-free, desk-lamp, ask-me-anything".to_string(),
+    ]
+    .into_iter()
+    .chain(other_providers_decoys())
+    .collect()
+}
+
+/// Near misses of the other providers' rules. Prefixes are assembled from parts so that no grep
+/// of this file finds a key shape.
+fn other_providers_decoys() -> Vec<String> {
+    let ant = ["sk-", "ant-"].concat();
+    let aiza = ["AI", "za"].concat();
+    let hf = ["h", "f_"].concat();
+    let gsk = ["gs", "k_"].concat();
+    let xai = ["xa", "i-"].concat();
+    let or = ["sk-", "or-", "v1-"].concat();
+    let r8 = ["r", "8_"].concat();
+    vec![
+        // Anthropic: placeholders, truncated, redacted, a suffix glued on, the prefix in prose.
+        format!("ANTHROPIC_API_KEY={ant}api03-your-key-here"),
+        format!("ANTHROPIC_API_KEY={ant}api03-{}AA", "X".repeat(93)),
+        format!("{ant}api03-{}", random_b64url(70)),
+        format!("{ant}admin01-{}", random_b64url(93)),
+        format!("\"partial_key_hint\": \"{ant}api03-R2D...igAA\""),
+        format!("{ant}api03-{}AA-{}", random_b64url(93), random_alnum(6)),
+        format!("Anthropic keys start with {ant} and are 108 characters long."),
+        // Google: the prefix in prose, placeholders, too short, too long, inside a word.
+        format!("Google API keys start with {aiza} followed by 35 characters."),
+        format!("apiKey: \"{aiza}Sy{}\"", "X".repeat(33)),
+        format!("GOOGLE_API_KEY={aiza}{}", random_b64url(30)),
+        format!("GOOGLE_API_KEY={aiza}{}", random_b64url(36)),
+        format!("VIEW{aiza}{}", random_b64url(35)),
+        // Hugging Face: identifiers, placeholders, a lowercase identifier of a token's length.
+        format!("from huggingface_hub import {hf}hub_download, {hf}hub_url"),
+        format!("{hf}token = os.environ[\"HF_TOKEN\"]"),
+        format!("HF_TOKEN={hf}{}", "x".repeat(34)),
+        format!("static int {hf}servingcellpriorityparametersdes;"),
+        format!("HF_TOKEN={hf}{}", random_alnum(20)),
+        // Groq: inside words and paths, placeholders, truncated.
+        format!("tasks/{gsk}upload.py and desk_{gsk}{}", random_alnum(52)),
+        format!("GROQ_API_KEY={gsk}{}", "x".repeat(52)),
+        format!("GROQ_API_KEY={gsk}{}", random_alnum(40)),
+        // xAI: package names, the API's own redacted form, truncated.
+        format!("pip install {xai}sdk"),
+        format!("\"redacted_api_key\": \"{xai}...b14o\""),
+        format!("XAI_API_KEY={xai}{}", random_alnum(60)),
+        // OpenRouter: zeros, truncated, the API's label form.
+        format!("OPENROUTER_API_KEY={or}{}", "0".repeat(64)),
+        format!("OPENROUTER_API_KEY={or}{}", random_hex(40)),
+        format!("\"label\": \"{or}0e6...c96\""),
+        // Replicate: register and variable names, truncated.
+        format!("uint64_t {r8}saved_register_value_before_the_call = 0;"),
+        format!("REPLICATE_API_TOKEN={r8}{}", random_alnum(30)),
+        // 32-hex hashes and ids beside the word azure; Azure OpenAI settings without a key.
+        format!("azure_blob_md5 = \"{}\"", random_hex(32)),
+        format!("# azure deployment checksum {}", random_hex(32)),
+        format!("AZURE_OPENAI_API_KEY={}", random_hex(40)),
+        "AZURE_OPENAI_API_KEY=${{ secrets.AZURE_OPENAI_API_KEY }}".to_string(),
+        "AZURE_OPENAI_API_KEY=0123456789abcdef0123456789abcdef".to_string(),
+        "AZURE_OPENAI_ENDPOINT=https://contoso.openai.azure.com/".to_string(),
+        // Hashes and model names beside Mistral, Cohere and DeepSeek; their key shapes without
+        // the provider's name.
+        format!("MISTRAL_API_KEY={}", random_hex(32)),
+        "model: mistralai/Mistral-7B-Instruct-v0.2".to_string(),
+        "MISTRAL_API_KEY=your_mistral_api_key_here".to_string(),
+        format!("API_KEY={}", random_alnum(32)),
+        format!(
+            "cohere @ git+https://github.com/cohere-ai/cohere-python@{}",
+            random_hex(40)
+        ),
+        format!("CO_API_KEY={}", "x".repeat(40)),
+        format!("DASHSCOPE_API_KEY=sk-{}", random_hex(32)),
+        format!("DEEPSEEK_API_KEY=sk-{}", random_hex(40)),
+        "DEEPSEEK_MODEL=deepseek-chat".to_string(),
     ]
 }
 

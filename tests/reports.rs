@@ -7,15 +7,10 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use support::{Run, Shape, Tree, fingerprint, locations_of, parse_jsonl, project_key};
-
-const RULE_IDS: [&str; 5] = [
-    "openai-legacy-key",
-    "openai-project-key",
-    "openai-service-account-key",
-    "openai-no-project-key",
-    "openai-admin-key",
-];
+use support::{
+    BUILTIN_RULE_IDS as RULE_IDS, Run, Shape, Tree, fingerprint, locations_of, parse_jsonl,
+    project_key,
+};
 
 /// A project key in two files and an admin key in a third (whose path needs URI escaping).
 struct Fixture {

@@ -112,7 +112,8 @@ pub struct ScanArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Ask each key's provider whether it is live (each distinct key once). Keys go only to
-    /// FERRET_OPENAI_API_BASE (default https://api.openai.com) or your --config's [verify].
+    /// their provider's API (FERRET_<PROVIDER>_API_BASE, e.g. FERRET_OPENAI_API_BASE, or your
+    /// --config's [verify]).
     #[arg(long)]
     pub verify: bool,
     /// Keys verified at the same time.

@@ -17,7 +17,7 @@ use crate::revoke::{Remediation, RevokeOptions};
 use crate::rules::RuleSet;
 use crate::secret::Secret;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
-use crate::verify::{self, Verifier, VerifyOptions};
+use crate::verify::{self, ApiBases, Provider, Verifier, VerifyOptions};
 
 pub struct ScanSetup {
     pub matcher: Matcher,
@@ -76,13 +76,14 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
             untrusted.join(", ")
         ));
     }
-    let api_base = api_base(&config)?;
+    let api_bases = api_bases(&config)?;
+    let openai_api_base = api_bases.get(Provider::OpenAi).to_string();
     let verifier = if args.verify.verify {
-        Some(verifier(&args.verify, api_base.clone())?)
+        Some(verifier(&args.verify, api_bases)?)
     } else {
         None
     };
-    let remediation = remediation(args, &config, api_base)?;
+    let remediation = remediation(args, &config, openai_api_base)?;
     let mut suppressions = Suppressions::from_config(&config)?;
     suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
     if let Some(baseline) = &args.baseline {
@@ -121,20 +122,18 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     })
 }
 
-/// The OpenAI API base the operator configured: `FERRET_OPENAI_API_BASE`, else their own
-/// config file, else OpenAI's.
-fn api_base(config: &Config) -> anyhow::Result<String> {
-    let base = std::env::var("FERRET_OPENAI_API_BASE")
-        .ok()
-        .filter(|b| !b.is_empty())
-        .or_else(|| config.operator_api_base().map(str::to_string))
-        .unwrap_or_else(|| verify::DEFAULT_OPENAI_API_BASE.to_string());
-    Ok(verify::checked_api_base(&base)?)
+/// Each provider's API base as the operator configured it: `FERRET_<PROVIDER>_API_BASE`, else
+/// their own config file, else the provider's.
+fn api_bases(config: &Config) -> anyhow::Result<ApiBases> {
+    Ok(ApiBases::resolve(
+        |variable| std::env::var(variable).ok().filter(|b| !b.is_empty()),
+        |provider| config.operator_api_base(provider).map(str::to_string),
+    )?)
 }
 
-fn verifier(args: &VerifyArgs, api_base: String) -> anyhow::Result<Verifier> {
+fn verifier(args: &VerifyArgs, api_bases: ApiBases) -> anyhow::Result<Verifier> {
     let options = VerifyOptions {
-        api_base,
+        api_bases,
         concurrency: args.verify_concurrency.max(1),
         request_timeout: args.verify_timeout.0,
         budget: args.verify_budget.map(|b| b.0),

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::secret::Secret;
-use crate::verify::{openai, read_body};
+use crate::verify::{header, openai, read_body, retry_after, shorten};
 
 /// Largest answer read: a page of 100 keys is a few tens of KiB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -309,8 +309,8 @@ impl AdminApi {
             let (retry_after, error) = match outcome {
                 Ok(response) => {
                     let status = response.status();
-                    let request_id = openai::header(response.headers(), "x-request-id");
-                    let retry_after = openai::retry_after(response.headers());
+                    let request_id = header(response.headers(), "x-request-id");
+                    let retry_after = retry_after(response.headers());
                     let bytes = read_body(response, MAX_BODY_BYTES).await;
                     self.remember(&method, target, Some(status.as_u16()), request_id.clone());
                     if status.is_success() {
@@ -400,6 +400,6 @@ fn error_message(body: &[u8]) -> String {
     if message.is_empty() {
         "no error message".to_string()
     } else {
-        openai::shorten(&message)
+        shorten(&message)
     }
 }

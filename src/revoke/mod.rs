@@ -20,7 +20,8 @@ use crate::hooks::{Event, HookOutcome, Hooks};
 use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
 use crate::store::ledger::{Action, Ledger, Step, StepResult, Target};
-use crate::verify::openai::{Endpoint, Outcome};
+use crate::verify::Outcome;
+use crate::verify::openai::Endpoint;
 use admin::{AdminApi, AdminError, AdminKey, KeyOwner, ProjectKey};
 use matching::{Hints, Resolution};
 
@@ -815,7 +816,7 @@ impl Revoker {
             let outcome = crate::verify::check_once(
                 &self.http,
                 &self.options.api_base,
-                endpoint,
+                endpoint.check(),
                 &finding.secret,
             )
             .await;

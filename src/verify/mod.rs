@@ -1,13 +1,17 @@
 //! Verification: asking each key's provider whether the key is live, once per distinct key,
 //! concurrently within a bound, a per-request timeout and an overall budget.
 //!
-//! Secrets leave the machine only here, and only to the API base the operator configured
-//! (environment, command line or the operator's own config file; never a config file found in
-//! the scanned tree), over HTTPS unless the base is a loopback address, and never along a
-//! redirect.
+//! A rule's `verifier` names a [`Check`]: a provider, one cheap read-only request and how to read
+//! its answer (OpenAI's in [`openai`], every other provider's in [`providers`]). Secrets leave
+//! the machine only here, and only to the API base the operator configured for that provider
+//! (environment or the operator's own config file; never a config file found in the scanned
+//! tree), over HTTPS unless the base is a loopback address, and never along a redirect.
 
 mod cache;
+mod check;
 pub mod openai;
+mod provider;
+mod providers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,15 +19,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt;
+use reqwest::header::HeaderValue;
 
 use crate::finding::{Finding, Verification, VerificationStatus};
 use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
 use cache::Cache;
-use openai::{Endpoint, Outcome};
+pub use check::{Auth, Check, Method, Outcome};
+pub(crate) use check::{header, retry_after, shorten};
+pub use provider::{ApiBases, Provider};
 
-/// Where OpenAI keys are verified unless the operator says otherwise.
-pub const DEFAULT_OPENAI_API_BASE: &str = "https://api.openai.com";
 /// Largest answer body read from a provider; an error body is a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// First retry delay when the server gives none; doubled on each further retry.
@@ -46,8 +51,8 @@ pub enum VerifyError {
 /// How verification runs.
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
-    /// e.g. `https://api.openai.com` (no trailing slash, no `/v1`).
-    pub api_base: String,
+    /// Where each provider's keys are sent.
+    pub api_bases: ApiBases,
     pub concurrency: usize,
     pub request_timeout: Duration,
     /// After this, keys not verified yet are left `unverified`.
@@ -123,17 +128,18 @@ impl Verifier {
     /// Verifies every distinct secret of `findings` whose rule names a known verifier, once,
     /// and sets each finding's `verification`.
     pub fn verify_findings(&self, findings: &mut [Finding], rules: &[Rule]) {
-        let endpoint_of = |finding: &Finding| {
+        let check_of = |finding: &Finding| {
             let rule = rules.iter().find(|r| r.id == finding.rule_id)?;
-            Endpoint::for_verifier(rule.verifier.as_deref()?)
+            Check::for_verifier(rule.verifier.as_deref()?)
         };
         // Held for the whole call: verification of one batch runs at a time anyway.
         let mut seen = self.seen.lock().expect("no panics while locked");
-        let mut pending: Vec<(Fingerprint, Secret, Endpoint)> = Vec::new();
+        let mut pending: Vec<(Fingerprint, Secret, &'static Check)> = Vec::new();
         for finding in findings.iter() {
-            let Some(endpoint) = endpoint_of(finding) else {
+            let Some(check) = check_of(finding) else {
                 continue;
             };
+            let api_base = self.options.api_bases.get(check.provider);
             if seen.contains_key(&finding.fingerprint)
                 || pending.iter().any(|(fp, _, _)| *fp == finding.fingerprint)
             {
@@ -142,23 +148,23 @@ impl Verifier {
             let cached = self
                 .cache
                 .as_ref()
-                .and_then(|c| c.get(&self.options.api_base, &finding.secret));
+                .and_then(|c| c.get(api_base, &finding.secret));
             match cached {
                 Some(verification) => {
                     seen.insert(finding.fingerprint.clone(), verification);
                 }
-                None => pending.push((
-                    finding.fingerprint.clone(),
-                    finding.secret.clone(),
-                    endpoint,
-                )),
+                None => pending.push((finding.fingerprint.clone(), finding.secret.clone(), check)),
             }
         }
         // Keys the budget left unverified are not remembered: a later batch may ask again.
         let mut unverified = HashMap::new();
-        for (fingerprint, secret, verification) in self.ask(pending) {
+        for (fingerprint, secret, check, verification) in self.ask(pending) {
             if let Some(cache) = &self.cache {
-                cache.put(&self.options.api_base, &secret, &verification);
+                cache.put(
+                    self.options.api_bases.get(check.provider),
+                    &secret,
+                    &verification,
+                );
             }
             if verification.status == VerificationStatus::Unverified {
                 unverified.insert(fingerprint, verification);
@@ -181,7 +187,10 @@ impl Verifier {
             .expect("no panics while locked")
             .remove(&secret.fingerprint());
         if let Some(cache) = &self.cache {
-            cache.remove(&self.options.api_base, secret);
+            // Entries are keyed by API base; a key was only ever asked about at its provider's.
+            for api_base in self.options.api_bases.all() {
+                cache.remove(api_base, secret);
+            }
         }
     }
 
@@ -189,8 +198,8 @@ impl Verifier {
     /// keys not answered by then come back `unverified`.
     fn ask(
         &self,
-        pending: Vec<(Fingerprint, Secret, Endpoint)>,
-    ) -> Vec<(Fingerprint, Secret, Verification)> {
+        pending: Vec<(Fingerprint, Secret, &'static Check)>,
+    ) -> Vec<(Fingerprint, Secret, &'static Check, Verification)> {
         if pending.is_empty() {
             return Vec::new();
         }
@@ -200,9 +209,9 @@ impl Verifier {
         let mut answered = self.runtime.block_on(async {
             let deadline = options.budget.map(|b| tokio::time::Instant::now() + b);
             let mut answers = futures::stream::iter(pending)
-                .map(|(fingerprint, secret, endpoint)| async move {
-                    let verification = verify_one(client, options, endpoint, &secret).await;
-                    (fingerprint, secret, verification)
+                .map(|(fingerprint, secret, check)| async move {
+                    let verification = verify_one(client, options, check, &secret).await;
+                    (fingerprint, secret, check, verification)
                 })
                 .buffer_unordered(options.concurrency.max(1));
             let mut answered = Vec::new();
@@ -222,11 +231,11 @@ impl Verifier {
             }
             answered
         });
-        for (fingerprint, secret, _) in unanswered {
-            if !answered.iter().any(|(fp, _, _)| *fp == fingerprint) {
+        for (fingerprint, secret, check) in unanswered {
+            if !answered.iter().any(|(fp, _, _, _)| *fp == fingerprint) {
                 let mut verification = Verification::with_status(VerificationStatus::Unverified);
                 verification.detail = Some("verification budget ran out".into());
-                answered.push((fingerprint, secret, verification));
+                answered.push((fingerprint, secret, check, verification));
             }
         }
         answered
@@ -237,12 +246,13 @@ impl Verifier {
 async fn verify_one(
     client: &reqwest::Client,
     options: &VerifyOptions,
-    endpoint: Endpoint,
+    check: &Check,
     secret: &Secret,
 ) -> Verification {
+    let api_base = options.api_bases.get(check.provider);
     let mut attempt = 0;
     loop {
-        let outcome = check_once(client, &options.api_base, endpoint, secret).await;
+        let outcome = check_once(client, api_base, check, secret).await;
         match outcome {
             Outcome::Done(mut verification) => {
                 verification.detail = verification.detail.map(|d| hide_secret(d, secret));
@@ -267,20 +277,33 @@ async fn verify_one(
 pub(crate) async fn check_once(
     client: &reqwest::Client,
     api_base: &str,
-    endpoint: Endpoint,
+    check: &Check,
     secret: &Secret,
 ) -> Outcome {
-    match client
-        .get(endpoint.url(api_base))
-        .bearer_auth(secret.expose_str())
-        .send()
-        .await
-    {
+    let url = check.url(api_base);
+    let mut request = match check.method {
+        Method::Get => client.get(url),
+        Method::Post => client.post(url),
+    };
+    request = match check.auth {
+        Auth::Bearer => request.bearer_auth(secret.expose_str()),
+        Auth::Header(name) => match HeaderValue::from_bytes(secret.expose()) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                request.header(name, value)
+            }
+            Err(_) => return not_a_header_value(),
+        },
+    };
+    for (name, value) in check.headers {
+        request = request.header(*name, *value);
+    }
+    match request.send().await {
         Ok(response) => {
             let status = response.status();
             let headers = response.headers().clone();
             let body = read_body(response, MAX_BODY_BYTES).await;
-            openai::classify(status, &headers, &body)
+            check.classify(status, &headers, &body)
         }
         Err(err) => Outcome::Retry {
             after: None,
@@ -293,6 +316,14 @@ pub(crate) async fn check_once(
             },
         },
     }
+}
+
+/// A secret that cannot travel in an HTTP header (a custom rule matched control characters) is
+/// no key any provider issued, but that is the provider's call to make: `error`, not `invalid`.
+fn not_a_header_value() -> Outcome {
+    let mut verification = Verification::with_status(VerificationStatus::Error);
+    verification.detail = Some("the secret cannot be sent in an HTTP header".into());
+    Outcome::Done(verification)
 }
 
 /// The HTTP client every provider call uses: no redirects (a key must never follow one off

@@ -6,12 +6,12 @@
 //! status alone. Rate limits, server errors and network failures say nothing about the key:
 //! they are retried, then reported as `error`, never `invalid`.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
+use super::check::{Answer, Auth, Check, Method, Outcome, header, shorten, unexplained};
+use super::provider::Provider;
 use crate::finding::{Verification, VerificationStatus};
 
 /// Which endpoint verifies a key.
@@ -33,24 +33,32 @@ impl Endpoint {
         }
     }
 
-    pub fn url(self, api_base: &str) -> String {
+    /// The request and reading of this endpoint.
+    pub fn check(self) -> &'static Check {
         match self {
-            Endpoint::Models => format!("{api_base}/v1/models"),
-            Endpoint::AdminKeys => format!("{api_base}/v1/organization/admin_api_keys?limit=1"),
+            Endpoint::Models => &MODELS,
+            Endpoint::AdminKeys => &ADMIN_KEYS,
         }
     }
 }
 
-/// What to do with an answer.
-#[derive(Debug, PartialEq)]
-pub enum Outcome {
-    Done(Verification),
-    /// Ask again (after the server's `Retry-After`, when it gave one).
-    Retry {
-        after: Option<Duration>,
-        detail: String,
-    },
-}
+static MODELS: Check = Check {
+    provider: Provider::OpenAi,
+    method: Method::Get,
+    path: "/v1/models",
+    auth: Auth::Bearer,
+    headers: &[],
+    answer: Answer::OpenAi,
+};
+
+static ADMIN_KEYS: Check = Check {
+    provider: Provider::OpenAi,
+    method: Method::Get,
+    path: "/v1/organization/admin_api_keys?limit=1",
+    auth: Auth::Bearer,
+    headers: &[],
+    answer: Answer::OpenAi,
+};
 
 /// OpenAI's error body: an object with `message`/`type`/`code`, or (on some endpoints) a bare
 /// string.
@@ -99,23 +107,6 @@ pub(crate) fn parse_error(body: &[u8]) -> ApiError {
     }
 }
 
-pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// `Retry-After` in seconds (OpenAI sends an integer); dates are not used by the API.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    header(headers, "retry-after")?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
 /// Classifies one answer of the verification endpoint.
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome {
     let verdict = |status: VerificationStatus, detail: Option<String>| {
@@ -145,39 +136,14 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome
         {
             verdict(QuotaExceeded, detail)
         }
-        429 => Outcome::Retry {
-            after: retry_after(headers),
-            detail: detail.unwrap_or_else(|| "rate limited".into()),
-        },
-        500..=599 => Outcome::Retry {
-            after: retry_after(headers),
-            detail: format!("server error {}", status.as_u16()),
-        },
-        300..=399 => verdict(
-            Error,
-            Some(format!(
-                "redirect ({}) not followed: keys are sent only to the configured API base",
-                status.as_u16()
-            )),
-        ),
-        code => verdict(
-            Error,
-            Some(detail.unwrap_or_else(|| format!("unexpected HTTP status {code}"))),
-        ),
-    }
-}
-
-/// Keeps provider messages short in reports.
-pub(crate) fn shorten(message: &str) -> String {
-    const MAX: usize = 200;
-    match message.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_string(),
+        _ => unexplained(status, headers, detail, verdict),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn done(outcome: Outcome) -> Verification {

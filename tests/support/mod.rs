@@ -15,6 +15,7 @@ pub mod git_server;
 pub mod github;
 pub mod openai;
 pub mod openai_org;
+pub mod providers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,27 @@ use tempfile::TempDir;
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Every built-in rule, in the order `ferret rules list` and SARIF reports give them.
+pub const BUILTIN_RULE_IDS: [&str; 17] = [
+    "openai-legacy-key",
+    "openai-project-key",
+    "openai-service-account-key",
+    "openai-no-project-key",
+    "openai-admin-key",
+    "anthropic-api-key",
+    "anthropic-admin-key",
+    "google-api-key",
+    "huggingface-token",
+    "groq-api-key",
+    "xai-api-key",
+    "openrouter-api-key",
+    "azure-openai-api-key",
+    "mistral-api-key",
+    "cohere-api-key",
+    "replicate-api-token",
+    "deepseek-api-key",
+];
 
 /// The base64 of "OpenAI" that every OpenAI key carries, assembled so no grep finds it here.
 pub fn marker() -> String {

@@ -1,0 +1,351 @@
+//! The verifiers of every provider but OpenAI: for each, the documented cheap read-only request
+//! that needs a valid key (no tokens generated, nothing written) and what its answers mean.
+//!
+//! A rule names one of these with `verifier = "<name>"`. The shared reading
+//! ([`Reading`](super::check::Reading)) already knows that 401 is a dead key, 402 an unpaid
+//! one, 429 a rate limit and 5xx a failure; each entry adds only its provider's own words.
+
+use serde_json::Value;
+
+use super::check::{Answer, Auth, Check, Method, Owner, Reading};
+use super::provider::Provider;
+use crate::finding::VerificationStatus;
+
+/// The check a rule's `verifier` names, if it is one of these.
+pub(super) fn check(verifier: &str) -> Option<&'static Check> {
+    CHECKS
+        .iter()
+        .find(|(name, _)| *name == verifier)
+        .map(|(_, check)| check)
+}
+
+/// Anthropic answers every request with the organization of the key that made it.
+const ANTHROPIC_OWNER: Owner = Owner::Header("anthropic-organization-id");
+/// `anthropic-version` is required on every request; this one is the stable version.
+const ANTHROPIC_VERSION: &[(&str, &str)] = &[("anthropic-version", "2023-06-01")];
+/// Anthropic: a workspace without the needed permission, an account out of credit (400 or
+/// 402 `billing_error`).
+const ANTHROPIC_READING: Reading = Reading {
+    invalid: &[],
+    restricted: &["permission_error"],
+    no_credit: &["billing_error", "credit balance is too low"],
+    owner: ANTHROPIC_OWNER,
+    success: None,
+};
+
+/// `(verifier name, check)` for every provider but OpenAI.
+pub static CHECKS: &[(&str, Check)] = &[
+    // GET /v1/models lists models and costs nothing.
+    (
+        "anthropic",
+        Check {
+            provider: Provider::Anthropic,
+            method: Method::Get,
+            path: "/v1/models?limit=1",
+            auth: Auth::Header("x-api-key"),
+            headers: ANTHROPIC_VERSION,
+            answer: Answer::Reading(ANTHROPIC_READING),
+        },
+    ),
+    // Admin keys work only on the Admin API; this names the organization they administer.
+    (
+        "anthropic-admin",
+        Check {
+            provider: Provider::Anthropic,
+            method: Method::Get,
+            path: "/v1/organizations/me",
+            auth: Auth::Header("x-api-key"),
+            headers: ANTHROPIC_VERSION,
+            answer: Answer::Reading(Reading {
+                owner: Owner::Field("/id"),
+                ..ANTHROPIC_READING
+            }),
+        },
+    ),
+    // The Gemini API's model list. The key goes in `x-goog-api-key` (documented), not in the
+    // `?key=` query, so it never appears in a URL. A Google API key that is valid but may not
+    // call Gemini (the Generative Language API is off in its project, or the key is restricted
+    // to other APIs, referrers or apps) is restricted: it still works somewhere.
+    (
+        "google-gemini",
+        Check {
+            provider: Provider::Google,
+            method: Method::Get,
+            path: "/v1beta/models?pageSize=1",
+            auth: Auth::Header("x-goog-api-key"),
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &["api_key_invalid", "consumer_suspended", "api key expired"],
+                restricted: &[
+                    "service_disabled",
+                    "api_key_service_blocked",
+                    "api_key_http_referrer_blocked",
+                    "api_key_ip_address_blocked",
+                    "api_key_android_app_blocked",
+                    "api_key_ios_app_blocked",
+                ],
+                no_credit: &[],
+                owner: Owner::Unknown,
+                success: None,
+            }),
+        },
+    ),
+    // Who the token belongs to (user or organization name).
+    (
+        "huggingface",
+        Check {
+            provider: Provider::HuggingFace,
+            method: Method::Get,
+            path: "/api/whoami-v2",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Field("/name"),
+                success: None,
+            }),
+        },
+    ),
+    // Groq's OpenAI-compatible model list.
+    (
+        "groq",
+        Check {
+            provider: Provider::Groq,
+            method: Method::Get,
+            path: "/openai/v1/models",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &["invalid_api_key"],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Unknown,
+                success: None,
+            }),
+        },
+    ),
+    // The key's own record: its team, and whether it or its team is blocked or disabled
+    // (still a 200). xAI answers a wrong key with 400 "Incorrect API key provided".
+    (
+        "xai",
+        Check {
+            provider: Provider::Xai,
+            method: Method::Get,
+            path: "/v1/api-key",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &["incorrect api key"],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Field("/team_id"),
+                success: Some(xai_key_state),
+            }),
+        },
+    ),
+    // The key's own record: its credit limit and usage.
+    (
+        "openrouter",
+        Check {
+            provider: Provider::OpenRouter,
+            method: Method::Get,
+            path: "/api/v1/key",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &["insufficient credits"],
+                owner: Owner::Unknown,
+                success: Some(openrouter_credit),
+            }),
+        },
+    ),
+    (
+        "mistral",
+        Check {
+            provider: Provider::Mistral,
+            method: Method::Get,
+            path: "/v1/models",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Unknown,
+                success: None,
+            }),
+        },
+    ),
+    // Cohere's own key check: 200 with `valid` and the owning organization.
+    (
+        "cohere",
+        Check {
+            provider: Provider::Cohere,
+            method: Method::Post,
+            path: "/v1/check-api-key",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Field("/organization_id"),
+                success: Some(cohere_valid),
+            }),
+        },
+    ),
+    // The account the token belongs to.
+    (
+        "replicate",
+        Check {
+            provider: Provider::Replicate,
+            method: Method::Get,
+            path: "/v1/account",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &[],
+                owner: Owner::Field("/username"),
+                success: None,
+            }),
+        },
+    ),
+    // The account's balance, and whether it can pay for API calls.
+    (
+        "deepseek",
+        Check {
+            provider: Provider::DeepSeek,
+            method: Method::Get,
+            path: "/user/balance",
+            auth: Auth::Bearer,
+            headers: &[],
+            answer: Answer::Reading(Reading {
+                invalid: &[],
+                restricted: &[],
+                no_credit: &["insufficient balance"],
+                owner: Owner::Unknown,
+                success: Some(deepseek_balance),
+            }),
+        },
+    ),
+];
+
+/// xAI reports a disabled or blocked key (or team) with 200 and flags.
+fn xai_key_state(body: &Value) -> Option<(VerificationStatus, String)> {
+    let flag = |name: &str| body[name] == true;
+    if flag("api_key_disabled") {
+        Some((VerificationStatus::Invalid, "the key is disabled".into()))
+    } else if flag("api_key_blocked") {
+        Some((VerificationStatus::Invalid, "the key is blocked".into()))
+    } else if flag("team_blocked") {
+        // The key itself is fine: it works again as soon as its team is unblocked.
+        Some((
+            VerificationStatus::Restricted,
+            "the key's team is blocked".into(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// An OpenRouter key with a credit limit it has used up answers 200 with nothing remaining.
+fn openrouter_credit(body: &Value) -> Option<(VerificationStatus, String)> {
+    let remaining = body.pointer("/data/limit_remaining")?.as_f64()?;
+    (remaining <= 0.0).then(|| {
+        (
+            VerificationStatus::QuotaExceeded,
+            "the key's credit limit is used up".into(),
+        )
+    })
+}
+
+/// Cohere's check answers 200 for every key it can parse and says `valid: false` for dead ones.
+fn cohere_valid(body: &Value) -> Option<(VerificationStatus, String)> {
+    (body["valid"] == false).then(|| {
+        (
+            VerificationStatus::Invalid,
+            "Cohere says the key is not valid".into(),
+        )
+    })
+}
+
+/// DeepSeek's balance: `is_available` is false when the account cannot pay for a call.
+fn deepseek_balance(body: &Value) -> Option<(VerificationStatus, String)> {
+    (body["is_available"] == false).then(|| {
+        (
+            VerificationStatus::QuotaExceeded,
+            "no balance available for API calls".into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderMap;
+
+    use super::*;
+    use crate::verify::check::Outcome;
+
+    fn classify(verifier: &str, status: u16, body: &str) -> VerificationStatus {
+        let check = check(verifier).unwrap();
+        match check.classify(
+            StatusCode::from_u16(status).unwrap(),
+            &HeaderMap::new(),
+            body.as_bytes(),
+        ) {
+            Outcome::Done(v) => v.status,
+            other => panic!("{verifier} {status}: expected a verdict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_builtin_rules_verifier_is_known() {
+        let rules = crate::rules::RuleSet::builtin().unwrap();
+        for rule in &rules.rules {
+            if let Some(verifier) = &rule.verifier {
+                assert!(
+                    Check::for_verifier(verifier).is_some(),
+                    "rule {}: unknown verifier {verifier}",
+                    rule.id
+                );
+            }
+        }
+        let mut names: Vec<_> = CHECKS.iter().map(|(name, _)| name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "a verifier name is used twice");
+    }
+
+    #[test]
+    fn bodies_that_say_more_than_their_status() {
+        use VerificationStatus::*;
+        let xai = |flags: &str| classify("xai", 200, &format!(r#"{{"team_id":"t",{flags}}}"#));
+        assert_eq!(xai(r#""api_key_blocked":false"#), Live);
+        assert_eq!(xai(r#""api_key_disabled":true"#), Invalid);
+        assert_eq!(xai(r#""team_blocked":true"#), Restricted);
+        let incorrect = r#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***ab. You can obtain an API key from https://console.x.ai."}"#;
+        assert_eq!(classify("xai", 400, incorrect), Invalid);
+
+        assert_eq!(classify("cohere", 200, r#"{"valid":false}"#), Invalid);
+        assert_eq!(classify("cohere", 200, r#"{"valid":true}"#), Live);
+        let balance = r#"{"is_available":false,"balance_infos":[]}"#;
+        assert_eq!(classify("deepseek", 200, balance), QuotaExceeded);
+        let limit = r#"{"data":{"label":"sk-or-v1-abc...def","limit":5,"limit_remaining":0}}"#;
+        assert_eq!(classify("openrouter", 200, limit), QuotaExceeded);
+        let unlimited = r#"{"data":{"label":"x","limit":null,"limit_remaining":null}}"#;
+        assert_eq!(classify("openrouter", 200, unlimited), Live);
+
+        let disabled = r#"{"error":{"code":403,"message":"Generative Language API has not been used in project 1 before or it is disabled.","status":"PERMISSION_DENIED","details":[{"reason":"SERVICE_DISABLED"}]}}"#;
+        assert_eq!(classify("google-gemini", 403, disabled), Restricted);
+        let denied = r#"{"error":{"code":403,"message":"Method doesn't allow unregistered callers.","status":"PERMISSION_DENIED"}}"#;
+        assert_eq!(classify("google-gemini", 403, denied), Error);
+    }
+}
