@@ -1,6 +1,6 @@
 //! Finding rule matches in bytes.
 //!
-//! [`Matcher`] runs one Aho-Corasick automaton over every rule's keywords, then each rule's regex
+//! [`Matcher`] runs Aho-Corasick over every rule's keywords, then each rule's regex
 //! only in a window around its keywords' hits, then the filters (boundaries, balance, entropy,
 //! placeholders). [`ChunkScanner`] feeds it input of any size in bounded pieces and turns byte
 //! offsets into 1-based lines and columns, so a 2 GB file or a 5 MB single line costs a fixed
@@ -9,7 +9,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::decode::{self, Transform};
 use crate::rules::{Rule, RuleSet};
@@ -43,15 +43,15 @@ pub const DEFAULT_DECODE_DEPTH: usize = 3;
 #[derive(Debug)]
 pub struct Matcher {
     rules: RuleSet,
-    keywords: AhoCorasick,
+    keywords: Patterns,
     /// For each keyword pattern id, the rules that use it.
     keyword_rules: Vec<Vec<usize>>,
     /// The keywords' base64 forms, searched only when decoding: a separate automaton keeps
-    /// the keyword search on its fast single-pattern path.
+    /// the keyword search from paying for them.
     base64_forms: AhoCorasick,
     /// Their UTF-16 forms, searched only in input holding a zero byte (text never does), with
     /// each pattern's byte order.
-    utf16_forms: (AhoCorasick, Vec<Transform>),
+    utf16_forms: (Patterns, Vec<Transform>),
     secret_groups: Vec<Option<usize>>,
     /// The longest a match may reach from a keyword, over all rules.
     max_reach: usize,
@@ -99,13 +99,13 @@ impl Matcher {
         let keyword_bytes: Vec<&[u8]> = keywords.iter().map(|k| k.as_bytes()).collect();
         let form_bytes: Vec<&[u8]> = forms.iter().map(Vec::as_slice).collect();
         let wide_bytes: Vec<&[u8]> = wide.iter().map(Vec::as_slice).collect();
-        let keywords = automaton(&keyword_bytes, MatchKind::Standard);
+        let keywords = Patterns::new(&keyword_bytes);
         // Leftmost matching has the packed (SIMD) prefilter overlapping search lacks; a run is
         // taken whole around any one hit, so overlapping hits add nothing.
         let base64_forms = automaton(&form_bytes, MatchKind::LeftmostFirst);
-        // Overlapping here: a little-endian form and the big-endian misreading one byte
+        // Every occurrence here: a little-endian form and the big-endian misreading one byte
         // before it overlap, and both are needed to tell which is right.
-        let utf16_forms = (automaton(&wide_bytes, MatchKind::Standard), wide_orders);
+        let utf16_forms = (Patterns::new(&wide_bytes), wide_orders);
         let secret_groups = rules.rules.iter().map(Rule::secret_group).collect();
         let max_reach = rules
             .rules
@@ -151,7 +151,7 @@ impl Matcher {
         let first = out.len();
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
         let mut any = false;
-        for hit in self.keywords.find_overlapping_iter(hay) {
+        for hit in self.keywords.every_occurrence(hay) {
             any = true;
             for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
                 let reach = self.rules.rules[rule].max_len;
@@ -170,7 +170,7 @@ impl Matcher {
                 .map(|hit| (hit, Transform::Base64));
             let (wide, orders) = &self.utf16_forms;
             let utf16 = memchr::memchr(0, hay)
-                .map(|_| wide.find_overlapping_iter(hay))
+                .map(|_| wide.every_occurrence(hay))
                 .into_iter()
                 .flatten()
                 .map(|hit| (hit, orders[hit.pattern().as_usize()]));
@@ -372,6 +372,50 @@ fn decoded_secret(text: &[u8], m: &RawMatch, outer: &str) -> (Vec<u8>, String) {
     match &m.decoded {
         Some(inner) => (inner.secret.clone(), format!("{outer}>{}", inner.encoding)),
         None => (text[m.span.clone()].to_vec(), outer.to_string()),
+    }
+}
+
+/// A set of byte patterns, searched for every occurrence, overlapping and nested ones included
+/// (one rule's keyword may sit inside another's, or start inside it).
+///
+/// An overlapping Aho-Corasick search over many patterns cannot use the automaton's prefilter:
+/// with the 23 keywords of the built-in rules it ran at a twentieth of the speed of a leftmost
+/// search (measured on 150 MB of source files, 0.43 s against 0.02 s). So a leftmost search
+/// finds where patterns occur, and an overlapping search of the few bytes after each hit's start
+/// adds the occurrences it skipped: those that start inside the hit. Any other occurrence starts
+/// where the leftmost search looks next, so nothing is lost.
+#[derive(Debug)]
+struct Patterns {
+    leftmost: AhoCorasick,
+    overlapping: AhoCorasick,
+    longest: usize,
+}
+
+impl Patterns {
+    fn new(patterns: &[&[u8]]) -> Self {
+        let automaton = |kind| {
+            AhoCorasick::builder()
+                .match_kind(kind)
+                .build(patterns)
+                .expect("keyword automaton within size limits")
+        };
+        Patterns {
+            leftmost: automaton(MatchKind::LeftmostFirst),
+            overlapping: automaton(MatchKind::Standard),
+            longest: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
+        }
+    }
+
+    fn every_occurrence<'h>(
+        &'h self,
+        hay: &'h [u8],
+    ) -> impl Iterator<Item = aho_corasick::Match> + 'h {
+        self.leftmost.find_iter(hay).flat_map(move |hit| {
+            let end = (hit.end() + self.longest - 1).min(hay.len());
+            self.overlapping
+                .find_overlapping_iter(Input::new(hay).span(hit.start()..end))
+                .filter(move |m| m.start() < hit.end())
+        })
     }
 }
 
@@ -859,6 +903,32 @@ mod tests {
         let found = scan_all(&matcher, input.as_bytes(), 4096);
         let allowed: Vec<_> = found.iter().map(|m| m.inline_allowed).collect();
         assert_eq!(allowed, [true, false]);
+    }
+
+    #[test]
+    fn keywords_inside_or_across_other_keywords_are_all_found() {
+        let mut rules = RuleSet::default();
+        let rule = |id: &str, keyword: &str, pattern: &str| {
+            format!(
+                "[[rule]]\nid = '{id}'\nname = '{id}'\nseverity = 'low'\nkeywords = ['{keyword}']\npattern = '{pattern}'\n"
+            )
+        };
+        let text = [
+            rule("short", "key", "key[0-9]{8}"),
+            rule("nested", "key_live_", "key_live_[0-9]{8}"),
+            rule("across", "ylive", "ylive:(?P<secret>[0-9]{8})"),
+        ]
+        .concat();
+        rules.add_file("t.toml", &text).unwrap();
+        let matcher = Matcher::new(rules);
+        // `key` hides `key_live_` (same start) and `ylive` (starting inside it).
+        let hay = b"x key_live_12345678 key87654321 keylive:11112222";
+        let found: Vec<_> = matcher
+            .locate_all(hay)
+            .iter()
+            .map(|m| (matcher.rules()[m.rule].id.as_str(), m.offset))
+            .collect();
+        assert_eq!(found, [("nested", 2), ("short", 20), ("across", 40)]);
     }
 
     #[test]
