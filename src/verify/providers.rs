@@ -19,48 +19,60 @@ pub(super) fn check(verifier: &str) -> Option<&'static Check> {
         .map(|(_, check)| check)
 }
 
-/// Anthropic answers every request with the organization of the key that made it.
-const ANTHROPIC_OWNER: Owner = Owner::Header("anthropic-organization-id");
-/// `anthropic-version` is required on every request; this one is the stable version.
-const ANTHROPIC_VERSION: &[(&str, &str)] = &[("anthropic-version", "2023-06-01")];
-/// Anthropic: a workspace without the needed permission, an account out of credit (400 or
-/// 402 `billing_error`).
-const ANTHROPIC_READING: Reading = Reading {
+/// A reading that adds nothing to the rules every provider shares.
+const PLAIN: Reading = Reading {
     invalid: &[],
-    restricted: &["permission_error"],
-    no_credit: &["billing_error", "credit balance is too low"],
-    owner: ANTHROPIC_OWNER,
+    restricted: &[],
+    no_credit: &[],
+    owner: Owner::Unknown,
     success: None,
 };
 
+/// `GET path` with the key as a Bearer token, the most common check.
+const fn get_with_bearer(provider: Provider, path: &'static str, reading: Reading) -> Check {
+    Check {
+        provider,
+        method: Method::Get,
+        path,
+        auth: Auth::Bearer,
+        headers: &[],
+        answer: Answer::Reading(reading),
+    }
+}
+
+/// Anthropic: the key in `x-api-key`, the required `anthropic-version` (the stable one), the
+/// organization of the key in a header of every answer; a workspace without the needed
+/// permission, an account out of credit (400 or 402 `billing_error`).
+const fn anthropic(path: &'static str, owner: Owner) -> Check {
+    Check {
+        provider: Provider::Anthropic,
+        method: Method::Get,
+        path,
+        auth: Auth::Header("x-api-key"),
+        headers: &[("anthropic-version", "2023-06-01")],
+        answer: Answer::Reading(Reading {
+            restricted: &["permission_error"],
+            no_credit: &["billing_error", "credit balance is too low"],
+            owner,
+            ..PLAIN
+        }),
+    }
+}
+
 /// `(verifier name, check)` for every provider but OpenAI.
 pub static CHECKS: &[(&str, Check)] = &[
-    // GET /v1/models lists models and costs nothing.
+    // Listing models costs nothing.
     (
         "anthropic",
-        Check {
-            provider: Provider::Anthropic,
-            method: Method::Get,
-            path: "/v1/models?limit=1",
-            auth: Auth::Header("x-api-key"),
-            headers: ANTHROPIC_VERSION,
-            answer: Answer::Reading(ANTHROPIC_READING),
-        },
+        anthropic(
+            "/v1/models?limit=1",
+            Owner::Header("anthropic-organization-id"),
+        ),
     ),
     // Admin keys work only on the Admin API; this names the organization they administer.
     (
         "anthropic-admin",
-        Check {
-            provider: Provider::Anthropic,
-            method: Method::Get,
-            path: "/v1/organizations/me",
-            auth: Auth::Header("x-api-key"),
-            headers: ANTHROPIC_VERSION,
-            answer: Answer::Reading(Reading {
-                owner: Owner::Field("/id"),
-                ..ANTHROPIC_READING
-            }),
-        },
+        anthropic("/v1/organizations/me", Owner::Field("/id")),
     ),
     // The Gemini API's model list. The key goes in `x-goog-api-key` (documented), not in the
     // `?key=` query, so it never appears in a URL. A Google API key that is valid but may not
@@ -84,101 +96,65 @@ pub static CHECKS: &[(&str, Check)] = &[
                     "api_key_android_app_blocked",
                     "api_key_ios_app_blocked",
                 ],
-                no_credit: &[],
-                owner: Owner::Unknown,
-                success: None,
+                ..PLAIN
             }),
         },
     ),
     // Who the token belongs to (user or organization name).
     (
         "huggingface",
-        Check {
-            provider: Provider::HuggingFace,
-            method: Method::Get,
-            path: "/api/whoami-v2",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
-                no_credit: &[],
+        get_with_bearer(
+            Provider::HuggingFace,
+            "/api/whoami-v2",
+            Reading {
                 owner: Owner::Field("/name"),
-                success: None,
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
     // Groq's OpenAI-compatible model list.
     (
         "groq",
-        Check {
-            provider: Provider::Groq,
-            method: Method::Get,
-            path: "/openai/v1/models",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
+        get_with_bearer(
+            Provider::Groq,
+            "/openai/v1/models",
+            Reading {
                 invalid: &["invalid_api_key"],
-                restricted: &[],
-                no_credit: &[],
-                owner: Owner::Unknown,
-                success: None,
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
     // The key's own record: its team, and whether it or its team is blocked or disabled
     // (still a 200). xAI answers a wrong key with 400 "Incorrect API key provided".
     (
         "xai",
-        Check {
-            provider: Provider::Xai,
-            method: Method::Get,
-            path: "/v1/api-key",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
+        get_with_bearer(
+            Provider::Xai,
+            "/v1/api-key",
+            Reading {
                 invalid: &["incorrect api key"],
-                restricted: &[],
-                no_credit: &[],
                 owner: Owner::Field("/team_id"),
                 success: Some(xai_key_state),
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
     // The key's own record: its credit limit and usage.
     (
         "openrouter",
-        Check {
-            provider: Provider::OpenRouter,
-            method: Method::Get,
-            path: "/api/v1/key",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
+        get_with_bearer(
+            Provider::OpenRouter,
+            "/api/v1/key",
+            Reading {
                 no_credit: &["insufficient credits"],
-                owner: Owner::Unknown,
                 success: Some(openrouter_credit),
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
     (
         "mistral",
-        Check {
-            provider: Provider::Mistral,
-            method: Method::Get,
-            path: "/v1/models",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
-                no_credit: &[],
-                owner: Owner::Unknown,
-                success: None,
-            }),
-        },
+        get_with_bearer(Provider::Mistral, "/v1/models", PLAIN),
     ),
     // Cohere's own key check: 200 with `valid` and the owning organization.
     (
@@ -190,49 +166,36 @@ pub static CHECKS: &[(&str, Check)] = &[
             auth: Auth::Bearer,
             headers: &[],
             answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
-                no_credit: &[],
                 owner: Owner::Field("/organization_id"),
                 success: Some(cohere_valid),
+                ..PLAIN
             }),
         },
     ),
     // The account the token belongs to.
     (
         "replicate",
-        Check {
-            provider: Provider::Replicate,
-            method: Method::Get,
-            path: "/v1/account",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
-                no_credit: &[],
+        get_with_bearer(
+            Provider::Replicate,
+            "/v1/account",
+            Reading {
                 owner: Owner::Field("/username"),
-                success: None,
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
     // The account's balance, and whether it can pay for API calls.
     (
         "deepseek",
-        Check {
-            provider: Provider::DeepSeek,
-            method: Method::Get,
-            path: "/user/balance",
-            auth: Auth::Bearer,
-            headers: &[],
-            answer: Answer::Reading(Reading {
-                invalid: &[],
-                restricted: &[],
+        get_with_bearer(
+            Provider::DeepSeek,
+            "/user/balance",
+            Reading {
                 no_credit: &["insufficient balance"],
-                owner: Owner::Unknown,
                 success: Some(deepseek_balance),
-            }),
-        },
+                ..PLAIN
+            },
+        ),
     ),
 ];
 

@@ -206,62 +206,44 @@ fn google_error(code: u16, status: &str, reason: &str, message: &str) -> Value {
     ]}})
 }
 
+/// Anthropic's model list; the admin endpoint differs only in path and answer.
+const ANTHROPIC: Api = Api {
+    name: "anthropic",
+    env_var: "FERRET_ANTHROPIC_API_BASE",
+    method: "GET",
+    path: "/v1/models",
+    key_in: KeyIn::Header("x-api-key"),
+    required: &[("anthropic-version", "2023-06-01")],
+    valid: || {
+        json!({"data": [{"type": "model", "id": "claude-sonnet-4-5",
+            "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"}],
+            "has_more": true, "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"})
+    },
+    valid_headers: &[("anthropic-organization-id", ANTHROPIC_ORG)],
+    invalid: || {
+        (
+            401,
+            anthropic_error("authentication_error", "invalid x-api-key"),
+        )
+    },
+    rate_limited: || {
+        anthropic_error(
+            "rate_limit_error",
+            "Number of requests has exceeded your rate limit.",
+        )
+    },
+    owner: Some(ANTHROPIC_ORG),
+};
+
 /// Every provider mock, following each provider's documented verification endpoint.
 pub static APIS: &[Api] = &[
-    Api {
-        name: "anthropic",
-        env_var: "FERRET_ANTHROPIC_API_BASE",
-        method: "GET",
-        path: "/v1/models",
-        key_in: KeyIn::Header("x-api-key"),
-        required: &[("anthropic-version", "2023-06-01")],
-        valid: || {
-            let body = json!({"data": [{"type": "model", "id": "claude-sonnet-4-5",
-                "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"}],
-                "has_more": true, "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"});
-            body
-        },
-        valid_headers: &[("anthropic-organization-id", ANTHROPIC_ORG)],
-        invalid: || {
-            (
-                401,
-                anthropic_error("authentication_error", "invalid x-api-key"),
-            )
-        },
-        rate_limited: || {
-            anthropic_error(
-                "rate_limit_error",
-                "Number of requests has exceeded your rate limit.",
-            )
-        },
-        owner: Some(ANTHROPIC_ORG),
-    },
+    ANTHROPIC,
     Api {
         name: "anthropic-admin",
-        env_var: "FERRET_ANTHROPIC_API_BASE",
-        method: "GET",
         path: "/v1/organizations/me",
-        key_in: KeyIn::Header("x-api-key"),
-        required: &[("anthropic-version", "2023-06-01")],
-        valid: || {
-            let body =
-                json!({"id": ANTHROPIC_ORG, "type": "organization", "name": "Acme Research"});
-            body
-        },
+        valid: || json!({"id": ANTHROPIC_ORG, "type": "organization", "name": "Acme Research"}),
         valid_headers: &[],
-        invalid: || {
-            (
-                401,
-                anthropic_error("authentication_error", "invalid x-api-key"),
-            )
-        },
-        rate_limited: || {
-            anthropic_error(
-                "rate_limit_error",
-                "Number of requests has exceeded your rate limit.",
-            )
-        },
-        owner: Some(ANTHROPIC_ORG),
+        ..ANTHROPIC
     },
     Api {
         name: "google",
@@ -271,9 +253,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Header("x-goog-api-key"),
         required: &[],
         valid: || {
-            let body = json!({"models": [{"name": "models/gemini-2.5-flash", "version": "001",
-                "displayName": "Gemini 2.5 Flash"}], "nextPageToken": "Ch5tb2RlbHM"});
-            body
+            json!({"models": [{"name": "models/gemini-2.5-flash", "version": "001",
+                "displayName": "Gemini 2.5 Flash"}], "nextPageToken": "Ch5tb2RlbHM"})
         },
         valid_headers: &[],
         invalid: || {
@@ -297,10 +278,9 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"type": "user", "id": "6512f0a1b2c3d4e5f6a7b8c9", "name": "acme-ml",
+            json!({"type": "user", "id": "6512f0a1b2c3d4e5f6a7b8c9", "name": "acme-ml",
                 "fullname": "Acme ML", "orgs": [],
-                "auth": {"type": "access_token", "accessToken": {"displayName": "ci", "role": "write"}}});
-            body
+                "auth": {"type": "access_token", "accessToken": {"displayName": "ci", "role": "write"}}})
         },
         valid_headers: &[],
         invalid: || {
@@ -320,9 +300,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"object": "list", "data": [{"id": "llama-3.3-70b-versatile",
-                "object": "model", "created": 1733447754, "owned_by": "Meta", "active": true}]});
-            body
+            json!({"object": "list", "data": [{"id": "llama-3.3-70b-versatile",
+                "object": "model", "created": 1733447754, "owned_by": "Meta", "active": true}]})
         },
         valid_headers: &[],
         invalid: || {
@@ -352,13 +331,12 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"redacted_api_key": "xai-...b14o", "user_id": "59fbe5f2-040b-46d5-8325-868bb8f23eb2",
+            json!({"redacted_api_key": "xai-...b14o", "user_id": "59fbe5f2-040b-46d5-8325-868bb8f23eb2",
                 "name": "ci", "create_time": "2024-01-01T12:55:18.139305Z",
                 "modify_time": "2024-08-28T17:20:12.343321Z", "modified_by": "3d38b4dc-4eb7-4785-ae26-c3fa8997ffc7",
                 "team_id": "5ea6f6bd-7815-4b8a-9135-28b2d7ba6722", "acls": ["api-key:model:*", "api-key:endpoint:*"],
                 "api_key_id": "ae1e1841-4326-4b36-a8a9-8a1a7237db11",
-                "team_blocked": false, "api_key_blocked": false, "api_key_disabled": false});
-            body
+                "team_blocked": false, "api_key_blocked": false, "api_key_disabled": false})
         },
         valid_headers: &[],
         invalid: || {
@@ -377,9 +355,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"data": {"label": "sk-or-v1-0e6...c96", "limit": null, "usage": 1.25,
-                "limit_remaining": null, "is_free_tier": false}});
-            body
+            json!({"data": {"label": "sk-or-v1-0e6...c96", "limit": null, "usage": 1.25,
+                "limit_remaining": null, "is_free_tier": false}})
         },
         valid_headers: &[],
         invalid: || {
@@ -399,9 +376,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"object": "list", "data": [{"id": "mistral-small-latest",
-                "object": "model", "created": 1711929600, "owned_by": "mistralai"}]});
-            body
+            json!({"object": "list", "data": [{"id": "mistral-small-latest",
+                "object": "model", "created": 1711929600, "owned_by": "mistralai"}]})
         },
         valid_headers: &[],
         invalid: || {
@@ -420,10 +396,7 @@ pub static APIS: &[Api] = &[
         path: "/v1/check-api-key",
         key_in: KeyIn::Bearer,
         required: &[],
-        valid: || {
-            let body = json!({"valid": true, "organization_id": "org-7c1d9e2f", "owner_id": "user-3a4b5c6d"});
-            body
-        },
+        valid: || json!({"valid": true, "organization_id": "org-7c1d9e2f", "owner_id": "user-3a4b5c6d"}),
         valid_headers: &[],
         invalid: || {
             (
@@ -442,9 +415,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"type": "organization", "username": "acme", "name": "Acme Corp, Inc.",
-                "github_url": "https://github.com/acme"});
-            body
+            json!({"type": "organization", "username": "acme", "name": "Acme Corp, Inc.",
+                "github_url": "https://github.com/acme"})
         },
         valid_headers: &[],
         invalid: || {
@@ -464,9 +436,8 @@ pub static APIS: &[Api] = &[
         key_in: KeyIn::Bearer,
         required: &[],
         valid: || {
-            let body = json!({"is_available": true, "balance_infos": [{"currency": "CNY",
-                "total_balance": "110.00", "granted_balance": "10.00", "topped_up_balance": "100.00"}]});
-            body
+            json!({"is_available": true, "balance_infos": [{"currency": "CNY",
+                "total_balance": "110.00", "granted_balance": "10.00", "topped_up_balance": "100.00"}]})
         },
         valid_headers: &[],
         invalid: || {
