@@ -202,6 +202,19 @@ fn revocation_of(run: &Run, key: &str) -> Value {
     finding(run, key)["revocation"].clone()
 }
 
+/// Asserts the status of `key`'s revocation and that its detail mentions `detail`; returns it.
+#[track_caller]
+fn expect_revocation(run: &Run, key: &str, status: &str, detail: &str) -> Value {
+    let revocation = revocation_of(run, key);
+    assert_eq!(revocation["status"], status, "{run}");
+    let text = revocation["detail"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(detail),
+        "detail {text:?} lacks {detail:?}; {run}"
+    );
+    revocation
+}
+
 #[track_caller]
 fn finding(run: &Run, key: &str) -> Value {
     let fingerprint = fingerprint(key);
@@ -330,15 +343,7 @@ fn a_service_account_key_is_revoked_with_its_account_only_when_allowed() {
 
     let refused = setup.revoke(&[]);
     refused.expect_code(1);
-    let skipped = revocation_of(&refused, &leaked);
-    assert_eq!(skipped["status"], "skipped", "{refused}");
-    assert!(
-        skipped["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("delete_service_accounts"),
-        "{refused}"
-    );
+    expect_revocation(&refused, &leaked, "skipped", "delete_service_accounts");
     assert_eq!(setup.requests("DELETE", "/"), 0);
 
     setup.config("delete_service_accounts = true\n");
@@ -367,14 +372,7 @@ fn the_admin_key_ferret_uses_is_never_deleted() {
 
     let run = setup.revoke(&[]);
     run.expect_code(1).expect_key_hidden(&setup.admin_key);
-    let own = revocation_of(&run, &setup.admin_key);
-    assert_eq!(own["status"], "skipped", "{run}");
-    assert!(
-        own["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("ferret is using")
-    );
+    expect_revocation(&run, &setup.admin_key, "skipped", "ferret is using");
     assert_eq!(
         revocation_of(&run, &other_admin)["status"],
         "revoked",
@@ -392,15 +390,7 @@ fn a_key_of_another_organization_is_not_ours() {
 
     let run = setup.revoke(&[]);
     run.expect_code(1);
-    let revocation = revocation_of(&run, &foreign);
-    assert_eq!(revocation["status"], "not_ours", "{run}");
-    assert!(
-        revocation["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("owner"),
-        "advises telling the owner: {run}"
-    );
+    expect_revocation(&run, &foreign, "not_ours", "owner");
     assert_eq!(setup.requests("DELETE", "/"), 0);
 }
 
@@ -486,13 +476,11 @@ fn an_undelivered_replacement_holds_the_revocation_when_configured_to() {
 
     let held = setup.revoke(&[]);
     held.expect_code(1);
-    let revocation = revocation_of(&held, &key);
-    assert_eq!(revocation["status"], "failed", "{held}");
-    assert!(
-        revocation["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("held")
+    expect_revocation(
+        &held,
+        &key,
+        "failed",
+        "held: the replacement key was not delivered",
     );
     assert!(setup.org.key_is_live(&key), "held: the leak still works");
     assert!(setup.org.deleted_keys().is_empty());
@@ -511,15 +499,7 @@ fn an_undelivered_replacement_holds_the_revocation_when_configured_to() {
     // The default, security first: revoke anyway and say the delivery failed.
     setup.config(&format!("[rotation]\nenabled = true\n\n{hook}"));
     let revoked = setup.revoke(&[]);
-    let revocation = revocation_of(&revoked, &key);
-    assert_eq!(revocation["status"], "revoked", "{revoked}");
-    assert!(
-        revocation["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not delivered"),
-        "{revoked}"
-    );
+    expect_revocation(&revoked, &key, "revoked", "not delivered");
     assert!(!setup.org.key_is_live(&key));
 }
 
