@@ -134,9 +134,22 @@ impl Setup {
 
     /// `ferret dir . --verify --revoke --yes` with the ledger and config, JSONL on stdout.
     fn revoke(&self, extra: &[&str]) -> Run {
+        let mut args = self.revoke_args();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let run = self.run(&strs(&args));
+        run.expect_no_panic();
+        for key in self.org.created_key_values() {
+            run.expect_key_hidden(&key);
+        }
+        run
+    }
+
+    /// The arguments of [`Setup::revoke`]: `dir . --verify --revoke --yes`, JSONL, with the
+    /// ledger and the operator's config.
+    fn revoke_args(&self) -> Vec<String> {
         let ledger = self.ledger_path();
         let config = self.config_path();
-        let mut args = vec![
+        [
             "dir",
             ".",
             "--verify",
@@ -148,14 +161,10 @@ impl Setup {
             ledger.to_str().expect("UTF-8 path"),
             "--config",
             config.to_str().expect("UTF-8 path"),
-        ];
-        args.extend_from_slice(extra);
-        let run = self.run(&args);
-        run.expect_no_panic();
-        for key in self.org.created_key_values() {
-            run.expect_key_hidden(&key);
-        }
-        run
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
     }
 
     fn ledger(&self) -> rusqlite::Connection {
@@ -514,22 +523,8 @@ fn a_run_killed_between_delete_and_ledger_write_is_completed_by_the_next() {
         "/v1/organization/projects/",
         Duration::from_secs(60),
     );
-    let ledger = setup.ledger_path();
-    let config = setup.config_path();
     let mut child = setup
-        .command(&[
-            "dir",
-            ".",
-            "--verify",
-            "--revoke",
-            "--yes",
-            "--format",
-            "jsonl",
-            "--ledger",
-            ledger.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ])
+        .command(&strs(&setup.revoke_args()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
