@@ -28,11 +28,26 @@ pub struct SourceRepository {
     pub html_url: String,
 }
 
+/// The notebook cell a secret sits in: `cells[index]` of a Jupyter notebook, in the member
+/// `part` of that cell (`source`, `outputs`, `attachments`…).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NotebookCell {
+    /// 0-based, as in the notebook's `cells` array.
+    pub index: u64,
+    pub part: String,
+}
+
 /// Where a secret was seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// Relative to the scan root with `/` separators (`stdin` for standard input).
+    /// Relative to the scan root with `/` separators (`stdin` for standard input). Inside an
+    /// archive, the archive's path, `!`, and the entry's path: `dist/app.zip!config/.env`.
     pub path: String,
+    /// Inside an archive, the entry's path (the part of `path` after the archive's path and
+    /// its `!`; nested archives add more: `lib.jar!META-INF/app.zip!key.txt`).
+    pub entry: Option<String>,
+    /// In a Jupyter notebook, the cell.
+    pub cell: Option<NotebookCell>,
     /// 1-based line.
     pub line: u64,
     /// 1-based column, in characters (see `matcher::count_chars`).
@@ -47,6 +62,15 @@ pub struct Location {
 }
 
 impl Location {
+    /// The file (or blob path) on disk or in the repository: the archive holding the secret,
+    /// for a secret inside one.
+    pub fn file_path(&self) -> &str {
+        self.entry
+            .as_deref()
+            .and_then(|entry| self.path.strip_suffix(entry)?.strip_suffix('!'))
+            .unwrap_or(&self.path)
+    }
+
     /// The web address of the line at its commit, when the repository's page is known.
     pub fn url(&self) -> Option<String> {
         let repository = self
@@ -55,8 +79,15 @@ impl Location {
             .filter(|r| !r.html_url.is_empty())?;
         let commit = self.commit.as_ref()?;
         Some(format!(
-            "{}/blob/{}/{}#L{}",
-            repository.html_url, commit.id, self.path, self.line
+            "{}/blob/{}/{}{}",
+            repository.html_url,
+            commit.id,
+            self.file_path(),
+            if self.entry.is_some() {
+                String::new()
+            } else {
+                format!("#L{}", self.line)
+            }
         ))
     }
 }

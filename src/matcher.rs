@@ -12,6 +12,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::decode::{self, Transform};
+use crate::finding::Location;
 use crate::rules::{Rule, RuleSet};
 use crate::secret::Secret;
 
@@ -485,6 +486,30 @@ pub struct LocatedMatch {
     pub inline_allowed: bool,
     /// How the secret was encoded where it was found (`base64`…), if it was.
     pub decoded: Option<String>,
+    /// Inside an archive, the entry's path; the offset, line and column are the entry's own
+    /// (set by `sources::container`).
+    pub entry: Option<String>,
+    /// In a Jupyter notebook, the cell (set by `sources::notebook`).
+    pub cell: Option<crate::finding::NotebookCell>,
+}
+
+impl LocatedMatch {
+    /// Where this match is, in the input that reports call `path`.
+    pub fn location(&self, path: &str, commit: Option<crate::finding::CommitInfo>) -> Location {
+        Location {
+            path: match &self.entry {
+                Some(entry) => format!("{path}!{entry}"),
+                None => path.to_string(),
+            },
+            entry: self.entry.clone(),
+            cell: self.cell.clone(),
+            line: self.line,
+            column: self.column,
+            commit,
+            repository: None,
+            decoded: self.decoded.clone(),
+        }
+    }
 }
 
 /// How much input a [`ChunkScanner`] holds before it searches, in bytes. Measured: a chunk that
@@ -534,6 +559,10 @@ impl<'m> ChunkScanner<'m> {
             line_chars_before_buf: 0,
             raw: Vec::new(),
         }
+    }
+
+    pub fn matcher(&self) -> &'m Matcher {
+        self.matcher
     }
 
     /// Starts over for a new input, keeping the allocated buffer.
@@ -700,6 +729,8 @@ fn locate(
             line,
             column,
             inline_allowed: Matcher::inline_allowed(buf, &m.span),
+            entry: None,
+            cell: None,
         });
     }
 }
@@ -730,10 +761,11 @@ fn char_boundary_at_or_before(bytes: &[u8], mut at: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn key(rng: &mut fastrand::Rng) -> String {
+    /// A project key, assembled at run time.
+    pub(crate) fn key(rng: &mut fastrand::Rng) -> String {
         let body = |rng: &mut fastrand::Rng| -> String {
             (0..74)
                 .map(|_| {

@@ -18,6 +18,7 @@ use crate::github::repos::RepoInfo;
 use crate::matcher::Matcher;
 use crate::secret::Secret;
 use crate::sources::Warning;
+use crate::sources::contents::ArchiveLimits;
 use crate::sources::git::{self, GitOptions};
 use crate::sources::mirror::Mirrors;
 use crate::store::sweep::{Seen, SweepState};
@@ -74,6 +75,8 @@ pub struct SweepOptions {
     pub since_last: bool,
     pub shard: Option<Shard>,
     pub threads: usize,
+    /// How far archives in blobs are opened.
+    pub archives: ArchiveLimits,
     /// Also feed the organization's open `openai_api_key` secret-scanning alerts in.
     pub include_alerts: bool,
 }
@@ -291,21 +294,26 @@ fn sweep_one(
         .as_ref()
         .is_some_and(|(old_tips, _)| old_tips.as_deref() == Some(tips.as_str()));
     let mut scan = match earlier {
-        Some((_, (_, matched))) if unchanged => {
-            git::rescan_objects(&repo, matcher, &matched, &git_options, on_warning)
-        }
+        Some((_, (_, matched))) if unchanged => git::rescan_objects(
+            &repo,
+            matcher,
+            &matched,
+            &git_options,
+            &options.archives,
+            on_warning,
+        ),
         Some((_, (mut scanned, matched))) => {
             // Objects that held secrets are scanned again, so their findings stay reported.
             for id in &matched {
                 scanned.remove(id);
             }
-            let options = GitOptions {
+            let history = GitOptions {
                 skip_blobs: Some(Arc::new(scanned)),
                 ..git_options
             };
-            git::scan_history(&repo, matcher, &options, on_warning)
+            git::scan_history(&repo, matcher, &history, &options.archives, on_warning)
         }
-        None => git::scan_history(&repo, matcher, &git_options, on_warning),
+        None => git::scan_history(&repo, matcher, &git_options, &options.archives, on_warning),
     }
     .map_err(|e| e.to_string())?;
     let repository = Arc::new(SourceRepository {
@@ -397,6 +405,8 @@ fn alert_matches(
             }),
             repository: Some(repository.clone()),
             decoded: None,
+            entry: None,
+            cell: None,
         },
     };
     if alert.locations.is_empty() {

@@ -26,6 +26,7 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
         gitignore: args.gitignore,
         follow_links: args.follow_links,
         threads: args.scan.threads.unwrap_or(0),
+        archives: setup.archives.clone(),
     };
     let progress = Spinner(scan_setup::spinner(
         &args.scan,

@@ -40,6 +40,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         since_last: args.since_last,
         shard: args.shard,
         threads: args.scan.threads.unwrap_or(0),
+        archives: setup.archives.clone(),
         include_alerts: args.include_alerts,
     };
     let sweeper = Sweeper::new().map_err(anyhow::Error::msg)?;

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use super::{RevokeCommandArgs, ScanArgs, VerifyCommandArgs, scan_setup};
-use crate::finding::{CommitInfo, Location, Match, SourceRepository};
+use crate::finding::{CommitInfo, Location, Match, NotebookCell, SourceRepository};
 use crate::secret::Secret;
 
 /// The fields of a report record that verification needs.
@@ -31,6 +31,10 @@ struct Record {
     repository: Option<String>,
     #[serde(default)]
     decoded: Option<String>,
+    #[serde(default)]
+    entry: Option<String>,
+    #[serde(default)]
+    cell: Option<NotebookCell>,
 }
 
 /// Records of a JSON array or JSONL report (`-`: standard input), with the line each came from.
@@ -119,6 +123,8 @@ fn run(input: &Path, scan: &ScanArgs) -> anyhow::Result<u8> {
                     })
                 }),
                 decoded: record.decoded,
+                entry: record.entry,
+                cell: record.cell,
             },
         });
     }

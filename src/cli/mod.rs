@@ -102,6 +102,10 @@ pub struct ScanArgs {
     /// escapes, nested); 0 looks at plain text only.
     #[arg(long, value_name = "N", default_value_t = crate::matcher::DEFAULT_DECODE_DEPTH)]
     pub decode_depth: usize,
+    /// How many archives deep (zip, jar, gzip, tar…) files are opened; 0 scans archives as
+    /// raw bytes.
+    #[arg(long, value_name = "N", default_value_t = crate::sources::contents::DEFAULT_ARCHIVE_DEPTH)]
+    pub archive_depth: usize,
     #[command(flatten)]
     pub verify: VerifyArgs,
     #[command(flatten)]

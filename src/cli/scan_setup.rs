@@ -16,11 +16,14 @@ use crate::report::{Format, ReportOptions, write_report};
 use crate::revoke::{Remediation, RevokeOptions};
 use crate::rules::RuleSet;
 use crate::secret::Secret;
+use crate::sources::contents::ArchiveLimits;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
 use crate::verify::{self, ApiBases, Provider, Verifier, VerifyOptions};
 
 pub struct ScanSetup {
     pub matcher: Matcher,
+    /// How far archives are opened.
+    pub archives: ArchiveLimits,
     pub suppressions: Suppressions,
     pub format: Format,
     pub options: ReportOptions,
@@ -107,6 +110,10 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     Ok(ScanSetup {
         matcher: Matcher::new(rules).with_decode_depth(args.decode_depth),
+        archives: ArchiveLimits {
+            max_depth: args.archive_depth,
+            ..ArchiveLimits::default()
+        },
         suppressions,
         format,
         options: ReportOptions {

@@ -76,9 +76,12 @@ pub fn write_annotations(
             let mut properties = Vec::new();
             let mut message = one_line_message(finding, location, options);
             if is_file(location) {
-                properties.push(("file", location.path.clone()));
-                properties.push(("line", location.line.to_string()));
-                properties.push(("col", location.column.to_string()));
+                properties.push(("file", location.file_path().to_string()));
+                // An archive entry's lines are not the archive's.
+                if location.entry.is_none() {
+                    properties.push(("line", location.line.to_string()));
+                    properties.push(("col", location.column.to_string()));
+                }
             } else {
                 message = format!("{}:{}: {message}", location.path, location.line);
             }

@@ -11,7 +11,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::finding::{CommitInfo, Finding, Location, Revocation, Verification, VerificationStatus};
+use crate::finding::{
+    CommitInfo, Finding, Location, NotebookCell, Revocation, Verification, VerificationStatus,
+};
 use crate::rules::Rule;
 
 pub use github::{write_command, write_step_summary};
@@ -65,7 +67,14 @@ pub struct FindingRecord<'a> {
     pub severity: &'a str,
     pub fingerprint: &'a str,
     pub secret: String,
+    /// Inside an archive: `archive!entry`.
     pub path: &'a str,
+    /// Inside an archive, the entry's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<&'a str>,
+    /// In a Jupyter notebook, the cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<&'a NotebookCell>,
     pub line: u64,
     pub column: u64,
     /// How the secret was encoded at this place.
@@ -98,6 +107,8 @@ impl<'a> FindingRecord<'a> {
             fingerprint: &finding.fingerprint.0,
             secret: shown_secret(finding, options),
             path: &location.path,
+            entry: location.entry.as_deref(),
+            cell: location.cell.as_ref(),
             line: location.line,
             column: location.column,
             decoded: location.decoded.as_deref(),
@@ -134,6 +145,12 @@ pub(crate) fn one_line_message(
         finding.rule_name,
         shown_secret(finding, options)
     );
+    if let Some(entry) = &location.entry {
+        text.push_str(&format!(" in archive entry {entry}"));
+    }
+    if let Some(cell) = &location.cell {
+        text.push_str(&format!(" in cells[{}].{}", cell.index, cell.part));
+    }
     if let Some(encoding) = &location.decoded {
         text.push_str(&format!(" (decoded from {encoding})"));
     }

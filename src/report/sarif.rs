@@ -134,6 +134,12 @@ fn result(
     if let Some(encoding) = &location.decoded {
         properties.insert("decoded".to_string(), json!(encoding));
     }
+    if let Some(entry) = &location.entry {
+        properties.insert("entry".to_string(), json!(entry));
+    }
+    if let Some(cell) = &location.cell {
+        properties.insert("cell".to_string(), json!(cell));
+    }
     if let Some(repository) = &location.repository {
         properties.insert("repository".to_string(), json!(repository.full_name));
         if let Some(url) = location.url() {
@@ -148,20 +154,28 @@ fn result(
             properties.insert("refs".to_string(), json!(commit.refs));
         }
     }
-    let region = Region::builder()
-        .start_line(location.line as i64)
-        .start_column(location.column as i64)
-        .end_line(location.line as i64)
-        .end_column((location.column + finding.secret.expose().len() as u64) as i64)
+    // Code scanning knows files, not archive entries: a secret inside an archive points at the
+    // archive, with no region (the entry's lines are not the archive's); `entry` and the
+    // message name the entry.
+    let artifact = ArtifactLocation::builder()
+        .uri(artifact_uri(location.file_path()))
         .build();
-    let physical = PhysicalLocation::builder()
-        .artifact_location(
-            ArtifactLocation::builder()
-                .uri(artifact_uri(&location.path))
-                .build(),
-        )
-        .region(region)
-        .build();
+    let physical = if location.entry.is_some() {
+        PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build()
+    } else {
+        let region = Region::builder()
+            .start_line(location.line as i64)
+            .start_column(location.column as i64)
+            .end_line(location.line as i64)
+            .end_column((location.column + finding.secret.expose().len() as u64) as i64)
+            .build();
+        PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .region(region)
+            .build()
+    };
     SarifResult::builder()
         .rule_id(finding.rule_id.clone())
         .rule_index(rule_index as i64)

@@ -23,6 +23,9 @@ fn place(location: &Location) -> String {
     if let Some(repository) = &location.repository {
         place = format!("{}: {place}", repository.full_name);
     }
+    if let Some(cell) = &location.cell {
+        place.push_str(&format!(" (cells[{}].{})", cell.index, cell.part));
+    }
     if let Some(encoding) = &location.decoded {
         place.push_str(&format!(" (decoded from {encoding})"));
     }

@@ -11,8 +11,9 @@ use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
 
+use super::contents::{self, ArchiveLimits};
 use super::{Warning, display_path};
-use crate::finding::{Location, Match};
+use crate::finding::Match;
 use crate::matcher::{ChunkScanner, Matcher};
 
 #[derive(Clone, Debug, Default)]
@@ -23,6 +24,8 @@ pub struct DirOptions {
     pub follow_links: bool,
     /// Walker threads (0: one per core).
     pub threads: usize,
+    /// How far archives are opened.
+    pub archives: ArchiveLimits,
 }
 
 /// Progress counters a caller can display while the walk runs.
@@ -161,24 +164,24 @@ pub fn scan_dirs(
             let mut found = Vec::new();
             let mut allowed = 0;
             let scanned = File::open(path).and_then(|file| {
-                scanner.scan_reader(file, |m| {
-                    if m.inline_allowed {
-                        allowed += 1;
-                    } else {
-                        found.push(Match {
-                            rule: m.rule,
-                            secret: m.secret,
-                            location: Location {
-                                path: shown.clone(),
-                                line: m.line,
-                                column: m.column,
-                                commit: None,
-                                repository: None,
-                                decoded: m.decoded,
-                            },
-                        });
-                    }
-                })
+                contents::scan_file(
+                    file,
+                    &shown,
+                    &options.archives,
+                    &mut scanner,
+                    &mut |m| {
+                        if m.inline_allowed {
+                            allowed += 1;
+                        } else {
+                            found.push(Match {
+                                rule: m.rule,
+                                location: m.location(&shown, None),
+                                secret: m.secret,
+                            });
+                        }
+                    },
+                    &mut |text| warn(text),
+                )
             });
             // The scanner counts the bytes: asking the file system (one more statx per file)
             // cost a tenth of a tree scan.

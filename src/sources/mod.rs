@@ -2,9 +2,11 @@
 //! history, mirrors of remote repositories) into matches with locations. A source only enumerates and reads input;
 //! matching is the matcher's job, suppression and reporting happen downstream.
 
+pub mod contents;
 pub mod dir;
 pub mod git;
 pub mod mirror;
+pub mod notebook;
 pub mod stream;
 
 /// A non-fatal problem met while reading input (unreadable file, broken symlink, loop): it is

@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::finding::{Location, Match};
+use crate::finding::Match;
 use crate::matcher::{ChunkScanner, Matcher};
 
 /// How long `--follow` waits before looking for new data again.
@@ -68,15 +68,8 @@ impl<'a> Sink<'a> {
         }
         let found = Match {
             rule: m.rule,
+            location: m.location(&self.name, None),
             secret: m.secret,
-            location: Location {
-                path: self.name.clone(),
-                line: m.line,
-                column: m.column,
-                commit: None,
-                repository: None,
-                decoded: m.decoded,
-            },
         };
         if let Err(err) = (self.on_match)(found) {
             self.error = Some(err);

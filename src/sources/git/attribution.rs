@@ -14,7 +14,7 @@ use gix::object::Kind;
 use gix::prelude::Find;
 
 use super::{GitError, GitOptions, MatchedObject, read_commit_info};
-use crate::finding::{CommitInfo, Location, Match};
+use crate::finding::{CommitInfo, Match};
 use crate::matcher::LocatedMatch;
 use crate::sources::Warning;
 
@@ -403,13 +403,6 @@ pub(crate) fn push_match(
     out.matches.push(Match {
         rule: m.rule,
         secret: m.secret.clone(),
-        location: Location {
-            path: path.to_string(),
-            line: m.line,
-            column: m.column,
-            commit,
-            repository: None,
-            decoded: m.decoded.clone(),
-        },
+        location: m.location(path, commit),
     });
 }

@@ -21,6 +21,7 @@ use gix::ObjectId;
 use super::Warning;
 use crate::finding::CommitInfo;
 use crate::matcher::{LocatedMatch, Matcher};
+use crate::sources::contents::{self, ArchiveLimits};
 
 pub use range::scan_range;
 pub use staged::scan_staged;
@@ -116,14 +117,26 @@ pub(crate) struct MatchedObject {
     pub matches: Vec<LocatedMatch>,
 }
 
-/// Scans an object's bytes; `None` when nothing matched.
+/// Scans an object's bytes (a blob's archives opened); `None` when nothing matched.
 pub(crate) fn scan_object(
     matcher: &Matcher,
+    archives: &ArchiveLimits,
     id: ObjectId,
     kind: gix::object::Kind,
     data: &[u8],
+    on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Option<MatchedObject> {
-    let matches = matcher.locate_all(data);
+    let matches = if kind == gix::object::Kind::Blob {
+        contents::locate_in_blob(
+            matcher,
+            data,
+            &format!("blob {id}"),
+            archives,
+            &mut |text| on_warning(&Warning(text)),
+        )
+    } else {
+        matcher.locate_all(data)
+    };
     (!matches.is_empty()).then_some(MatchedObject { id, kind, matches })
 }
 
@@ -206,12 +219,13 @@ pub fn scan(
     repo: &gix::Repository,
     matcher: &Matcher,
     target: &Target,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
     match target {
-        Target::History(options) => scan_history(repo, matcher, options, on_warning),
-        Target::Range(range) => scan_range(repo, matcher, range, on_warning),
-        Target::Staged => scan_staged(repo, matcher, on_warning),
+        Target::History(options) => scan_history(repo, matcher, options, archives, on_warning),
+        Target::Range(range) => scan_range(repo, matcher, range, archives, on_warning),
+        Target::Staged => scan_staged(repo, matcher, archives, on_warning),
     }
 }
 
@@ -221,9 +235,10 @@ pub fn scan_history(
     repo: &gix::Repository,
     matcher: &Matcher,
     options: &GitOptions,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
-    let scanned = objects::scan_all_objects(repo, matcher, options, on_warning)?;
+    let scanned = objects::scan_all_objects(repo, matcher, options, archives, on_warning)?;
     let scan = GitScan {
         objects: scanned.objects,
         bytes: scanned.bytes,
@@ -254,6 +269,7 @@ pub fn rescan_objects(
     matcher: &Matcher,
     ids: &[ObjectId],
     options: &GitOptions,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
     use gix::prelude::Find;
@@ -265,7 +281,9 @@ pub fn rescan_objects(
             Ok(Some(data)) => {
                 scan.objects += 1;
                 scan.bytes += data.data.len() as u64;
-                matched.extend(scan_object(matcher, id, data.kind, data.data));
+                matched.extend(scan_object(
+                    matcher, archives, id, data.kind, data.data, on_warning,
+                ));
             }
             // Pruned since: what it held is gone with it.
             Ok(None) => {}

@@ -20,6 +20,7 @@ use gix::odb::pack;
 use super::{GitError, GitOptions, MatchedObject, scan_object};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
+use crate::sources::contents::ArchiveLimits;
 
 /// What reading every object produced.
 pub(crate) struct ScannedObjects {
@@ -149,6 +150,7 @@ pub(crate) fn scan_all_objects(
     repo: &gix::Repository,
     matcher: &Matcher,
     options: &GitOptions,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<ScannedObjects, GitError> {
     let objects_dirs = object_dirs(repo.objects.store_ref().path());
@@ -168,7 +170,9 @@ pub(crate) fn scan_all_objects(
             return;
         }
         let found = match kind {
-            Kind::Blob | Kind::Commit | Kind::Tag => scan_object(matcher, id, kind, data),
+            Kind::Blob | Kind::Commit | Kind::Tag => {
+                scan_object(matcher, archives, id, kind, data, on_warning)
+            }
             Kind::Tree => None,
         };
         let mut shared = shared.lock().expect("no panics while locked");

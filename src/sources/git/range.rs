@@ -17,6 +17,7 @@ use super::attribution::{
 use super::{GitError, GitScan, TreeEntry, read_commit_info, read_object, read_tree};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
+use crate::sources::contents::{self, ArchiveLimits};
 
 /// Where a missing base usually comes from, and the fix.
 const SHALLOW_HINT: &str = " (a shallow or force-pushed checkout? fetch more history, e.g. \
@@ -102,6 +103,7 @@ pub fn scan_range(
     repo: &gix::Repository,
     matcher: &Matcher,
     range: &str,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
     let (base_spec, head_spec) = range
@@ -190,7 +192,12 @@ pub fn scan_range(
                 Ok(Some(data)) if data.kind == Kind::Blob => {
                     scan.objects += 1;
                     scan.bytes += data.data.len() as u64;
-                    matcher.locate_all(data.data)
+                    let what = format!("{path} (blob {blob})");
+                    contents::locate_in_blob(matcher, data.data, &what, archives, &mut |text| {
+                        let warning = Warning(text);
+                        on_warning(&warning);
+                        out.warnings.push(warning);
+                    })
                 }
                 _ => {
                     let warning = Warning(format!("{path}: blob {blob} is missing, skipped"));

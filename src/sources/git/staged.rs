@@ -4,7 +4,9 @@
 //! index content counts, not the working tree, so partial staging is honoured). Only matches
 //! on lines the change adds are reported: a line that already existed in the `HEAD` version
 //! of the file is history's problem, reported by a full `ferret git`, and must not block
-//! today's commit. Works before the first commit (no `HEAD`: everything staged is new).
+//! today's commit. Inside a staged archive, where lines cannot be compared, a match counts as
+//! added unless `HEAD`'s archive at that path held the same secret in the same entry. Works
+//! before the first commit (no `HEAD`: everything staged is new).
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,8 +15,9 @@ use gix::prelude::Find;
 
 use super::attribution::{Attributed, push_match};
 use super::{GitError, GitScan, read_tree};
-use crate::matcher::Matcher;
+use crate::matcher::{LocatedMatch, Matcher};
 use crate::sources::Warning;
+use crate::sources::contents::{self, ArchiveLimits};
 
 /// Every blob path of a tree, recursively.
 fn tree_blobs(
@@ -45,6 +48,7 @@ fn line_at(text: &[u8], offset: usize) -> &[u8] {
 pub fn scan_staged(
     repo: &gix::Repository,
     matcher: &Matcher,
+    archives: &ArchiveLimits,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<GitScan, GitError> {
     let index = repo
@@ -83,23 +87,39 @@ pub fn scan_staged(
         };
         scan.objects += 1;
         scan.bytes += staged.len() as u64;
-        let matches = matcher.locate_all(staged);
+        let mut warn = |text: String| {
+            let warning = Warning(text);
+            on_warning(&warning);
+            out.warnings.push(warning);
+        };
+        let matches = contents::locate_in_blob(matcher, staged, &shown, archives, &mut warn);
         if matches.is_empty() {
             continue;
         }
-        let old_lines: HashSet<&[u8]> = match old {
+        let old_data = match old {
             Some(old) => match repo.objects.try_find(&old, &mut old_buf) {
-                Ok(Some(data)) => data
-                    .data
-                    .split(|&b| b == b'\n')
-                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                    .collect(),
-                _ => HashSet::new(),
+                Ok(Some(data)) => data.data,
+                _ => &[],
             },
-            None => HashSet::new(),
+            None => &[],
+        };
+        let old_lines: HashSet<&[u8]> = old_data
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .collect();
+        let old_archive_matches: Vec<LocatedMatch> = if matches.iter().any(|m| m.entry.is_some()) {
+            contents::locate_in_blob(matcher, old_data, &shown, archives, &mut warn)
+        } else {
+            Vec::new()
         };
         for m in &matches {
-            if !old_lines.contains(line_at(staged, m.offset as usize)) {
+            let added = match m.entry {
+                Some(_) => !old_archive_matches
+                    .iter()
+                    .any(|old| old.entry == m.entry && old.secret == m.secret),
+                None => !old_lines.contains(line_at(staged, m.offset as usize)),
+            };
+            if added {
                 push_match(&mut out, m, &shown, None);
             }
         }
