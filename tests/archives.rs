@@ -361,22 +361,13 @@ fn a_zip_bomb_is_refused_with_a_warning_and_the_scan_goes_on() {
     );
     // Ten zips of ten zips of 10 MB of zeros: each level is small, together they expand to
     // 1 GB.
+    let ten_copies = |name: &str, contents: &[u8]| {
+        let names: Vec<String> = (0..10).map(|i| format!("{i}-{name}")).collect();
+        let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), contents)).collect();
+        zip_with(&entries, zip::CompressionMethod::Stored)
+    };
     let leaf = zip_of(&[("zeros.bin", &zeros[..10 << 20])]);
-    let names: Vec<String> = (0..10).map(|i| format!("{i}.zip")).collect();
-    let middle = zip_with(
-        &names
-            .iter()
-            .map(|n| (n.as_str(), leaf.as_slice()))
-            .collect::<Vec<_>>(),
-        zip::CompressionMethod::Stored,
-    );
-    let top = zip_with(
-        &names
-            .iter()
-            .map(|n| (n.as_str(), middle.as_slice()))
-            .collect::<Vec<_>>(),
-        zip::CompressionMethod::Stored,
-    );
+    let top = ten_copies("middle.zip", &ten_copies("leaf.zip", &leaf));
     tree.write("nested-bomb.zip", top);
     let key = project_key();
     tree.write("ok.env", env_line(&key));
