@@ -586,11 +586,40 @@ impl<'m> ChunkScanner<'m> {
     pub fn scan_reader(
         &mut self,
         mut reader: impl Read,
+        emit: impl FnMut(LocatedMatch),
+    ) -> io::Result<u64> {
+        self.start(&mut reader)?;
+        self.scan_rest(reader, emit)
+    }
+
+    /// Starts a new input with one read of `reader`, and shows what it gave (up to a chunk),
+    /// so a caller can tell what the input is without a read of its own;
+    /// [`Self::scan_rest`] goes on.
+    pub fn start(&mut self, reader: &mut impl Read) -> io::Result<&[u8]> {
+        self.reset();
+        self.reserve(self.chunk_size);
+        loop {
+            match reader.read(&mut self.buf[..self.chunk_size]) {
+                Ok(read) => {
+                    self.filled = read;
+                    return Ok(&self.buf[..read]);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Scans what [`Self::start`] read and everything else `reader` yields; returns the
+    /// number of bytes of the input.
+    pub fn scan_rest(
+        &mut self,
+        mut reader: impl Read,
         mut emit: impl FnMut(LocatedMatch),
     ) -> io::Result<u64> {
-        self.reset();
-        let mut total = 0u64;
-        loop {
+        let mut total = self.filled as u64;
+        // A first read of nothing was the end of the input.
+        while total > 0 {
             if self.buf.len() - self.filled < self.chunk_size / 4 {
                 self.reserve(self.chunk_size);
             }

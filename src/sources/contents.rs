@@ -93,13 +93,14 @@ pub fn scan_file(
     emit: &mut dyn FnMut(LocatedMatch),
     warn: &mut dyn FnMut(String),
 ) -> io::Result<u64> {
-    let mut head = [0; SNIFF_LEN];
-    let filled = read_up_to(&mut file, &mut head)?;
-    let head = &head[..filled];
+    // The scanner's first read tells what the file is; plain files (nearly all) go on with
+    // no read of their own.
+    let head = scanner.start(&mut file)?;
     let format = sniff(head).filter(|_| limits.max_depth > 0);
     if format.is_none() && !is_notebook_name(name) {
-        return scanner.scan_reader(Cursor::new(head).chain(file), emit);
+        return scanner.scan_rest(file, emit);
     }
+    let head = head.to_vec();
     let size = file.metadata().map_or(0, |m| m.len());
     let budget = Budget::new(limits, size);
     let mut opener = Opener {
@@ -123,7 +124,7 @@ pub fn scan_file(
             Some(name),
             1,
         ),
-        None => opener.leaf(&mut Cursor::new(head).chain(file), name, None),
+        None => opener.leaf(&mut Cursor::new(&head).chain(file), name, None),
     }
     Ok(opener.scanned)
 }
