@@ -63,6 +63,10 @@ pub enum Target {
 /// held whole in memory while it is scanned, a few at a time.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 256 << 20;
 
+/// At most this many refs are listed as containing a finding's commit (in name order, so
+/// branches before tags).
+pub(crate) const MAX_REFS_LISTED: usize = 100;
+
 #[derive(Clone, Debug)]
 pub struct GitOptions {
     /// Also report objects no ref reaches (dangling commits, dropped stashes, lost blobs).
