@@ -433,7 +433,9 @@ fn open_in_state(state: &Path) -> Vec<(String, String, String, String)> {
         )
         .expect("valid SQL");
     let mut open: Vec<_> = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .expect("query runs")
         .map(|row| row.expect("row reads"))
         .collect();
@@ -449,7 +451,12 @@ fn copy_tree(from: &Path, to: &Path) {
         .arg(to)
         .status()
         .expect("cp runs");
-    assert!(status.success(), "cp -a {} {}", from.display(), to.display());
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
 }
 
 #[test]
@@ -480,7 +487,10 @@ fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
     let new = project_key();
     let another = project_key();
     org.push("web", &[("deploy.env", env_file(&new))]);
-    org.push("api", &[("src/settings.py", format!("KEY = \"{another}\"\n"))]);
+    org.push(
+        "api",
+        &[("src/settings.py", format!("KEY = \"{another}\"\n"))],
+    );
     org.repo("ops").git(&["rm", "-q", "deploy/.env"]);
     org.repo("ops")
         .git(&["commit", "-q", "--amend", "--allow-empty", "-m", "first"]);
@@ -570,7 +580,8 @@ fn a_mirror_left_locked_by_a_killed_fetch_is_cloned_anew() {
     org.add_repo("api", &[(".env", env_file(&old))]);
     let state = org.state("sweep.sqlite");
     let state = state.to_str().unwrap();
-    org.sweep(&["--state", state, "--since-last"]).expect_code(1);
+    org.sweep(&["--state", state, "--since-last"])
+        .expect_code(1);
 
     // What git leaves when it is killed while updating refs: its lock files, for ever.
     let mirror = org.cache().join("acme/api.git");
@@ -585,11 +596,18 @@ fn a_mirror_left_locked_by_a_killed_fetch_is_cloned_anew() {
     let run = org.sweep(&["--state", state, "--since-last"]);
     run.expect_code(1);
     assert!(
-        run.stderr.contains("acme/api: the mirror could not be fetched")
+        run.stderr
+            .contains("acme/api: the mirror could not be fetched")
             && run.stderr.contains("cloned it anew"),
         "{run}"
     );
-    assert_eq!(places(&run, &new), vec![(format!("{ORG}/api"), "deploy.env".to_string())]);
+    assert_eq!(
+        places(&run, &new),
+        vec![(format!("{ORG}/api"), "deploy.env".to_string())]
+    );
     assert_eq!(places(&run, &old).len(), 1, "{run}");
-    assert!(!mirror.join("config.lock").exists(), "the mirror was replaced");
+    assert!(
+        !mirror.join("config.lock").exists(),
+        "the mirror was replaced"
+    );
 }

@@ -139,11 +139,15 @@ fn named_pipes_and_devices_are_never_opened() {
             "the pipe is named in a warning: {run}"
         );
         if follow {
-            assert!(run.stderr.contains("zero: skipped, not a regular file"), "{run}");
+            assert!(
+                run.stderr.contains("zero: skipped, not a regular file"),
+                "{run}"
+            );
         }
         if device {
             assert!(
-                run.stderr.contains("zero-node: skipped, not a regular file"),
+                run.stderr
+                    .contains("zero-node: skipped, not a regular file"),
                 "{run}"
             );
         }
@@ -164,7 +168,10 @@ fn files_vanishing_during_the_scan_are_warnings() {
     tree.write("stays/app.env", env_line(&key));
     for dir in 0..40 {
         for file in 0..100 {
-            tree.write(&format!("goes/{dir}/{file}.txt"), "nothing here\n".repeat(50));
+            tree.write(
+                &format!("goes/{dir}/{file}.txt"),
+                "nothing here\n".repeat(50),
+            );
         }
     }
     let doomed = tree.join("goes");
@@ -175,11 +182,7 @@ fn files_vanishing_during_the_scan_are_warnings() {
     let run = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "jsonl"]);
     deleter.join().unwrap();
     run.expect_code(1);
-    assert_eq!(
-        paths_of(&jsonl(&run), &key),
-        ["stays/app.env"],
-        "{run}"
-    );
+    assert_eq!(paths_of(&jsonl(&run), &key), ["stays/app.env"], "{run}");
     // Whatever vanished under the walk is a warning naming it, never an error.
     for line in run.stderr.lines().filter(|l| l.contains("warning")) {
         assert!(line.contains("goes"), "an unexpected warning: {line}");
@@ -206,7 +209,11 @@ fn paths_with_newlines_and_bytes_that_are_not_utf8_are_reported_unambiguously() 
     let run = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "json"]);
     run.expect_code(1);
     let records = json_records(&run);
-    assert_eq!(paths_of(&records, &newline), [r#""new\nline.env""#], "{run}");
+    assert_eq!(
+        paths_of(&records, &newline),
+        [r#""new\nline.env""#],
+        "{run}"
+    );
     assert_eq!(paths_of(&records, &ff), [r#""bad\377.env""#], "{run}");
     assert_eq!(paths_of(&records, &fe), [r#""bad\376.env""#], "{run}");
 
@@ -214,7 +221,10 @@ fn paths_with_newlines_and_bytes_that_are_not_utf8_are_reported_unambiguously() 
     let text = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "text"]);
     text.expect_code(1);
     assert!(text.stdout.contains(r#""new\nline.env":1:16"#), "{text}");
-    assert!(!text.stdout.contains("new\nline"), "a raw newline in a path: {text}");
+    assert!(
+        !text.stdout.contains("new\nline"),
+        "a raw newline in a path: {text}"
+    );
 
     // SARIF names the file by its own bytes.
     let sarif = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "sarif"]);
@@ -243,7 +253,11 @@ fn paths_with_newlines_and_bytes_that_are_not_utf8_are_reported_unambiguously() 
     let run = ferret_within_deadline(repo.path(), &["git", ".", "--format", "json"]);
     run.expect_code(1);
     let records = json_records(&run);
-    assert_eq!(paths_of(&records, &newline), [r#""new\nline.env""#], "{run}");
+    assert_eq!(
+        paths_of(&records, &newline),
+        [r#""new\nline.env""#],
+        "{run}"
+    );
     assert_eq!(paths_of(&records, &ff), [r#""bad\377.env""#], "{run}");
 }
 
@@ -256,7 +270,10 @@ fn a_sparse_file_is_read_through_its_hole() {
     // 64 MB of hole (zeros on reading), then a line with a key.
     file.set_len(64 << 20).unwrap();
     drop(file);
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut file, format!("\n{}", env_line(&key)).as_bytes()).unwrap();
     drop(file);
 
@@ -298,7 +315,8 @@ fn thousands_of_refs_to_one_leak() {
         "the branch is named: {refs:?}"
     );
     assert!(
-        run.stderr.contains("is in 5002 refs: reports list the first 100"),
+        run.stderr
+            .contains("is in 5002 refs: reports list the first 100"),
         "{run}"
     );
 }
@@ -339,7 +357,9 @@ fn objects_over_the_size_limit_are_skipped_with_a_warning() {
         assert!(paths_of(&records, &large).is_empty(), "{stage}: {run}");
         assert!(
             run.stderr.contains(&format!("object {big_id} ("))
-                && run.stderr.contains("not scanned: larger than the limit of 16384 bytes"),
+                && run
+                    .stderr
+                    .contains("not scanned: larger than the limit of 16384 bytes"),
             "{stage}: {run}"
         );
 

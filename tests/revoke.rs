@@ -831,17 +831,27 @@ struct KillLeaks {
     admin: (String, String),
 }
 
-/// An organization with three leaks, rotation on (a command hook appends every event, the new
-/// key included, to `events.jsonl`), and a key that keeps working for one request after its
-/// deletion.
+/// An organization with three leaks, rotation on, and a key that keeps working for one request
+/// after its deletion. A command hook appends every event (the new key included) to
+/// `events.jsonl`; it is itself a kill point: with `hook-stall` holding `N before` (or `N after`),
+/// the N-th hook run waits a minute before (after) appending its event, and says so by creating
+/// `hook-stalled`.
 fn kill_scenario() -> (Setup, KillLeaks) {
     let setup = Setup::new();
     setup.org.set_revocation_lag(1);
-    let events = setup.private.path().join("events.jsonl");
+    let dir = setup.private.path();
+    let script = format!(
+        "n=$(( $(cat '{events}' 2>/dev/null | grep -c .) + 1 )); \
+         read at mode < '{stall}' 2>/dev/null; \
+         hold() {{ [ \"$n\" = \"$at\" ] && [ \"$mode\" = $1 ] && touch '{reached}' && sleep 60; }}; \
+         hold before; cat >> '{events}'; echo >> '{events}'; hold after; exit 0",
+        events = dir.join("events.jsonl").display(),
+        stall = dir.join("hook-stall").display(),
+        reached = dir.join("hook-stalled").display(),
+    );
     setup.config(&format!(
-        "[rotation]\nenabled = true\n\n[[hooks]]\ntype = \"command\"\n\
-         argv = [\"sh\", \"-c\", \"cat >> '{0}'; echo >> '{0}'\"]\n",
-        events.display()
+        "[rotation]\nenabled = true\n\n[[hooks]]\ntype = \"command\"\nargv = [\"sh\", \"-c\", {}]\n",
+        toml_string(&script)
     ));
     let user = setup.leak_user_key("a/.env");
     let service_key = Shape::ServiceAccount74.key();
@@ -861,10 +871,15 @@ fn kill_scenario() -> (Setup, KillLeaks) {
     (setup, leaks)
 }
 
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
 /// The events the command hook received, in order.
 fn hook_events(setup: &Setup) -> Vec<Value> {
-    let text = std::fs::read_to_string(setup.private.path().join("events.jsonl"))
-        .unwrap_or_default();
+    let text =
+        std::fs::read_to_string(setup.private.path().join("events.jsonl")).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("one JSON event per hook run"))
@@ -890,13 +905,20 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
         assert!(!setup.org.key_is_live(key), "{context}: a leak lives");
     }
     assert_eq!(&setup.org.deleted_keys(), &[user_id.clone()], "{context}");
-    assert_eq!(&setup.org.deleted_admin_keys(), &[admin_id.clone()], "{context}");
+    assert_eq!(
+        &setup.org.deleted_admin_keys(),
+        &[admin_id.clone()],
+        "{context}"
+    );
 
     // Replacements: the last key delivered for each rotated leak works; every other is gone.
     let events = hook_events(setup);
     let mut delivered: Vec<(String, String)> = Vec::new();
     for event in events.iter().filter(|e| e["event"] == "rotated") {
-        let fingerprint = event["fingerprint"].as_str().unwrap_or_default().to_string();
+        let fingerprint = event["fingerprint"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let key = event["new_key"].as_str().expect("rotated carries the key");
         delivered.retain(|(f, _)| *f != fingerprint);
         delivered.push((fingerprint, key.to_string()));
@@ -906,7 +928,10 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
     fingerprints.sort();
     let mut expected = rotated.clone();
     expected.sort();
-    assert_eq!(fingerprints, expected, "{context}: one delivery per rotated leak");
+    assert_eq!(
+        fingerprints, expected,
+        "{context}: one delivery per rotated leak"
+    );
     for minted in setup.org.created_key_values() {
         let kept = delivered.iter().any(|(_, k)| *k == minted);
         assert_eq!(
@@ -924,7 +949,10 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
         .into_iter()
         .filter(|(_, name)| name.starts_with("ferret-replacement-"))
         .count();
-    assert_eq!(live_replacements, 2, "{context}: one replacement per rotated leak");
+    assert_eq!(
+        live_replacements, 2,
+        "{context}: one replacement per rotated leak"
+    );
 
     // Service accounts: the leak's deleted once, each deleted replacement once.
     let mut deleted_accounts = setup.org.deleted_service_accounts();
@@ -936,7 +964,11 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
     deleted_accounts.sort();
     let before = deleted_accounts.len();
     deleted_accounts.dedup();
-    assert_eq!(before, deleted_accounts.len(), "{context}: an account deleted twice");
+    assert_eq!(
+        before,
+        deleted_accounts.len(),
+        "{context}: an account deleted twice"
+    );
 
     // The ledger: nothing open, every deletion the organization saw recorded against its
     // target, every recorded success seen by the organization, every outcome final.
@@ -983,11 +1015,9 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
         };
         if step[0].starts_with("delete") {
             assert!(
-                setup
-                    .org
-                    .requests()
-                    .iter()
-                    .any(|r| r.method == "DELETE" && r.status == 200 && r.path.ends_with(id.as_str())),
+                setup.org.requests().iter().any(|r| r.method == "DELETE"
+                    && r.status == 200
+                    && r.path.ends_with(id.as_str())),
                 "{context}: the ledger says {} {id} succeeded, the organization never saw it",
                 step[0]
             );
@@ -1014,9 +1044,18 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
     }
 }
 
+/// Where the kill-point test kills a run.
+#[derive(Clone, Copy, Debug)]
+enum KillPoint {
+    /// At the N-th request to the organization, after (`true`) or before its effect.
+    Request(usize, bool),
+    /// In the N-th hook run, after (`true`) or before its effect (delivery).
+    Hook(usize, bool),
+}
+
 #[test]
-fn a_run_killed_at_any_request_is_completed_exactly_once_by_the_next() {
-    // The requests of an uninterrupted run: every one of them is a kill point.
+fn a_run_killed_at_any_request_or_hook_is_completed_exactly_once_by_the_next() {
+    // The requests and hook runs of an uninterrupted run: every one of them is a kill point.
     let (setup, leaks) = kill_scenario();
     let clean = setup.revoke(&[]);
     clean.expect_code(1);
@@ -1027,37 +1066,81 @@ fn a_run_killed_at_any_request_is_completed_exactly_once_by_the_next() {
         .iter()
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
+    let hook_runs: Vec<String> = hook_events(&setup)
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect();
     drop(setup);
 
-    // Killed after each request took effect (before its answer), and before each request
-    // that changes something took effect.
-    let mut points: Vec<(usize, bool)> = (1..=requests.len()).map(|k| (k, true)).collect();
+    // Killed after each request took effect (before its answer) and before each request that
+    // changes something took effect; before and after each hook run's delivery.
+    let mut points: Vec<KillPoint> = (1..=requests.len())
+        .map(|k| KillPoint::Request(k, true))
+        .collect();
     points.extend(
         requests
             .iter()
             .enumerate()
             .filter(|(_, (method, _))| method != "GET")
-            .map(|(i, _)| (i + 1, false)),
+            .map(|(i, _)| KillPoint::Request(i + 1, false)),
     );
-    for (at, apply) in points {
-        let context = format!(
-            "killed at request {at} ({} {}, {})",
-            requests[at - 1].0,
-            requests[at - 1].1,
-            if apply { "after its effect" } else { "before its effect" }
-        );
-        let (setup, leaks) = kill_scenario();
-        setup.org.stall(at, apply);
-        let mut child = Killable::spawn(&mut setup.command(&strs(&setup.revoke_args())));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !setup.org.stall_reached() && !child.exited() {
-            assert!(Instant::now() < deadline, "{context}: never got there");
-            std::thread::sleep(Duration::from_millis(2));
+    // Hook runs before the first change are no other kill points than the requests around them.
+    for (i, event) in hook_runs.iter().enumerate() {
+        if event != "found" && event != "verified_live" {
+            points.extend([KillPoint::Hook(i + 1, false), KillPoint::Hook(i + 1, true)]);
         }
-        child.kill();
-        setup.org.end_stall();
-        let rerun = setup.revoke(&[]);
-        rerun.expect_code(1);
-        expect_exactly_once(&setup, &leaks, &rerun, &context);
     }
+    // Two at a time: each has an organization and a ledger of its own.
+    let (even, odd): (Vec<_>, Vec<_>) = points.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    std::thread::scope(|scope| {
+        for half in [even, odd] {
+            let (requests, hook_runs) = (&requests, &hook_runs);
+            scope.spawn(move || {
+                for (_, point) in half {
+                    kill_and_rerun(*point, requests, hook_runs);
+                }
+            });
+        }
+    });
+}
+
+/// One iteration of the kill-point test: a fresh organization, a run killed at `point`, a rerun
+/// to completion, and the checks of [`expect_exactly_once`].
+fn kill_and_rerun(point: KillPoint, requests: &[(String, String)], hook_runs: &[String]) {
+    let (setup, leaks) = kill_scenario();
+    let (what, after) = match point {
+        KillPoint::Request(k, after) => {
+            setup.org.stall(k, after);
+            (
+                format!("request {k} ({} {})", requests[k - 1].0, requests[k - 1].1),
+                after,
+            )
+        }
+        KillPoint::Hook(k, after) => {
+            let mode = if after { "after" } else { "before" };
+            std::fs::write(
+                setup.private.path().join("hook-stall"),
+                format!("{k} {mode}\n"),
+            )
+            .unwrap();
+            (format!("hook run {k} ({})", hook_runs[k - 1]), after)
+        }
+    };
+    let context = format!(
+        "killed at {what}, {} its effect",
+        if after { "after" } else { "before" }
+    );
+    let hook_stalled = setup.private.path().join("hook-stalled");
+    let mut child = Killable::spawn(&mut setup.command(&strs(&setup.revoke_args())));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !setup.org.stall_reached() && !hook_stalled.exists() && !child.exited() {
+        assert!(Instant::now() < deadline, "{context}: never got there");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill();
+    setup.org.end_stall();
+    let _ = std::fs::remove_file(setup.private.path().join("hook-stall"));
+    let rerun = setup.revoke(&[]);
+    rerun.expect_code(1);
+    expect_exactly_once(&setup, &leaks, &rerun, &context);
 }

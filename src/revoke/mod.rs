@@ -420,11 +420,9 @@ impl Revoker {
         }
         // Read before this run's own rotation adds to the ledger.
         let stale = match self.writable_ledger() {
-            Some(ledger) => stale_replacements(
-                &ledger
-                    .steps(fingerprint)
-                    .map_err(|e| e.to_string())?,
-            ),
+            Some(ledger) => {
+                stale_replacements(&ledger.steps(fingerprint).map_err(|e| e.to_string())?)
+            }
             None => Vec::new(),
         };
         let mut replacement = None;
@@ -885,8 +883,7 @@ fn stale_replacements(steps: &[Step]) -> Vec<Target> {
         let done = matches!(step.result, Some(StepResult::Ok | StepResult::NotFound));
         match step.action {
             Action::CreateReplacement
-                if step.result == Some(StepResult::Ok)
-                    && step.target.service_account.is_some() =>
+                if step.result == Some(StepResult::Ok) && step.target.service_account.is_some() =>
             {
                 stale.push(step.target.clone());
             }

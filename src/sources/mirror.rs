@@ -81,9 +81,7 @@ impl Mirrors {
                 &["remote", "set-url", "origin", clone_url],
                 clone_url,
             )
-            .and_then(|()| {
-                self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url)
-            });
+            .and_then(|()| self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url));
         let Err(reason) = fetched else {
             return Ok(path);
         };

@@ -67,7 +67,13 @@ mod tests {
         assert_eq!(quote_path(b"a\xffb"), r#""a\377b""#);
         assert_eq!(quote_path(b"\"x"), r#""\"x""#);
         assert_ne!(quote_path(b"a\xff"), quote_path(b"a\xfe"));
-        for bytes in [&b"plain/path"[..], b"a\nb", b"a\xff\xfeb", b"\"x", b"tab\there"] {
+        for bytes in [
+            &b"plain/path"[..],
+            b"a\nb",
+            b"a\xff\xfeb",
+            b"\"x",
+            b"tab\there",
+        ] {
             assert_eq!(&*unquote_path(&quote_path(bytes)), bytes);
         }
     }

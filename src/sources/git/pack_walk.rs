@@ -91,7 +91,11 @@ fn within_limit<D: pack::FileData>(
     entries: Vec<pack::index::Entry>,
     max_size: u64,
 ) -> Result<(Vec<pack::index::Entry>, LeftOut), String> {
-    let position = |offset: u64| entries.binary_search_by_key(&offset, |e| e.pack_offset).ok();
+    let position = |offset: u64| {
+        entries
+            .binary_search_by_key(&offset, |e| e.pack_offset)
+            .ok()
+    };
     // Per entry: its delta base's position, and whether it is too large itself.
     let mut base = vec![None; entries.len()];
     let mut oversized = vec![false; entries.len()];
