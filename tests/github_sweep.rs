@@ -538,39 +538,69 @@ fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
     assert_eq!(uninterrupted.status.code(), Some(1));
 
     const KILLS: u32 = 16;
-    for i in 1..=KILLS {
-        let after = duration * i / (KILLS + 1);
-        let context = format!("killed after {after:?} of {duration:?}");
-        let dir = tempfile::tempdir().unwrap();
-        copy_tree(&start, dir.path());
-        let report = dir.path().join("start/report.jsonl");
-        let child = Killable::spawn(&mut run_from(dir.path()));
-        std::thread::sleep(after);
-        child.kill();
-        // The report of the last sweep stays whole until a new one is complete.
-        let left = std::fs::read_to_string(&report).unwrap_or_default();
-        let whole = findings_of(&left) == expected || left == earlier_report;
-        assert!(whole, "{context}: a torn report:\n{left}");
+    // Two at a time: each run has a state, mirrors and report of its own.
+    std::thread::scope(|scope| {
+        for first in [1, 2] {
+            let (start, run_from) = (&start, &run_from);
+            let (expected, expected_open) = (&expected, &expected_open);
+            let earlier_report = &earlier_report;
+            scope.spawn(move || {
+                for i in (first..=KILLS).step_by(2) {
+                    let after = duration * i / (KILLS + 1);
+                    kill_sweep_and_rerun(
+                        after,
+                        duration,
+                        start,
+                        run_from,
+                        (expected, expected_open),
+                        earlier_report,
+                    );
+                }
+            });
+        }
+    });
+}
 
-        let rerun = Run::from(run_from(dir.path()).output().expect("run ferret"));
-        rerun.expect_code(1);
-        let reported = std::fs::read_to_string(&report).expect("the report");
-        assert_eq!(findings_of(&reported), expected, "{context}: {rerun}");
-        let state = dir.path().join("start/sweep.sqlite");
-        assert_eq!(open_in_state(&state), expected_open, "{context}");
+/// One iteration: a copy of the starting state killed `after` into an incremental sweep, then
+/// a rerun to completion and one more sweep that must find everything unchanged.
+fn kill_sweep_and_rerun(
+    after: std::time::Duration,
+    duration: std::time::Duration,
+    start: &Path,
+    run_from: &(dyn Fn(&Path) -> std::process::Command + Sync),
+    (expected, expected_open): (&[Place], &[(String, String, String, String)]),
+    earlier_report: &str,
+) {
+    let context = format!("killed after {after:?} of {duration:?}");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(start, dir.path());
+    let report = dir.path().join("start/report.jsonl");
+    let child = Killable::spawn(&mut run_from(dir.path()));
+    std::thread::sleep(after);
+    child.kill();
+    // The report of the last sweep stays whole until a new one is complete.
+    let left = std::fs::read_to_string(&report).unwrap_or_default();
+    let whole = findings_of(&left) == expected || left == earlier_report;
+    assert!(whole, "{context}: a torn report:\n{left}");
 
-        // The state is whole: one more sweep finds every repository unchanged and still
-        // reports every finding.
-        let again = Run::from(run_from(dir.path()).output().expect("run ferret"));
-        again.expect_code(1);
-        assert!(
-            again.stderr.contains("(3 unchanged since the last sweep")
-                && again.stderr.contains("scanned 0 objects"),
-            "{context}: {again}"
-        );
-        let reported = std::fs::read_to_string(&report).expect("the report");
-        assert_eq!(findings_of(&reported), expected, "{context}: {again}");
-    }
+    let rerun = Run::from(run_from(dir.path()).output().expect("run ferret"));
+    rerun.expect_code(1);
+    let reported = std::fs::read_to_string(&report).expect("the report");
+    assert_eq!(findings_of(&reported), expected, "{context}: {rerun}");
+    let state = dir.path().join("start/sweep.sqlite");
+    assert_eq!(open_in_state(&state), expected_open, "{context}");
+
+    // The state is whole: one more sweep finds every repository unchanged and still
+    // reports every finding.
+    let again = Run::from(run_from(dir.path()).output().expect("run ferret"));
+    again.expect_code(1);
+    assert!(
+        again.stderr.contains("(3 unchanged since the last sweep")
+            && again.stderr.contains("scanned 0 objects"),
+        "{context}: {again}"
+    );
+    let reported = std::fs::read_to_string(&report).expect("the report");
+    assert_eq!(findings_of(&reported), expected, "{context}: {again}");
 }
 
 #[test]
@@ -584,7 +614,7 @@ fn a_mirror_left_locked_by_a_killed_fetch_is_cloned_anew() {
         .expect_code(1);
 
     // What git leaves when it is killed while updating refs: its lock files, for ever.
-    let mirror = org.cache().join("acme/api.git");
+    let mirror = org.cache().join("mirrors/acme/api.git");
     assert!(mirror.join("HEAD").is_file(), "the mirror is there");
     std::fs::write(mirror.join("packed-refs.lock"), "").unwrap();
     std::fs::create_dir_all(mirror.join("refs/heads")).unwrap();
