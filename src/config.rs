@@ -308,7 +308,7 @@ impl std::fmt::Display for ByteSize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (unit, shift) = BYTE_UNITS
             .iter()
-            .find(|&&(_, shift)| self.0 != 0 && self.0 % (1 << shift) == 0)
+            .find(|&&(_, shift)| self.0 != 0 && self.0.is_multiple_of(1 << shift))
             .copied()
             .unwrap_or(("", 0));
         write!(f, "{}{unit}", self.0 >> shift)
@@ -455,6 +455,22 @@ pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_and_print_with_binary_units() {
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("256m", 256 << 20),
+            ("2G", 2 << 30),
+        ] {
+            assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+        }
+        assert_eq!(ByteSize(256 << 20).to_string(), "256M");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+        assert!("12T".parse::<ByteSize>().is_err() && "M".parse::<ByteSize>().is_err());
+        assert!("99999999999G".parse::<ByteSize>().is_err());
+    }
 
     #[test]
     fn syntax_error_names_file_line_and_reason() {

@@ -443,6 +443,24 @@ fn open_in_state(state: &Path) -> Vec<(String, String, String, String)> {
     open
 }
 
+/// `--state DIR/sweep.sqlite --cache DIR/mirrors`: a sweep whose state and mirrors are in DIR.
+fn kept_in(dir: &Path) -> Vec<String> {
+    vec![
+        "--state".to_string(),
+        path_text(&dir.join("sweep.sqlite")),
+        "--cache".to_string(),
+        path_text(&dir.join("mirrors")),
+    ]
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Copies a directory tree (a state and its mirrors), for one more run from the same start.
 fn copy_tree(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp")
@@ -471,14 +489,9 @@ fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
     // Where every run of the loop starts: a completed sweep's state, mirrors and report.
     let start = org.private.path().join("start");
     std::fs::create_dir_all(&start).unwrap();
-    let first = org.sweep(&[
-        "--state",
-        start.join("sweep.sqlite").to_str().unwrap(),
-        "--cache",
-        start.join("mirrors").to_str().unwrap(),
-        "-o",
-        start.join("report.jsonl").to_str().unwrap(),
-    ]);
+    let mut args = kept_in(&start);
+    args.extend(["-o".to_string(), path_text(&start.join("report.jsonl"))]);
+    let first = org.sweep(&strs(&args));
     first.expect_code(1);
     let earlier_report = std::fs::read_to_string(start.join("report.jsonl")).unwrap();
     assert_eq!(findings_of(&earlier_report).len(), 2);
@@ -498,12 +511,7 @@ fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
 
     // What a sweep from nothing finds now: every later sweep must report exactly this.
     let fresh = org.private.path().join("fresh");
-    let clean = org.sweep(&[
-        "--state",
-        fresh.join("sweep.sqlite").to_str().unwrap(),
-        "--cache",
-        fresh.join("mirrors").to_str().unwrap(),
-    ]);
+    let clean = org.sweep(&strs(&kept_in(&fresh)));
     clean.expect_code(1);
     let expected = findings_of(&clean.stdout);
     assert_eq!(expected.len(), 3, "{clean}");
@@ -513,21 +521,13 @@ fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
         .collect();
 
     let run_from = |dir: &Path| -> std::process::Command {
-        org.command(&[
-            "github",
-            "--org",
-            ORG,
-            "--format",
-            "jsonl",
-            "--no-progress",
-            "--since-last",
-            "--state",
-            dir.join("start/sweep.sqlite").to_str().unwrap(),
-            "--cache",
-            dir.join("start/mirrors").to_str().unwrap(),
-            "-o",
-            dir.join("start/report.jsonl").to_str().unwrap(),
-        ])
+        let mut args: Vec<String> = ["github", "--org", ORG, "--format", "jsonl", "--no-progress"]
+            .map(String::from)
+            .to_vec();
+        args.extend(kept_in(&dir.join("start")));
+        args.extend(["--since-last", "-o"].map(String::from));
+        args.push(path_text(&dir.join("start/report.jsonl")));
+        org.command(&strs(&args))
     };
     // How long an uninterrupted incremental sweep takes, to spread the kills over it.
     let timed = tempfile::tempdir().unwrap();

@@ -207,15 +207,14 @@ fn paths_with_newlines_and_bytes_that_are_not_utf8_are_reported_unambiguously() 
     write_named(tree.path(), b"bad\xfe.env", &env_line(&fe));
 
     let run = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "json"]);
-    run.expect_code(1);
-    let records = json_records(&run);
-    assert_eq!(
-        paths_of(&records, &newline),
-        [r#""new\nline.env""#],
-        "{run}"
+    expect_paths(
+        &run,
+        &[
+            (&newline, r#""new\nline.env""#),
+            (&ff, r#""bad\377.env""#),
+            (&fe, r#""bad\376.env""#),
+        ],
     );
-    assert_eq!(paths_of(&records, &ff), [r#""bad\377.env""#], "{run}");
-    assert_eq!(paths_of(&records, &fe), [r#""bad\376.env""#], "{run}");
 
     // The text report shows each location on one line, the name quoted.
     let text = ferret_within_deadline(tree.path(), &["dir", ".", "--format", "text"]);
@@ -251,14 +250,20 @@ fn paths_with_newlines_and_bytes_that_are_not_utf8_are_reported_unambiguously() 
     write_named(repo.path(), b"bad\xff.env", &env_line(&ff));
     repo.commit_all("odd names");
     let run = ferret_within_deadline(repo.path(), &["git", ".", "--format", "json"]);
-    run.expect_code(1);
-    let records = json_records(&run);
-    assert_eq!(
-        paths_of(&records, &newline),
-        [r#""new\nline.env""#],
-        "{run}"
+    expect_paths(
+        &run,
+        &[(&newline, r#""new\nline.env""#), (&ff, r#""bad\377.env""#)],
     );
-    assert_eq!(paths_of(&records, &ff), [r#""bad\377.env""#], "{run}");
+}
+
+/// Asserts that a JSON report (exit code 1) holds each key at exactly the path given.
+#[track_caller]
+fn expect_paths(run: &Run, expected: &[(&String, &str)]) {
+    run.expect_code(1);
+    let records = json_records(run);
+    for (key, path) in expected {
+        assert_eq!(paths_of(&records, key), [*path], "{run}");
+    }
 }
 
 #[test]

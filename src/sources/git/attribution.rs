@@ -259,8 +259,7 @@ fn find_blobs(
                         stack.push((entry.oid.to_owned(), path));
                     }
                 } else if wanted.contains(entry.oid) {
-                    let path =
-                        crate::sources::quote_path(&[&prefix[..], &entry.filename[..]].concat());
+                    let path = crate::sources::quote_path(&[&prefix[..], entry.filename].concat());
                     let sightings = found.entry(entry.oid.to_owned()).or_default();
                     if !sightings.iter().any(|s| s.path == path) {
                         sightings.push(Sighting {
