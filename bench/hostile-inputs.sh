@@ -9,7 +9,7 @@
 #   blob-10g    ferret git: a 10 GB blob of zeros (10 MB packed, made by git fast-import from a
 #               stream, never on disk whole) beside a file with a key
 # Each run is `timeout $TIMEOUT /usr/bin/time -v ferret …`; the table gives the exit code, wall
-# time, peak RSS, whether the planted key was reported, and ferret's first warning. Every case
+# time, CPU time (what a shared machine's load does not inflate), peak RSS, whether the planted key was reported, and ferret's first warning. Every case
 # must end (exit 1: the key was found) in bounded memory with, where something was left out,
 # a warning saying what.
 #
@@ -56,17 +56,18 @@ run_case() {
     local code=0
     (cd "$dir" && timeout "$TIMEOUT" /usr/bin/time -v -o "$timing" \
         "$FERRET" "$@" "${thread_args[@]}" --no-progress --format jsonl >"$out" 2>"$err") || code=$?
-    local wall rss found warning
+    local wall cpu rss found warning
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$timing" 2>/dev/null || true)
+    cpu=$(awk -F': ' '/(User|System) time/ { s += $2 } END { printf "%.2f s", s }' "$timing" 2>/dev/null || true)
     rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f MB", $2 / 1024 }' "$timing" 2>/dev/null || true)
     ((code == 124)) && wall="> ${TIMEOUT}s (hung, killed)"
     if grep -q "\"fingerprint\":\"$FINGERPRINT\"" "$out"; then found=yes; else found=NO; fi
     warning=$(grep -m1 -i 'warning' "$err" | cut -c1-140 || true)
-    results+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$name" "$code" "${wall:-?}" "${rss:-?}" "$found" "${warning:-none}")")
+    results+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$name" "$code" "${wall:-?}" "${cpu:-?}" "${rss:-?}" "$found" "${warning:-none}")")
     rm -f "$out"
 }
 
-# commit_key REPO: commits app.env holding the key in a new repository at REPO.
+# new_repo_with_key REPO: a new repository at REPO whose one commit adds app.env with the key.
 new_repo_with_key() {
     git init -q -b main "$1"
     printf 'OPENAI_API_KEY=%s\n' "$KEY" >"$1/app.env"
@@ -134,6 +135,6 @@ done
 echo
 echo "ferret $revision, $(nproc) cores; timeout ${TIMEOUT}s"
 echo
-echo '| case | exit | wall | peak RSS | key found | first warning |'
-echo '| --- | --- | --- | --- | --- | --- |'
+echo '| case | exit | wall | CPU (user+sys) | peak RSS | key found | first warning |'
+echo '| --- | --- | --- | --- | --- | --- | --- |'
 printf '%s\n' "${results[@]}"
