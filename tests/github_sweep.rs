@@ -423,8 +423,11 @@ fn findings_of(jsonl: &str) -> Vec<Place> {
     places
 }
 
-/// The open findings a sweep state remembers, as `(fingerprint, repository, path, commit)`.
-fn open_in_state(state: &Path) -> Vec<(String, String, String, String)> {
+/// A finding a sweep state remembers as open: fingerprint, repository, path, commit.
+type OpenFinding = (String, String, String, String);
+
+/// The open findings a sweep state remembers.
+fn open_in_state(state: &Path) -> Vec<OpenFinding> {
     let db = rusqlite::Connection::open(state).expect("the state exists");
     let mut statement = db
         .prepare(
@@ -568,7 +571,7 @@ fn kill_sweep_and_rerun(
     duration: std::time::Duration,
     start: &Path,
     run_from: &(dyn Fn(&Path) -> std::process::Command + Sync),
-    (expected, expected_open): (&[Place], &[(String, String, String, String)]),
+    (expected, expected_open): (&[Place], &[OpenFinding]),
     earlier_report: &str,
 ) {
     let context = format!("killed after {after:?} of {duration:?}");

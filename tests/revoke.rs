@@ -855,10 +855,11 @@ fn kill_scenario() -> (Setup, KillLeaks) {
     ));
     let user = setup.leak_user_key("a/.env");
     let service_key = Shape::ServiceAccount74.key();
-    let (account, _) =
-        setup
-            .org
-            .add_service_account(&setup.project, "deploy-bot", &[service_key.clone()]);
+    let (account, _) = setup.org.add_service_account(
+        &setup.project,
+        "deploy-bot",
+        std::slice::from_ref(&service_key),
+    );
     setup.leak("b/.env", &service_key);
     let admin_key = Shape::Admin.key();
     let admin_id = setup.org.add_admin_key(&admin_key, "old automation");
@@ -904,10 +905,14 @@ fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &
         );
         assert!(!setup.org.key_is_live(key), "{context}: a leak lives");
     }
-    assert_eq!(&setup.org.deleted_keys(), &[user_id.clone()], "{context}");
+    assert_eq!(
+        &setup.org.deleted_keys(),
+        std::slice::from_ref(user_id),
+        "{context}"
+    );
     assert_eq!(
         &setup.org.deleted_admin_keys(),
-        &[admin_id.clone()],
+        std::slice::from_ref(admin_id),
         "{context}"
     );
 
