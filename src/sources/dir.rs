@@ -82,8 +82,8 @@ fn first_sighting(
     true
 }
 
-/// Opens a file the walk saw as a regular file, without blocking (one swapped for a named pipe
-/// since would otherwise hang the scan in `open`) and, with `no_follow`, without following a
+/// Opens a file the walk saw as a regular file without blocking (a named pipe swapped in for it
+/// since would hang `open` until a writer came) and, with `no_follow`, without following a
 /// symlink swapped in for it (to a device that never ends, say).
 fn open_regular(path: &Path, no_follow: bool) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
