@@ -275,6 +275,46 @@ impl std::str::FromStr for Duration {
     }
 }
 
+/// A size in bytes written as `4096`, `64K`, `256M` or `2G` (powers of 1024; command line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ByteSize(pub u64);
+
+const BYTE_UNITS: [(&str, u32); 4] = [("G", 30), ("M", 20), ("K", 10), ("", 0)];
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size (e.g. 4096, 64K, 256M, 2G)"))?;
+        let shift = BYTE_UNITS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(unit))
+            .map(|&(_, shift)| shift)
+            .ok_or_else(|| format!("`{text}`: unknown unit `{unit}` (use K, M or G)"))?;
+        value
+            .checked_mul(1 << shift)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{text}` is too large"))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (unit, shift) = BYTE_UNITS
+            .iter()
+            .find(|&&(_, shift)| self.0 != 0 && self.0.is_multiple_of(1 << shift))
+            .copied()
+            .unwrap_or(("", 0));
+        write!(f, "{}{unit}", self.0 >> shift)
+    }
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -415,6 +455,22 @@ pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_and_print_with_binary_units() {
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("256m", 256 << 20),
+            ("2G", 2 << 30),
+        ] {
+            assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+        }
+        assert_eq!(ByteSize(256 << 20).to_string(), "256M");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+        assert!("12T".parse::<ByteSize>().is_err() && "M".parse::<ByteSize>().is_err());
+        assert!("99999999999G".parse::<ByteSize>().is_err());
+    }
 
     #[test]
     fn syntax_error_names_file_line_and_reason() {

@@ -77,6 +77,8 @@ pub struct SweepOptions {
     pub threads: usize,
     /// How far archives in blobs are opened.
     pub archives: ArchiveLimits,
+    /// Git objects larger than this are not scanned.
+    pub max_object_size: u64,
     /// Also feed the organization's open `openai_api_key` secret-scanning alerts in.
     pub include_alerts: bool,
 }
@@ -268,8 +270,9 @@ fn sweep_one(
     matcher: &Matcher,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<SweptRepository, String> {
+    let say = |text: String| on_warning(&Warning(text));
     let path = mirrors
-        .update(&info.full_name, &info.clone_url)
+        .update(&info.full_name, &info.clone_url, &say)
         .map_err(|e| e.reason)?;
     let repo = gix::open(&path).map_err(|e| format!("cannot open the mirror: {e}"))?;
     let refs = git::ref_targets(&repo).map_err(|e| e.to_string())?;
@@ -281,6 +284,7 @@ fn sweep_one(
     let git_options = GitOptions {
         threads: options.threads,
         collect_blob_ids: state.is_some(),
+        max_object_size: options.max_object_size,
         ..GitOptions::default()
     };
     let earlier = match (&state, options.since_last) {

@@ -10,6 +10,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Instant;
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -17,7 +18,7 @@ use tempfile::TempDir;
 use support::git::Repo;
 use support::git_server::{GitServer, basic_authorization};
 use support::github::{GitHubMock, RateLimitKind, RepoSpec};
-use support::{Run, fingerprint, project_key};
+use support::{Killable, Run, fingerprint, project_key};
 
 const TOKEN: &str = "ghp_sweeptokenforthemocksonly0000";
 const ORG: &str = "acme";
@@ -100,6 +101,17 @@ impl Org {
 
     /// `ferret ARGS` against the mocks; nothing inherited could reach elsewhere.
     fn run(&self, args: &[&str]) -> Run {
+        let run = Run::from(self.command(args).output().expect("run ferret"));
+        run.expect_no_panic();
+        assert!(
+            !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+            "the token was printed"
+        );
+        run
+    }
+
+    /// The command [`Org::run`] runs.
+    fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
         command
             .args(args)
@@ -115,13 +127,7 @@ impl Org {
         for proxy in support::PROXY_VARIABLES {
             command.env_remove(proxy);
         }
-        let run = Run::from(command.output().expect("run ferret"));
-        run.expect_no_panic();
-        assert!(
-            !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
-            "the token was printed"
-        );
-        run
+        command
     }
 
     /// `ferret github --org acme ARGS` as JSONL on stdout.
@@ -392,4 +398,249 @@ fn sarif_per_repository_is_written_and_uploaded_and_alerts_join_the_pipeline() {
     assert_eq!(uploads[0].1, head);
     assert_eq!(uploads[0].2, "refs/heads/main");
     assert_eq!(uploads[0].3["version"], "2.1.0");
+}
+
+/// What a finding is, whichever run reported it: key, repository, path, commit, line.
+type Place = (String, String, String, String, u64);
+
+/// Every finding location of a JSONL report.
+fn findings_of(jsonl: &str) -> Vec<Place> {
+    let mut places: Vec<Place> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSONL"))
+        .map(|r| {
+            let text = |field: &str| r[field].as_str().unwrap_or_default().to_string();
+            (
+                text("fingerprint"),
+                text("repository"),
+                text("path"),
+                text("commit"),
+                r["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    places.sort();
+    places
+}
+
+/// A finding a sweep state remembers as open: fingerprint, repository, path, commit.
+type OpenFinding = (String, String, String, String);
+
+/// The open findings a sweep state remembers.
+fn open_in_state(state: &Path) -> Vec<OpenFinding> {
+    let db = rusqlite::Connection::open(state).expect("the state exists");
+    let mut statement = db
+        .prepare(
+            "SELECT f.fingerprint, r.name, f.path, f.commit_id FROM findings f
+             JOIN repositories r ON r.id = f.repository WHERE f.status = 'open'",
+        )
+        .expect("valid SQL");
+    let mut open: Vec<_> = statement
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .expect("query runs")
+        .map(|row| row.expect("row reads"))
+        .collect();
+    open.sort();
+    open
+}
+
+/// `--state DIR/sweep.sqlite --cache DIR/mirrors`: a sweep whose state and mirrors are in DIR.
+fn kept_in(dir: &Path) -> Vec<String> {
+    vec![
+        "--state".to_string(),
+        path_text(&dir.join("sweep.sqlite")),
+        "--cache".to_string(),
+        path_text(&dir.join("mirrors")),
+    ]
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Copies a directory tree (a state and its mirrors), for one more run from the same start.
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+#[test]
+fn a_sweep_killed_anywhere_loses_no_finding_on_the_next_since_last() {
+    let mut org = Org::new();
+    let old = project_key();
+    let doomed = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    org.add_repo("web", &[("README.md", "hello\n".to_string())]);
+    org.add_repo("ops", &[("deploy/.env", env_file(&doomed))]);
+
+    // Where every run of the loop starts: a completed sweep's state, mirrors and report.
+    let start = org.private.path().join("start");
+    std::fs::create_dir_all(&start).unwrap();
+    let mut args = kept_in(&start);
+    args.extend(["-o".to_string(), path_text(&start.join("report.jsonl"))]);
+    let first = org.sweep(&strs(&args));
+    first.expect_code(1);
+    let earlier_report = std::fs::read_to_string(start.join("report.jsonl")).unwrap();
+    assert_eq!(findings_of(&earlier_report).len(), 2);
+
+    // Then the organization moves: new keys in two repositories, one key rewritten away.
+    let new = project_key();
+    let another = project_key();
+    org.push("web", &[("deploy.env", env_file(&new))]);
+    org.push(
+        "api",
+        &[("src/settings.py", format!("KEY = \"{another}\"\n"))],
+    );
+    org.repo("ops").git(&["rm", "-q", "deploy/.env"]);
+    org.repo("ops")
+        .git(&["commit", "-q", "--amend", "--allow-empty", "-m", "first"]);
+    org.push_head("ops", true);
+
+    // What a sweep from nothing finds now: every later sweep must report exactly this.
+    let fresh = org.private.path().join("fresh");
+    let clean = org.sweep(&strs(&kept_in(&fresh)));
+    clean.expect_code(1);
+    let expected = findings_of(&clean.stdout);
+    assert_eq!(expected.len(), 3, "{clean}");
+    let expected_open: Vec<_> = expected
+        .iter()
+        .map(|(f, r, p, c, _)| (f.clone(), r.clone(), p.clone(), c.clone()))
+        .collect();
+
+    let run_from = |dir: &Path| -> std::process::Command {
+        let mut args: Vec<String> = ["github", "--org", ORG, "--format", "jsonl", "--no-progress"]
+            .map(String::from)
+            .to_vec();
+        args.extend(kept_in(&dir.join("start")));
+        args.extend(["--since-last", "-o"].map(String::from));
+        args.push(path_text(&dir.join("start/report.jsonl")));
+        org.command(&strs(&args))
+    };
+    // How long an uninterrupted incremental sweep takes, to spread the kills over it.
+    let timed = tempfile::tempdir().unwrap();
+    copy_tree(&start, timed.path());
+    let began = Instant::now();
+    let uninterrupted = run_from(timed.path()).output().expect("run ferret");
+    let duration = began.elapsed();
+    assert_eq!(uninterrupted.status.code(), Some(1));
+
+    const KILLS: u32 = 16;
+    // Two at a time: each run has a state, mirrors and report of its own.
+    std::thread::scope(|scope| {
+        for first in [1, 2] {
+            let (start, run_from) = (&start, &run_from);
+            let (expected, expected_open) = (&expected, &expected_open);
+            let earlier_report = &earlier_report;
+            scope.spawn(move || {
+                for i in (first..=KILLS).step_by(2) {
+                    let after = duration * i / (KILLS + 1);
+                    kill_sweep_and_rerun(
+                        after,
+                        duration,
+                        start,
+                        run_from,
+                        (expected, expected_open),
+                        earlier_report,
+                    );
+                }
+            });
+        }
+    });
+}
+
+/// One iteration: a copy of the starting state killed `after` into an incremental sweep, then
+/// a rerun to completion and one more sweep that must find everything unchanged.
+fn kill_sweep_and_rerun(
+    after: std::time::Duration,
+    duration: std::time::Duration,
+    start: &Path,
+    run_from: &(dyn Fn(&Path) -> std::process::Command + Sync),
+    (expected, expected_open): (&[Place], &[OpenFinding]),
+    earlier_report: &str,
+) {
+    let context = format!("killed after {after:?} of {duration:?}");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(start, dir.path());
+    let report = dir.path().join("start/report.jsonl");
+    let child = Killable::spawn(&mut run_from(dir.path()));
+    std::thread::sleep(after);
+    child.kill();
+    // The report of the last sweep stays whole until a new one is complete.
+    let left = std::fs::read_to_string(&report).unwrap_or_default();
+    let whole = findings_of(&left) == expected || left == earlier_report;
+    assert!(whole, "{context}: a torn report:\n{left}");
+
+    let rerun = Run::from(run_from(dir.path()).output().expect("run ferret"));
+    rerun.expect_code(1);
+    let reported = std::fs::read_to_string(&report).expect("the report");
+    assert_eq!(findings_of(&reported), expected, "{context}: {rerun}");
+    let state = dir.path().join("start/sweep.sqlite");
+    assert_eq!(open_in_state(&state), expected_open, "{context}");
+
+    // The state is whole: one more sweep finds every repository unchanged and still
+    // reports every finding.
+    let again = Run::from(run_from(dir.path()).output().expect("run ferret"));
+    again.expect_code(1);
+    assert!(
+        again.stderr.contains("(3 unchanged since the last sweep")
+            && again.stderr.contains("scanned 0 objects"),
+        "{context}: {again}"
+    );
+    let reported = std::fs::read_to_string(&report).expect("the report");
+    assert_eq!(findings_of(&reported), expected, "{context}: {again}");
+}
+
+#[test]
+fn a_mirror_left_locked_by_a_killed_fetch_is_cloned_anew() {
+    let mut org = Org::new();
+    let old = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    let state = org.state("sweep.sqlite");
+    let state = state.to_str().unwrap();
+    org.sweep(&["--state", state, "--since-last"])
+        .expect_code(1);
+
+    // What git leaves when it is killed while updating refs: its lock files, for ever.
+    let mirror = org.cache().join("mirrors/acme/api.git");
+    assert!(mirror.join("HEAD").is_file(), "the mirror is there");
+    std::fs::write(mirror.join("packed-refs.lock"), "").unwrap();
+    std::fs::create_dir_all(mirror.join("refs/heads")).unwrap();
+    std::fs::write(mirror.join("refs/heads/main.lock"), "").unwrap();
+    std::fs::write(mirror.join("config.lock"), "").unwrap();
+
+    let new = project_key();
+    org.push("api", &[("deploy.env", env_file(&new))]);
+    let run = org.sweep(&["--state", state, "--since-last"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("acme/api: the mirror could not be fetched")
+            && run.stderr.contains("cloned it anew"),
+        "{run}"
+    );
+    assert_eq!(
+        places(&run, &new),
+        vec![(format!("{ORG}/api"), "deploy.env".to_string())]
+    );
+    assert_eq!(places(&run, &old).len(), 1, "{run}");
+    assert!(
+        !mirror.join("config.lock").exists(),
+        "the mirror was replaced"
+    );
 }

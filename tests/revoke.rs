@@ -19,7 +19,9 @@ use tempfile::TempDir;
 
 use support::github::GitHubMock;
 use support::openai_org::OpenAiOrg;
-use support::{Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url};
+use support::{
+    Killable, Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url,
+};
 
 /// Quick confirmation checks, so a test waits milliseconds for a revoked key to die.
 const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
@@ -817,4 +819,333 @@ fn a_scanned_trees_config_cannot_add_hooks_or_revoke_settings() {
 
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// The leaks of the kill-point test and what revoking each deletes.
+struct KillLeaks {
+    /// A user-owned key: its key is deleted.
+    user: (String, String),
+    /// A service-account key: its service account is deleted.
+    service: (String, String),
+    /// An admin key other than ferret's: deleted, never rotated.
+    admin: (String, String),
+}
+
+/// An organization with three leaks, rotation on, and a key that keeps working for one request
+/// after its deletion. A command hook appends every event (the new key included) to
+/// `events.jsonl`; it is itself a kill point: with `hook-stall` holding `N before` (or `N after`),
+/// the N-th hook run waits a minute before (after) appending its event, and says so by creating
+/// `hook-stalled`.
+fn kill_scenario() -> (Setup, KillLeaks) {
+    let setup = Setup::new();
+    setup.org.set_revocation_lag(1);
+    let dir = setup.private.path();
+    let script = format!(
+        "n=$(( $(cat '{events}' 2>/dev/null | grep -c .) + 1 )); \
+         read at mode < '{stall}' 2>/dev/null; \
+         hold() {{ [ \"$n\" = \"$at\" ] && [ \"$mode\" = $1 ] && touch '{reached}' && sleep 60; }}; \
+         hold before; cat >> '{events}'; echo >> '{events}'; hold after; exit 0",
+        events = dir.join("events.jsonl").display(),
+        stall = dir.join("hook-stall").display(),
+        reached = dir.join("hook-stalled").display(),
+    );
+    setup.config(&format!(
+        "[rotation]\nenabled = true\n\n[[hooks]]\ntype = \"command\"\nargv = [\"sh\", \"-c\", {}]\n",
+        toml_string(&script)
+    ));
+    let user = setup.leak_user_key("a/.env");
+    let service_key = Shape::ServiceAccount74.key();
+    let (account, _) = setup.org.add_service_account(
+        &setup.project,
+        "deploy-bot",
+        std::slice::from_ref(&service_key),
+    );
+    setup.leak("b/.env", &service_key);
+    let admin_key = Shape::Admin.key();
+    let admin_id = setup.org.add_admin_key(&admin_key, "old automation");
+    setup.leak("c/.env", &admin_key);
+    let leaks = KillLeaks {
+        user,
+        service: (service_key, account),
+        admin: (admin_key, admin_id),
+    };
+    (setup, leaks)
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// The events the command hook received, in order.
+fn hook_events(setup: &Setup) -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(setup.private.path().join("events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("one JSON event per hook run"))
+        .collect()
+}
+
+/// After a run killed anywhere and a rerun to completion, the ledger and the organization
+/// agree: each leak deleted exactly once and dead, every replacement created either delivered
+/// and live (the last one delivered for its leak) or deleted, no step left open, every key's
+/// outcome recorded and announced.
+#[track_caller]
+fn expect_exactly_once(setup: &Setup, leaks: &KillLeaks, rerun: &Run, context: &str) {
+    let (user_key, user_id) = &leaks.user;
+    let (service_key, account) = &leaks.service;
+    let (admin_key, admin_id) = &leaks.admin;
+    for key in [user_key, service_key, admin_key] {
+        let status = &revocation_of(rerun, key)["status"];
+        assert!(
+            status == "revoked" || status == "already_revoked",
+            "{context}: {} ended {status}; {rerun}",
+            describe_key(key)
+        );
+        assert!(!setup.org.key_is_live(key), "{context}: a leak lives");
+    }
+    assert_eq!(
+        &setup.org.deleted_keys(),
+        std::slice::from_ref(user_id),
+        "{context}"
+    );
+    assert_eq!(
+        &setup.org.deleted_admin_keys(),
+        std::slice::from_ref(admin_id),
+        "{context}"
+    );
+
+    // Replacements: the last key delivered for each rotated leak works; every other is gone.
+    let events = hook_events(setup);
+    let mut delivered: Vec<(String, String)> = Vec::new();
+    for event in events.iter().filter(|e| e["event"] == "rotated") {
+        let fingerprint = event["fingerprint"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let key = event["new_key"].as_str().expect("rotated carries the key");
+        delivered.retain(|(f, _)| *f != fingerprint);
+        delivered.push((fingerprint, key.to_string()));
+    }
+    let rotated: Vec<String> = [user_key, service_key].map(|k| fingerprint(k)).to_vec();
+    let mut fingerprints: Vec<String> = delivered.iter().map(|(f, _)| f.clone()).collect();
+    fingerprints.sort();
+    let mut expected = rotated.clone();
+    expected.sort();
+    assert_eq!(
+        fingerprints, expected,
+        "{context}: one delivery per rotated leak"
+    );
+    for minted in setup.org.created_key_values() {
+        let kept = delivered.iter().any(|(_, k)| *k == minted);
+        assert_eq!(
+            setup.org.key_is_live(&minted),
+            kept,
+            "{context}: replacement {} is {} but {}",
+            describe_key(&minted),
+            if kept { "the one delivered" } else { "stale" },
+            if kept { "dead" } else { "alive" },
+        );
+    }
+    let live_replacements = setup
+        .org
+        .service_accounts(&setup.project)
+        .into_iter()
+        .filter(|(_, name)| name.starts_with("ferret-replacement-"))
+        .count();
+    assert_eq!(
+        live_replacements, 2,
+        "{context}: one replacement per rotated leak"
+    );
+
+    // Service accounts: the leak's deleted once, each deleted replacement once.
+    let mut deleted_accounts = setup.org.deleted_service_accounts();
+    assert_eq!(
+        deleted_accounts.iter().filter(|a| *a == account).count(),
+        1,
+        "{context}"
+    );
+    deleted_accounts.sort();
+    let before = deleted_accounts.len();
+    deleted_accounts.dedup();
+    assert_eq!(
+        before,
+        deleted_accounts.len(),
+        "{context}: an account deleted twice"
+    );
+
+    // The ledger: nothing open, every deletion the organization saw recorded against its
+    // target, every recorded success seen by the organization, every outcome final.
+    assert!(
+        setup
+            .query("SELECT id FROM steps WHERE result IS NULL")
+            .is_empty(),
+        "{context}: a step left open"
+    );
+    let steps = setup.query(
+        "SELECT action, COALESCE(key_id, ''), COALESCE(service_account, ''), result FROM steps",
+    );
+    let recorded = |action: &str, id: &str| {
+        steps
+            .iter()
+            .any(|s| s[0] == action && (s[1] == id || s[2] == id) && s[3] != "failed")
+    };
+    for request in setup.org.requests() {
+        if request.method != "DELETE" || request.status != 200 {
+            continue;
+        }
+        let id = request.path.rsplit('/').next().unwrap_or_default();
+        let action = if request.path.contains("/admin_api_keys/") {
+            "delete_admin_key"
+        } else if request.path.contains("/api_keys/") {
+            "delete_key"
+        } else if id == account {
+            "delete_service_account"
+        } else {
+            "delete_replacement"
+        };
+        assert!(
+            recorded(action, id),
+            "{context}: {} {} not in the ledger: {steps:?}",
+            request.method,
+            request.path
+        );
+    }
+    for step in steps.iter().filter(|s| s[3] == "ok") {
+        let id = if step[0] == "delete_service_account" || step[0] == "delete_replacement" {
+            &step[2]
+        } else {
+            &step[1]
+        };
+        if step[0].starts_with("delete") {
+            assert!(
+                setup.org.requests().iter().any(|r| r.method == "DELETE"
+                    && r.status == 200
+                    && r.path.ends_with(id.as_str())),
+                "{context}: the ledger says {} {id} succeeded, the organization never saw it",
+                step[0]
+            );
+        }
+    }
+    let mut statuses = setup.query("SELECT status FROM keys");
+    statuses.sort();
+    assert_eq!(statuses.len(), 3, "{context}: {statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s[0] == "revoked" || s[0] == "already_revoked"),
+        "{context}: {statuses:?}"
+    );
+    for key in [user_key, service_key, admin_key] {
+        let fp = fingerprint(key);
+        assert!(
+            events
+                .iter()
+                .any(|e| e["fingerprint"] == fp.as_str() && e["event"] == "revoked"),
+            "{context}: no `revoked` event for {}",
+            describe_key(key)
+        );
+    }
+}
+
+/// Where the kill-point test kills a run.
+#[derive(Clone, Copy, Debug)]
+enum KillPoint {
+    /// At the N-th request to the organization, after (`true`) or before its effect.
+    Request(usize, bool),
+    /// In the N-th hook run, after (`true`) or before its effect (delivery).
+    Hook(usize, bool),
+}
+
+#[test]
+fn a_run_killed_at_any_request_or_hook_is_completed_exactly_once_by_the_next() {
+    // The requests and hook runs of an uninterrupted run: every one of them is a kill point.
+    let (setup, leaks) = kill_scenario();
+    let clean = setup.revoke(&[]);
+    clean.expect_code(1);
+    expect_exactly_once(&setup, &leaks, &clean, "uninterrupted");
+    let requests: Vec<(String, String)> = setup
+        .org
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    let hook_runs: Vec<String> = hook_events(&setup)
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect();
+    drop(setup);
+
+    // Killed after each request took effect (before its answer) and before each request that
+    // changes something took effect; before and after each hook run's delivery.
+    let mut points: Vec<KillPoint> = (1..=requests.len())
+        .map(|k| KillPoint::Request(k, true))
+        .collect();
+    points.extend(
+        requests
+            .iter()
+            .enumerate()
+            .filter(|(_, (method, _))| method != "GET")
+            .map(|(i, _)| KillPoint::Request(i + 1, false)),
+    );
+    // Hook runs before the first change are no other kill points than the requests around them.
+    for (i, event) in hook_runs.iter().enumerate() {
+        if event != "found" && event != "verified_live" {
+            points.extend([KillPoint::Hook(i + 1, false), KillPoint::Hook(i + 1, true)]);
+        }
+    }
+    // Two at a time: each has an organization and a ledger of its own.
+    let (even, odd): (Vec<_>, Vec<_>) = points.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    std::thread::scope(|scope| {
+        for half in [even, odd] {
+            let (requests, hook_runs) = (&requests, &hook_runs);
+            scope.spawn(move || {
+                for (_, point) in half {
+                    kill_and_rerun(*point, requests, hook_runs);
+                }
+            });
+        }
+    });
+}
+
+/// One iteration of the kill-point test: a fresh organization, a run killed at `point`, a rerun
+/// to completion, and the checks of [`expect_exactly_once`].
+fn kill_and_rerun(point: KillPoint, requests: &[(String, String)], hook_runs: &[String]) {
+    let (setup, leaks) = kill_scenario();
+    let (what, after) = match point {
+        KillPoint::Request(k, after) => {
+            setup.org.stall(k, after);
+            (
+                format!("request {k} ({} {})", requests[k - 1].0, requests[k - 1].1),
+                after,
+            )
+        }
+        KillPoint::Hook(k, after) => {
+            let mode = if after { "after" } else { "before" };
+            std::fs::write(
+                setup.private.path().join("hook-stall"),
+                format!("{k} {mode}\n"),
+            )
+            .unwrap();
+            (format!("hook run {k} ({})", hook_runs[k - 1]), after)
+        }
+    };
+    let context = format!(
+        "killed at {what}, {} its effect",
+        if after { "after" } else { "before" }
+    );
+    let hook_stalled = setup.private.path().join("hook-stalled");
+    let mut child = Killable::spawn(&mut setup.command(&strs(&setup.revoke_args())));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !setup.org.stall_reached() && !hook_stalled.exists() && !child.exited() {
+        assert!(Instant::now() < deadline, "{context}: never got there");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill();
+    setup.org.end_stall();
+    let _ = std::fs::remove_file(setup.private.path().join("hook-stall"));
+    let rerun = setup.revoke(&[]);
+    rerun.expect_code(1);
+    expect_exactly_once(&setup, &leaks, &rerun, &context);
 }

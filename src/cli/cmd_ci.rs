@@ -2,13 +2,14 @@
 //! ([`crate::ci::github`]); the scan is `ferret git`'s; findings become annotations (the default
 //! report format here), a Markdown table in the step summary, and optionally a SARIF file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::cmd_git::scan_repo;
+use super::output::ReportOutput;
 use super::{CiArgs, CiGithubArgs, CiMode, CiProvider, scan_setup};
 use crate::ci::github::{Decision, ScanPlan, decide};
 use crate::report::{Format, write_command, write_report, write_step_summary};
@@ -68,6 +69,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         ScanPlan::FullHistory => {
             let target = Target::History(GitOptions {
                 threads: args.scan.threads.unwrap_or(0),
+                max_object_size: args.scan.max_object_size.0,
                 ..GitOptions::default()
             });
             scan_repo(&repo, &setup, &args.scan, &target)?
@@ -76,13 +78,13 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     };
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
+    setup.output.publish()?;
     if let Some(path) = &args.sarif {
-        let mut out = BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        );
+        let mut out = ReportOutput::file(path)?;
         let rules = setup.matcher.rules();
         write_report(Format::Sarif, &findings, rules, &setup.options, &mut out)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        out.publish()?;
     }
     let summary = args
         .summary

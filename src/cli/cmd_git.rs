@@ -14,17 +14,21 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
         Target::History(GitOptions {
             unreachable: args.unreachable,
             threads: args.scan.threads.unwrap_or(0),
+            max_object_size: args.scan.max_object_size.0,
             ..GitOptions::default()
         })
     };
     let repo = git::open(&args.repo)?;
     let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
     let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
-    let code = scan_setup::report_matches(&mut setup, scan.matches)?;
+    let findings = scan_setup::process_matches(&mut setup, scan.matches);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    let code = scan_setup::exit_code(&findings, setup.fail_on);
     // A pre-commit hook's report ends with what to do about the blocked commit.
     if args.staged && code == EXIT_FINDINGS && setup.format == Format::Text {
         write_blocked_commit_hint(&setup.options, &mut setup.output)?;
     }
+    setup.output.publish()?;
     Ok(code)
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::output::write_whole;
 use super::{EXIT_ERROR, GithubArgs, scan_setup, warn};
 use crate::finding::Finding;
 use crate::report::{Format, write_report};
@@ -41,6 +42,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         shard: args.shard,
         threads: args.scan.threads.unwrap_or(0),
         archives: setup.archives.clone(),
+        max_object_size: args.scan.max_object_size.0,
         include_alerts: args.include_alerts,
     };
     let sweeper = Sweeper::new().map_err(anyhow::Error::msg)?;
@@ -52,6 +54,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     spinner.finish_and_clear();
     let findings = scan_setup::process_matches(&mut setup, outcome.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
+    setup.output.publish()?;
     if let Some(dir) = &args.sarif_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for swept in &outcome.swept {
@@ -66,8 +69,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
                 &setup.options,
                 &mut sarif,
             )?;
-            std::fs::write(&path, &sarif)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_whole(&path, &sarif)?;
             if args.upload_sarif {
                 match &swept.head {
                     Some((commit, git_ref)) => {

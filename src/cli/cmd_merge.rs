@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::MergeArgs;
+use super::output::write_whole;
 use crate::report::Format;
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
@@ -59,8 +60,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         _ => bail!("SARIF merges into SARIF, JSON/JSONL into JSON or JSONL"),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, merged)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => write_whole(path, merged.as_bytes())?,
         None => std::io::stdout().lock().write_all(merged.as_bytes())?,
     }
     Ok(0)

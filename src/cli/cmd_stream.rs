@@ -34,6 +34,8 @@ fn run_streaming(
     ) -> io::Result<usize>,
 ) -> anyhow::Result<u8> {
     let mut setup = scan_setup::prepare(args, std::path::Path::new("."))?;
+    // A stream's report grows finding by finding (`log --follow` never ends): in place at once.
+    setup.output.publish()?;
     let rules = setup.matcher.rules();
     let mut report = StreamingReport::new(setup.format, setup.options, &mut setup.output);
     let mut reported: Vec<Finding> = Vec::new();

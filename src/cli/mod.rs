@@ -10,6 +10,7 @@ mod cmd_merge;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
+mod output;
 mod scan_setup;
 
 use std::io;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Duration;
+use crate::config::{ByteSize, Duration};
 use crate::report::Format;
 
 #[derive(Debug, Parser)]
@@ -106,6 +107,14 @@ pub struct ScanArgs {
     /// raw bytes.
     #[arg(long, value_name = "N", default_value_t = crate::sources::contents::DEFAULT_ARCHIVE_DEPTH)]
     pub archive_depth: usize,
+    /// Git objects larger than SIZE once inflated (K, M, G) are not scanned, with a warning:
+    /// each object is held whole in memory while it is scanned.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value_t = ByteSize(crate::sources::git::DEFAULT_MAX_OBJECT_SIZE)
+    )]
+    pub max_object_size: ByteSize,
     #[command(flatten)]
     pub verify: VerifyArgs,
     #[command(flatten)]

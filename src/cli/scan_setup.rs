@@ -1,13 +1,13 @@
 //! What every scanning command sets up the same way: rules, configuration, suppressions, the
 //! report destination and format, and the exit code.
 
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::output::ReportOutput;
 use super::{EXIT_FINDINGS, FailOn, RevokeArgs, ScanArgs, VerifyArgs, warn};
 use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
@@ -27,7 +27,7 @@ pub struct ScanSetup {
     pub suppressions: Suppressions,
     pub format: Format,
     pub options: ReportOptions,
-    pub output: Box<dyn Write>,
+    pub output: ReportOutput,
     pub fail_on: FailOn,
     pub key_actions: KeyActions,
 }
@@ -96,16 +96,9 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         .format
         .or_else(|| args.output.as_deref().and_then(Format::from_extension))
         .unwrap_or(Format::Text);
-    let (output, to_terminal): (Box<dyn Write>, bool) = match &args.output {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            (Box::new(BufWriter::new(file)), false)
-        }
-        None => (
-            Box::new(BufWriter::new(io::stdout())),
-            io::stdout().is_terminal(),
-        ),
+    let (output, to_terminal) = match &args.output {
+        Some(path) => (ReportOutput::file(path)?, false),
+        None => (ReportOutput::stdout(), io::stdout().is_terminal()),
     };
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     Ok(ScanSetup {
@@ -255,6 +248,7 @@ pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
 pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Result<u8> {
     let findings = process_matches(setup, matches);
     write_findings(setup, &findings)?;
+    setup.output.publish()?;
     Ok(exit_code(&findings, setup.fail_on))
 }
 
@@ -268,7 +262,8 @@ pub fn process_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> Vec<Findin
     findings
 }
 
-/// Writes the report of `findings` to the setup's output.
+/// Writes the report of `findings` to the setup's output (published by the caller once the
+/// report is complete).
 pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Result<()> {
     write_report(
         setup.format,

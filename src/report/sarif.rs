@@ -100,13 +100,15 @@ fn line_hash(finding: &Finding, location: &Location) -> String {
 /// The artifact URI of a report path: relative to the scan root (what GitHub matches against
 /// the repository), or a `file://` URI for an absolute path outside any root. Everything that
 /// may not stand in a URI path is percent-encoded, `:` too (in a relative reference it would
-/// read as a scheme).
+/// read as a scheme). A quoted path (a name with a newline or bytes that are not UTF-8) is
+/// encoded from its own bytes.
 fn artifact_uri(path: &str) -> String {
-    let mut uri = String::with_capacity(path.len() + 7);
-    if path.starts_with('/') {
+    let bytes = crate::sources::unquote_path(path);
+    let mut uri = String::with_capacity(bytes.len() + 7);
+    if bytes.starts_with(b"/") {
         uri.push_str("file://");
     }
-    for byte in path.bytes() {
+    for &byte in bytes.iter() {
         if byte.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=@".contains(&byte) {
             uri.push(byte as char);
         } else {
@@ -236,6 +238,7 @@ mod tests {
     #[test]
     fn uris_are_percent_encoded_and_relative() {
         assert_eq!(artifact_uri("src/a b/é#1.env"), "src/a%20b/%C3%A9%231.env");
+        assert_eq!(artifact_uri("\"a\\nb/\\377.env\""), "a%0Ab/%FF.env");
         assert_eq!(
             artifact_uri("c:x/(commit message)"),
             "c%3Ax/(commit%20message)"

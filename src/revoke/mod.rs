@@ -207,16 +207,6 @@ async fn handle(
         finding.revocation = Some(revocation);
         return;
     }
-    if let Some(ledger) = revoker.writable_ledger()
-        && let Err(err) = ledger.record_outcome(
-            &finding.fingerprint,
-            &finding.rule_id,
-            &finding.secret.redacted(),
-            &revocation,
-        )
-    {
-        warn(err.to_string());
-    }
     let kind = if revocation.is_done() {
         EventKind::Revoked
     } else {
@@ -228,10 +218,22 @@ async fn handle(
         ));
         EventKind::Failed
     };
-    finding.revocation = Some(revocation);
+    finding.revocation = Some(revocation.clone());
     context
         .notify(kind, finding, None, revoker.writable_ledger())
         .await;
+    // Recorded last: a run killed before this point announces the outcome again on the next
+    // run (at least once), where recording it first could lose the announcement.
+    if let Some(ledger) = revoker.writable_ledger()
+        && let Err(err) = ledger.record_outcome(
+            &finding.fingerprint,
+            &finding.rule_id,
+            &finding.secret.redacted(),
+            &revocation,
+        )
+    {
+        warn(err.to_string());
+    }
 }
 
 /// What running hooks for an event needs.
@@ -416,6 +418,13 @@ impl Revoker {
             };
             return Ok(plan.revocation(RevocationStatus::Planned, Some(detail)));
         }
+        // Read before this run's own rotation adds to the ledger.
+        let stale = match self.writable_ledger() {
+            Some(ledger) => {
+                stale_replacements(&ledger.steps(fingerprint).map_err(|e| e.to_string())?)
+            }
+            None => Vec::new(),
+        };
         let mut replacement = None;
         let mut undelivered = None;
         if rotate {
@@ -447,6 +456,18 @@ impl Revoker {
             }
             replacement = Some(created);
         }
+        let mut notes = Vec::new();
+        for target in &stale {
+            if let Err(reason) = self
+                .delete_step(fingerprint, Action::DeleteReplacement, target)
+                .await
+            {
+                notes.push(format!(
+                    "the replacement {} of an interrupted run could not be deleted: {reason}",
+                    target.service_account.as_deref().unwrap_or("?")
+                ));
+            }
+        }
         let result = self
             .delete_step(fingerprint, plan.action, &plan.target)
             .await?;
@@ -455,11 +476,11 @@ impl Revoker {
         if let Some(reason) = undelivered {
             // Security first (the default): the leak is closed even though its replacement
             // did not reach its consumers.
-            let note = format!("the replacement key was not delivered: {reason}");
-            revocation.detail = Some(match revocation.detail {
-                Some(detail) => format!("{detail}; {note}"),
-                None => note,
-            });
+            notes.push(format!("the replacement key was not delivered: {reason}"));
+        }
+        if !notes.is_empty() {
+            notes.splice(0..0, revocation.detail.take());
+            revocation.detail = Some(notes.join("; "));
         }
         Ok(revocation)
     }
@@ -851,6 +872,30 @@ impl Revoker {
             }
         }
     }
+}
+
+/// Replacements created by runs that died before revoking the leak they replace: each may or
+/// may not have reached its consumers, and its key is known to nobody else, so once a newer
+/// one is delivered (or the leak is revoked without one) they are deleted.
+fn stale_replacements(steps: &[Step]) -> Vec<Target> {
+    let mut stale: Vec<Target> = Vec::new();
+    for step in steps {
+        let done = matches!(step.result, Some(StepResult::Ok | StepResult::NotFound));
+        match step.action {
+            Action::CreateReplacement
+                if step.result == Some(StepResult::Ok) && step.target.service_account.is_some() =>
+            {
+                stale.push(step.target.clone());
+            }
+            Action::DeleteReplacement if done => {
+                stale.retain(|t| t.service_account != step.target.service_account);
+            }
+            // A replacement created before the leak was revoked is the one kept.
+            action if action.revokes_leak() && done => stale.clear(),
+            _ => {}
+        }
+    }
+    stale
 }
 
 /// The name of the service account that replaces key `key_id`: fixed, so an interrupted run's

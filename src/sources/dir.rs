@@ -85,6 +85,27 @@ fn first_sighting(
     true
 }
 
+/// Opens a file the walk saw as a regular file without blocking (a named pipe swapped in for it
+/// since would hang `open` until a writer came) and, with `no_follow`, without following a
+/// symlink swapped in for it (to a device that never ends, say).
+fn open_regular(path: &Path, no_follow: bool) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+        options.custom_flags(if no_follow {
+            flags | libc::O_NOFOLLOW
+        } else {
+            flags
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = no_follow;
+    options.open(path)
+}
+
 /// Scans every file under `roots`; `on_warning` hears about each problem as it happens.
 pub fn scan_dirs(
     roots: &[PathBuf],
@@ -163,7 +184,8 @@ pub fn scan_dirs(
             let shown = report_path(root, path, several_roots);
             let mut found = Vec::new();
             let mut allowed = 0;
-            let scanned = File::open(path).and_then(|file| {
+            let no_follow = !options.follow_links && entry.depth() > 0;
+            let scanned = open_regular(path, no_follow).and_then(|file| {
                 contents::scan_file(
                     file,
                     &shown,

@@ -57,31 +57,55 @@ impl Mirrors {
         self.dir.join(format!("{safe}.git"))
     }
 
-    /// Brings the mirror of `full_name` up to date with `clone_url`; returns its path.
-    pub fn update(&self, full_name: &str, clone_url: &str) -> Result<PathBuf, MirrorError> {
+    /// Brings the mirror of `full_name` up to date with `clone_url`; returns its path. `warn`
+    /// hears about a mirror that had to be cloned anew.
+    pub fn update(
+        &self,
+        full_name: &str,
+        clone_url: &str,
+        warn: &dyn Fn(String),
+    ) -> Result<PathBuf, MirrorError> {
         let fail = |reason: String| MirrorError {
             repository: full_name.to_string(),
             reason,
         };
         let path = self.path_of(full_name);
-        if path.join("HEAD").is_file() {
-            // The URL may have changed (a renamed repository); it holds no credentials.
-            self.git(
+        if !path.join("HEAD").is_file() {
+            self.clone_into_place(&path, clone_url).map_err(fail)?;
+            return Ok(path);
+        }
+        // The URL may have changed (a renamed repository); it holds no credentials.
+        let fetched = self
+            .git(
                 &path,
                 &["remote", "set-url", "origin", clone_url],
                 clone_url,
             )
-            .map_err(fail)?;
-            self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url)
-                .map_err(fail)?;
+            .and_then(|()| self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url));
+        let Err(reason) = fetched else {
             return Ok(path);
-        }
+        };
+        // A git killed half way through a fetch (an interrupted sweep) leaves lock files behind
+        // that fail every later fetch, and maybe a damaged mirror: clone it anew. When that
+        // fails too (the repository is gone, the network is down), the fetch's reason stands.
+        self.clone_into_place(&path, clone_url)
+            .map_err(|_| fail(reason.clone()))?;
+        warn(format!(
+            "{full_name}: the mirror could not be fetched ({reason}); cloned it anew"
+        ));
+        Ok(path)
+    }
+
+    /// Clones `clone_url` beside `path` and moves it in whole, replacing what is there: an
+    /// interrupted clone leaves no mirror, an interrupted swap at worst none (cloned next time).
+    fn clone_into_place(&self, path: &Path, clone_url: &str) -> Result<(), String> {
         let parent = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent)
-            .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
-        // Cloned beside its place and moved in whole: an interrupted clone leaves no mirror.
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         let partial = path.with_extension("git.partial");
+        let old = path.with_extension("git.old");
         let _ = std::fs::remove_dir_all(&partial);
+        let _ = std::fs::remove_dir_all(&old);
         let target = partial.to_string_lossy().into_owned();
         let cloned = self.git(
             parent,
@@ -90,11 +114,16 @@ impl Mirrors {
         );
         if let Err(reason) = cloned {
             let _ = std::fs::remove_dir_all(&partial);
-            return Err(fail(reason));
+            return Err(reason);
         }
-        std::fs::rename(&partial, &path)
-            .map_err(|e| fail(format!("cannot move the clone into place: {e}")))?;
-        Ok(path)
+        if path.exists() {
+            std::fs::rename(path, &old)
+                .map_err(|e| format!("cannot move the old mirror away: {e}"))?;
+        }
+        std::fs::rename(&partial, path)
+            .map_err(|e| format!("cannot move the clone into place: {e}"))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
     }
 
     /// Runs git in `dir`; the error is git's last message line, without the token.

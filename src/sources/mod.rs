@@ -20,12 +20,63 @@ impl std::fmt::Display for Warning {
     }
 }
 
-/// Turns a filesystem path into a report path: `/` separators, no leading `./`.
+/// Turns a filesystem path into a report path: `/` separators, no leading `./`, quoted by
+/// [`quote_path`] when it cannot be shown as it is.
 pub fn display_path(path: &std::path::Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
-    let mut rest = text.as_str();
-    while let Some(stripped) = rest.strip_prefix("./") {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().replace('\\', "/").into_bytes();
+    let mut rest = bytes.as_slice();
+    while let Some(stripped) = rest.strip_prefix(b"./") {
         rest = stripped;
     }
-    rest.to_string()
+    quote_path(rest)
+}
+
+/// A path's bytes as report text. A path that is UTF-8 without control characters is shown as
+/// it is; any other (bytes that are not UTF-8, a newline, a tab, or a leading `"`) is quoted as
+/// git quotes paths: in double quotes, with C escapes (`\n`, `\"`, `\\`) and octal ones (`\377`)
+/// for every other byte outside printable ASCII. A report line then always names exactly one
+/// path (a newline in a name cannot forge another line, two names that differ only in bytes
+/// that are not UTF-8 are told apart), and [`unquote_path`] gives the bytes back.
+pub fn quote_path(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.starts_with('"') && !text.chars().any(char::is_control) => {
+            text.to_string()
+        }
+        _ => gix::quote::ansi_c::quote(gix::bstr::BStr::new(bytes)).to_string(),
+    }
+}
+
+/// The bytes of a path [`quote_path`] made into text.
+pub fn unquote_path(text: &str) -> std::borrow::Cow<'_, [u8]> {
+    match gix::quote::ansi_c::undo(gix::bstr::BStr::new(text)) {
+        Ok((bytes, _)) if text.starts_with('"') => std::borrow::Cow::Owned(bytes.to_vec()),
+        _ => std::borrow::Cow::Borrowed(text.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_no_report_could_show_are_quoted_and_come_back_whole() {
+        assert_eq!(quote_path("src/é.env".as_bytes()), "src/é.env");
+        assert_eq!(quote_path(b"a b\\c.env"), "a b\\c.env");
+        assert_eq!(quote_path(b"a\nb.env"), r#""a\nb.env""#);
+        assert_eq!(quote_path(b"a\xffb"), r#""a\377b""#);
+        assert_eq!(quote_path(b"\"x"), r#""\"x""#);
+        assert_ne!(quote_path(b"a\xff"), quote_path(b"a\xfe"));
+        for bytes in [
+            &b"plain/path"[..],
+            b"a\nb",
+            b"a\xff\xfeb",
+            b"\"x",
+            b"tab\there",
+        ] {
+            assert_eq!(&*unquote_path(&quote_path(bytes)), bytes);
+        }
+    }
 }

@@ -223,6 +223,40 @@ impl Served {
     }
 }
 
+/// A child process in a process group of its own, so that `kill -9` takes what it started
+/// (git, hooks) down with it, as an out-of-memory killer or a cancelled CI job does.
+pub struct Killable(std::process::Child);
+
+impl Killable {
+    /// Starts `command` with no standard input and its output thrown away.
+    pub fn spawn(command: &mut std::process::Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = command
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the process");
+        Killable(child)
+    }
+
+    /// Whether it has ended on its own.
+    pub fn exited(&mut self) -> bool {
+        self.0.try_wait().expect("poll the process").is_some()
+    }
+
+    /// `kill -9` on the whole group, then reaps the process.
+    pub fn kill(mut self) {
+        let group = format!("-{}", self.0.id());
+        // The group may be gone already (the process ended by itself).
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        self.0.wait().expect("reap the process");
+    }
+}
+
 /// A temporary directory holding the tree a test scans.
 pub struct Tree {
     dir: TempDir,

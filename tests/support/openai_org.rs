@@ -21,7 +21,8 @@
 //!
 //! Every response carries `x-request-id`. A test can inject faults (the next N requests of a
 //! route get a chosen status and body, with no state change) and delays (applied after the state
-//! change, so a client killed while waiting leaves the change done).
+//! change, so a client killed while waiting leaves the change done), and stall the N-th request
+//! of a run, with or without its effect, so that a client can be killed right there.
 //!
 //! Like [`super::openai`], the mock owns the tokio runtime wiremock needs and the server answers
 //! on a thread of its own, so tests drive it synchronously. Nothing here prints a full key: the
@@ -77,6 +78,19 @@ impl fmt::Debug for OrgRequest {
     }
 }
 
+/// A kill point: the `at`-th request received (1-based) is held for a minute, with its effect
+/// on the organization (`apply`) or without it (as if it never arrived).
+#[derive(Clone, Copy, Debug)]
+struct Stall {
+    at: usize,
+    apply: bool,
+    /// Set once the request arrived.
+    reached: bool,
+}
+
+/// How long a stalled request is held: far longer than a test waits to kill its client.
+const STALL: Duration = Duration::from_secs(60);
+
 /// The organization and everything the mock remembers.
 struct Org {
     id: String,
@@ -94,6 +108,9 @@ struct Org {
     faults: Faults,
     /// `(method, path prefix, delay)`; the last match wins.
     delays: Vec<(String, String, Duration)>,
+    /// Requests received so far, stalled ones included.
+    received: usize,
+    stall: Option<Stall>,
     log: Vec<OrgRequest>,
     deleted_keys: Vec<String>,
     deleted_service_accounts: Vec<String>,
@@ -296,6 +313,8 @@ impl Org {
             revocation_lag: 0,
             faults: Faults::default(),
             delays: Vec::new(),
+            received: 0,
+            stall: None,
             log: Vec::new(),
             deleted_keys: Vec::new(),
             deleted_service_accounts: Vec::new(),
@@ -838,6 +857,16 @@ impl Respond for Responder {
         let mut org = self.org.lock().expect("mock state");
         let method = request.method.as_str();
         let path = request.url.path();
+        org.received += 1;
+        let received = org.received;
+        let stall = org.stall.as_mut().filter(|s| s.at == received).map(|s| {
+            s.reached = true;
+            s.apply
+        });
+        if stall == Some(false) {
+            // Never reached the organization: no effect, no log entry.
+            return ResponseTemplate::new(503).set_delay(STALL);
+        }
         let (status, template) = match org.faults.take(method, path) {
             Some((status, body)) => (status, json_response(status, body)),
             None => org.answer(request),
@@ -854,7 +883,7 @@ impl Respond for Responder {
             at,
         });
         let template = template.insert_header("x-request-id", request_id.as_str());
-        match org.delay_for(method, path) {
+        match stall.map(|_| STALL).or_else(|| org.delay_for(method, path)) {
             Some(delay) => template.set_delay(delay),
             None => template,
         }
@@ -1013,6 +1042,30 @@ impl OpenAiOrg {
         self.org()
             .delays
             .push((method.to_string(), path_prefix.to_string(), delay));
+    }
+
+    /// Stalls the `at`-th request from now on (1-based; requests already received do not
+    /// count) for a minute: with `apply`, after its effect on the organization (the client dies
+    /// before the answer); without, before (the request never arrived: no effect, no log
+    /// entry). Replaces any earlier stall.
+    pub fn stall(&self, at: usize, apply: bool) {
+        let mut org = self.org();
+        let at = org.received + at;
+        org.stall = Some(Stall {
+            at,
+            apply,
+            reached: false,
+        });
+    }
+
+    /// Whether the stalled request has arrived.
+    pub fn stall_reached(&self) -> bool {
+        self.org().stall.is_some_and(|s| s.reached)
+    }
+
+    /// Ends the stall: requests are answered at once again (one held still waits its minute).
+    pub fn end_stall(&self) {
+        self.org().stall = None;
     }
 
     /// Every request answered so far, in order.

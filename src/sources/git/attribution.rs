@@ -259,8 +259,7 @@ fn find_blobs(
                         stack.push((entry.oid.to_owned(), path));
                     }
                 } else if wanted.contains(entry.oid) {
-                    let mut path = String::from_utf8_lossy(&prefix).into_owned();
-                    path.push_str(&String::from_utf8_lossy(entry.filename));
+                    let path = crate::sources::quote_path(&[&prefix[..], entry.filename].concat());
                     let sightings = found.entry(entry.oid.to_owned()).or_default();
                     if !sightings.iter().any(|s| s.path == path) {
                         sightings.push(Sighting {
@@ -324,6 +323,17 @@ pub(crate) fn attribute(
         )
         .collect();
     let mut refs = refs_containing(&commits, &tips.commits, &introducing);
+    // A commit that 100,000 tags contain would repeat every name at each of its locations.
+    for (id, names) in refs.iter_mut() {
+        if names.len() > super::MAX_REFS_LISTED {
+            warn(format!(
+                "commit {id} is in {} refs: reports list the first {}",
+                names.len(),
+                super::MAX_REFS_LISTED
+            ));
+            names.truncate(super::MAX_REFS_LISTED);
+        }
+    }
 
     let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
     let mut info_of = |id: ObjectId| -> Option<CommitInfo> {

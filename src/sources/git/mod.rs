@@ -10,6 +10,7 @@
 
 mod attribution;
 mod objects;
+mod pack_walk;
 mod range;
 mod staged;
 
@@ -59,7 +60,15 @@ pub enum Target {
     Staged,
 }
 
-#[derive(Clone, Debug, Default)]
+/// Objects larger than this are not scanned by default (`--max-object-size`): each object is
+/// held whole in memory while it is scanned, a few at a time.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 256 << 20;
+
+/// At most this many refs are listed as containing a finding's commit (in name order, so
+/// branches before tags).
+pub(crate) const MAX_REFS_LISTED: usize = 100;
+
+#[derive(Clone, Debug)]
 pub struct GitOptions {
     /// Also report objects no ref reaches (dangling commits, dropped stashes, lost blobs).
     pub unreachable: bool,
@@ -69,6 +78,20 @@ pub struct GitOptions {
     pub skip_blobs: Option<Arc<ObjectIdSet>>,
     /// Return the id of every blob scanned ([`GitScan::scanned_blobs`]), for incremental sweeps.
     pub collect_blob_ids: bool,
+    /// Objects larger than this (bytes, inflated) are skipped with a warning.
+    pub max_object_size: u64,
+}
+
+impl Default for GitOptions {
+    fn default() -> Self {
+        GitOptions {
+            unreachable: false,
+            threads: 0,
+            skip_blobs: None,
+            collect_blob_ids: false,
+            max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+        }
+    }
 }
 
 /// A set of object ids.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use gix::ObjectId;
 use gix::odb::pack;
 
-use super::{GitError, GitOptions, MatchedObject, scan_object};
+use super::{GitError, GitOptions, MatchedObject, pack_walk, scan_object};
 use crate::matcher::Matcher;
 use crate::sources::Warning;
 use crate::sources::contents::ArchiveLimits;
@@ -146,6 +146,14 @@ fn pack_indices(objects_dir: &std::path::Path) -> Vec<PathBuf> {
     indices
 }
 
+/// The warning for an object not scanned for its size.
+fn too_large(id: ObjectId, size: u64, limit: u64) -> String {
+    format!(
+        "object {id} ({size} bytes) not scanned: larger than the limit of {limit} bytes \
+         (--max-object-size)"
+    )
+}
+
 pub(crate) fn scan_all_objects(
     repo: &gix::Repository,
     matcher: &Matcher,
@@ -214,30 +222,36 @@ pub(crate) fn scan_all_objects(
     for (position, pack) in packs.iter().enumerate() {
         let earlier = &packs[..position];
         let outcome = pack.with_trimmed_map(|| {
-            pack.index.traverse_with_index(
+            pack_walk::traverse(
+                &pack.index,
                 &pack.data,
-                |kind, data, entry, _progress| {
-                    // An object in several packs is scanned in the first one only.
-                    if !earlier.iter().any(|p| p.index.lookup(entry.oid).is_some()) {
-                        record(entry.oid, kind, data);
-                    }
-                    Ok(())
-                },
-                &mut gix::progress::Discard,
+                options.max_object_size,
+                (options.threads > 0).then_some(options.threads),
                 &interrupt,
-                pack::index::traverse::with_index::Options {
-                    thread_limit: (options.threads > 0).then_some(options.threads),
-                    check:
-                        pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
-                    alloc_limit_bytes: None,
+                |kind, data, id| {
+                    // An object in several packs is scanned in the first one only.
+                    if !earlier.iter().any(|p| p.index.lookup(id).is_some()) {
+                        record(id, kind, data);
+                    }
                 },
             )
         });
-        if let Err(err) = outcome {
-            warn(format!(
+        match outcome {
+            Ok(left_out) => {
+                for object in &left_out.oversized {
+                    warn(too_large(object.id, object.size, options.max_object_size));
+                }
+                if left_out.dependents > 0 {
+                    warn(format!(
+                        "{} objects stored as deltas of those were not scanned either",
+                        left_out.dependents
+                    ));
+                }
+            }
+            Err(err) => warn(format!(
                 "{}: pack could not be read completely, some objects were not scanned: {err}",
                 pack.data.path().display()
-            ));
+            )),
         }
     }
 
@@ -255,6 +269,12 @@ pub(crate) fn scan_all_objects(
                 }
             };
             if packs.iter().any(|p| p.index.lookup(id).is_some()) || !seen_loose.insert(id) {
+                continue;
+            }
+            if let Ok(Some((size, _))) = loose.try_header(&id)
+                && size > options.max_object_size
+            {
+                warn(too_large(id, size, options.max_object_size));
                 continue;
             }
             match loose.try_find(&id, &mut buf) {

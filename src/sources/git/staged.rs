@@ -75,7 +75,7 @@ pub fn scan_staged(
         if old == Some(entry.id) {
             continue;
         }
-        let shown = path.to_string();
+        let shown = crate::sources::quote_path(path.as_ref());
         let staged = match repo.objects.try_find(&entry.id, &mut new_buf) {
             Ok(Some(data)) => data.data,
             _ => {
