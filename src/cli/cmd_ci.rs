@@ -2,7 +2,7 @@
 //! ([`crate::ci::github`]); the scan is `ferret git`'s; findings become annotations (the default
 //! report format here), a Markdown table in the step summary, and optionally a SARIF file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -78,7 +78,8 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     scan_setup::write_findings(&mut setup, &findings)?;
     if let Some(path) = &args.sarif {
         let mut out = BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            crate::store::create_report_file(path, setup.options.show_secrets)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         );
         let rules = setup.matcher.rules();
         write_report(Format::Sarif, &findings, rules, &setup.options, &mut out)

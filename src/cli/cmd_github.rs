@@ -65,7 +65,8 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
                 &setup.options,
                 &mut sarif,
             )?;
-            std::fs::write(&path, &sarif)
+            crate::store::create_report_file(&path, setup.options.show_secrets)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, &sarif))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             if args.upload_sarif {
                 match &swept.head {

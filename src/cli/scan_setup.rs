@@ -1,7 +1,6 @@
 //! What every scanning command sets up the same way: rules, configuration, suppressions, the
 //! report destination and format, and the exit code.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
@@ -95,8 +94,8 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         .unwrap_or(Format::Text);
     let (output, to_terminal): (Box<dyn Write>, bool) = match &args.output {
         Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = crate::store::create_report_file(path, args.show_secrets)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             (Box::new(BufWriter::new(file)), false)
         }
         None => (

@@ -168,17 +168,23 @@ pub struct GitServer {
 impl GitServer {
     /// Starts a server that accepts every request.
     pub fn start() -> Self {
-        Self::start_inner(None)
+        Self::start_inner("127.0.0.1", None)
+    }
+
+    /// Starts a server on another loopback address (`127.0.0.2`: another host to a client)
+    /// that accepts every request.
+    pub fn start_on(ip: &str) -> Self {
+        Self::start_inner(ip, None)
     }
 
     /// Starts a server that demands `Authorization: Basic base64("x-access-token:" + token)`.
     pub fn start_with_token(token: &str) -> Self {
-        Self::start_inner(Some(basic_authorization(token)))
+        Self::start_inner("127.0.0.1", Some(basic_authorization(token)))
     }
 
-    fn start_inner(authorization: Option<String>) -> Self {
+    fn start_inner(ip: &str, authorization: Option<String>) -> Self {
         let root = tempfile::tempdir().expect("a root for the git server");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let listener = TcpListener::bind((ip, 0)).expect("a loopback port");
         let address = listener.local_addr().expect("the bound address");
         let shared = Arc::new(Shared {
             root: root.path().to_path_buf(),
@@ -214,12 +220,12 @@ impl GitServer {
         self.root.path()
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://IP:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
     }
 
-    /// The clone URL of `owner/name`: `http://127.0.0.1:PORT/{owner}/{name}.git`.
+    /// The clone URL of `owner/name`: `http://IP:PORT/{owner}/{name}.git`.
     pub fn url(&self, owner: &str, name: &str) -> String {
         format!("{}/{owner}/{name}.git", self.base_url())
     }

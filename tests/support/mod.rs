@@ -13,6 +13,7 @@ mod faults;
 pub mod git;
 pub mod git_server;
 pub mod github;
+pub mod hostile;
 pub mod openai;
 pub mod openai_org;
 pub mod providers;

@@ -1,0 +1,774 @@
+//! Hostile services: the APIs ferret talks to (OpenAI's verification and Administration API,
+//! every other provider's verification, GitHub's REST API and git over HTTP, webhook receivers)
+//! answering slowly, with bytes that are not HTTP, with JSON cut in the middle, with bodies cut
+//! off or never ending, with redirects to another host, echoing the credential they were sent,
+//! or over TLS nobody can trust (tests/support/hostile.rs). Whatever they do, ferret records
+//! the outcome (a verification `error` with its reason, a `failed` revocation in the ledger, a
+//! one-line error), goes on with the rest of the scan, exits with the code DESIGN.md gives,
+//! never panics, reads no more than it must, and no key, admin key or token ever reaches
+//! another host or comes back out.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use support::git::Repo;
+use support::git_server::{GitServer, basic_authorization};
+use support::github::{GitHubMock, RepoSpec};
+use support::hostile::{HostileServer, Misbehaviour, Received, TestCertificate, contains};
+use support::providers::Kind;
+use support::{Run, Shape, Tree, describe_key, fingerprint};
+
+/// Every provider's API base variable; a run points each one a test does not name at a closed
+/// port, so nothing can reach a real provider.
+const API_BASE_VARIABLES: [&str; 11] = [
+    "FERRET_OPENAI_API_BASE",
+    "FERRET_ANTHROPIC_API_BASE",
+    "FERRET_GOOGLE_API_BASE",
+    "FERRET_HUGGINGFACE_API_BASE",
+    "FERRET_GROQ_API_BASE",
+    "FERRET_XAI_API_BASE",
+    "FERRET_OPENROUTER_API_BASE",
+    "FERRET_MISTRAL_API_BASE",
+    "FERRET_COHERE_API_BASE",
+    "FERRET_REPLICATE_API_BASE",
+    "FERRET_DEEPSEEK_API_BASE",
+];
+
+const GITHUB_TOKEN: &str = "ghp_hostiletokenforthemocksonly00";
+
+/// The other host of every test: a redirect's target, which must never hear from ferret.
+const OTHER_HOST: &str = "127.0.0.2";
+
+/// Far past every timeout a test gives ferret.
+const FOREVER: Duration = Duration::from_secs(120);
+
+/// Longest a run against a hostile server may take: its timeouts, retries and backoff.
+const BOUNDED: Duration = Duration::from_secs(60);
+
+/// Arguments that keep a verifying run short against a server that does not answer.
+const QUICK_VERIFY: [&str; 4] = ["--verify-timeout", "1s", "--verify-retries", "1"];
+
+/// A tree of leaked keys, a private state and cache directory, and the secrets no output may
+/// show.
+struct Scene {
+    tree: Tree,
+    private: TempDir,
+    secrets: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Scene {
+    fn new() -> Self {
+        Scene {
+            tree: Tree::new(),
+            private: tempfile::tempdir().expect("temporary directory"),
+            secrets: vec![GITHUB_TOKEN.to_string()],
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes `line` into `file` and remembers `key` as one no output may show.
+    fn leak(&mut self, file: &str, line: &str, key: &str) {
+        self.tree.write(file, format!("{line}\n"));
+        self.secrets.push(key.to_string());
+    }
+
+    /// An OpenAI project key in `file`.
+    fn leak_openai(&mut self, file: &str) -> String {
+        let key = Shape::Project74.key();
+        self.leak(file, &format!("OPENAI_API_KEY={key}"), &key);
+        key
+    }
+
+    fn set(&mut self, variable: &str, value: impl Into<String>) {
+        self.env.push((variable.to_string(), value.into()));
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.private.path().join("state/ledger.sqlite")
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.private.path().join("ops.toml");
+        std::fs::write(&path, text).expect("the operator's config");
+        path
+    }
+
+    /// `ferret ARGS` in the tree; every provider's base points at a closed port unless the
+    /// scene set it. Asserts no panic and no secret in the output, and that it took less than
+    /// [`BOUNDED`].
+    fn run(&self, args: &[&str]) -> Run {
+        let closed = closed_base();
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        command
+            .args(args)
+            .current_dir(self.tree.path())
+            .env("FERRET_CACHE_DIR", self.private.path().join("cache"))
+            .env("FERRET_STATE_DIR", self.private.path().join("state"))
+            .env("RUST_BACKTRACE", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("OPENAI_ADMIN_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .env_remove("FERRET_GITHUB_API_BASE")
+            .stdin(Stdio::null());
+        for variable in API_BASE_VARIABLES {
+            command.env(variable, &closed);
+        }
+        for proxy in support::PROXY_VARIABLES {
+            command.env_remove(proxy);
+        }
+        for (variable, value) in &self.env {
+            command.env(variable, value);
+        }
+        let started = Instant::now();
+        let run = Run::from(command.output().expect("run ferret"));
+        let took = started.elapsed();
+        run.expect_no_panic();
+        for secret in &self.secrets {
+            run.expect_key_hidden(secret);
+        }
+        assert!(took < BOUNDED, "the run took {took:?}; {run}");
+        run
+    }
+
+    /// `ferret dir . --verify --format jsonl` with quick timeouts, and `extra`.
+    fn verify(&self, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "dir",
+            ".",
+            "--verify",
+            "--format",
+            "jsonl",
+            "--no-verify-cache",
+        ];
+        args.extend(QUICK_VERIFY);
+        args.extend(extra);
+        self.run(&args)
+    }
+}
+
+/// A loopback address nothing listens on.
+fn closed_base() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("address"))
+}
+
+/// The verification object of `key` in a JSONL report (every record of it must agree).
+#[track_caller]
+fn verification_of(run: &Run, key: &str) -> Value {
+    let fingerprint = fingerprint(key);
+    let found: Vec<Value> = run
+        .records()
+        .into_iter()
+        .filter(|r| r.fingerprint == fingerprint)
+        .map(|r| r.verification)
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "{} not reported; {run}",
+        describe_key(key)
+    );
+    assert!(found.iter().all(|v| *v == found[0]), "{found:?}");
+    found[0].clone()
+}
+
+/// Asserts `key`'s verification status, and that its detail says `because` (lowercased).
+#[track_caller]
+fn expect_verification(run: &Run, key: &str, status: &str, because: &str) {
+    let verification = verification_of(run, key);
+    assert_eq!(
+        verification["status"],
+        status,
+        "{}: {verification}; {run}",
+        describe_key(key)
+    );
+    let detail = verification["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        detail.contains(because),
+        "{}: the detail does not say `{because}`: {verification}",
+        describe_key(key)
+    );
+}
+
+/// The `revocation` object of `key`'s finding in a JSONL report.
+#[track_caller]
+fn revocation_of(run: &Run, key: &str) -> Value {
+    let fingerprint = fingerprint(key);
+    let records: Vec<Value> = run
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|r| r["fingerprint"] == fingerprint.as_str())
+        .collect();
+    assert!(
+        !records.is_empty(),
+        "{} not reported; {run}",
+        describe_key(key)
+    );
+    records[0]["revocation"].clone()
+}
+
+/// What the hostile server got, described without secrets for a failure message.
+fn paths(received: &[Received]) -> Vec<String> {
+    received.iter().map(|r| r.request_line.clone()).collect()
+}
+
+/// A redirect's target on the other host: it answers everything, and must hear nothing.
+fn other_host() -> HostileServer {
+    HostileServer::start(
+        OTHER_HOST,
+        Misbehaviour::Json(200, r#"{"object":"list","data":[]}"#.to_string()),
+    )
+}
+
+#[track_caller]
+fn expect_untouched(target: &HostileServer, secrets: &[String]) {
+    let received = target.received();
+    for secret in secrets {
+        assert!(
+            !received.iter().any(|r| r.carries(secret)),
+            "{} reached the other host",
+            describe_key(secret)
+        );
+    }
+    assert!(
+        received.is_empty(),
+        "a redirect was followed: {:?}",
+        paths(&received)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification: OpenAI's and every other provider's
+
+/// A tree with an OpenAI key and a key of every other provider that ferret verifies, every
+/// provider's API base pointing at `server`.
+fn every_provider_at(server: &HostileServer) -> (Scene, String, Vec<(Kind, String)>) {
+    let mut scene = Scene::new();
+    let openai = scene.leak_openai("openai.env");
+    let mut others = Vec::new();
+    for kind in Kind::ALL.into_iter().filter(|k| k.api().is_some()) {
+        let key = kind.key();
+        scene.leak(&format!("{}.env", kind.rule()), &kind.line(&key), &key);
+        others.push((kind, key));
+    }
+    for variable in API_BASE_VARIABLES {
+        scene.set(variable, server.uri());
+    }
+    (scene, openai, others)
+}
+
+#[test]
+fn every_providers_verification_survives_every_broken_answer_with_an_error_and_its_reason() {
+    let cases = [
+        (Misbehaviour::Stall(FOREVER), "timeout"),
+        (Misbehaviour::Dribble(FOREVER), "timeout"),
+        (Misbehaviour::Garbage, "request failed"),
+        (Misbehaviour::CutOff(200), "cut off"),
+        (Misbehaviour::Endless(200), "larger than"),
+        (Misbehaviour::TruncatedJson(503), "server error 503"),
+    ];
+    for (misbehaviour, because) in cases {
+        let server = HostileServer::start("127.0.0.1", misbehaviour.clone());
+        let (scene, openai, others) = every_provider_at(&server);
+        let run = scene.verify(&[]);
+        run.expect_code(1);
+        expect_verification(&run, &openai, "error", because);
+        for (_, key) in &others {
+            expect_verification(&run, key, "error", because);
+        }
+        // Every key asked once, and once more after the failure (--verify-retries 1).
+        let asked = server.received().len();
+        assert!(
+            asked <= 2 * (1 + others.len()),
+            "{misbehaviour:?}: {asked} requests"
+        );
+        assert!(
+            server.body_bytes_sent() < 256 << 20,
+            "{misbehaviour:?}: ferret read {} bytes of answers",
+            server.body_bytes_sent()
+        );
+    }
+}
+
+#[test]
+fn a_cut_off_json_body_is_read_by_its_status_and_never_says_a_key_is_fine_where_the_body_decides() {
+    let server = HostileServer::start("127.0.0.1", Misbehaviour::TruncatedJson(200));
+    let (scene, openai, others) = every_provider_at(&server);
+    let run = scene.verify(&[]);
+    run.expect_code(1);
+    // OpenAI's and most providers' 200 says the key works, whatever the body.
+    assert_eq!(verification_of(&run, &openai)["status"], "live", "{run}");
+    // Where a 200 body says whether the key is disabled or out of credit, a body that cannot be
+    // read says nothing.
+    let body_decides = [Kind::Xai, Kind::OpenRouter, Kind::Cohere, Kind::DeepSeek];
+    for (kind, key) in &others {
+        if body_decides.contains(kind) {
+            expect_verification(&run, key, "error", "not json");
+        } else {
+            assert_eq!(verification_of(&run, key)["status"], "live", "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn an_answer_echoing_the_key_into_headers_and_body_never_brings_it_into_the_report_or_cache() {
+    for status in [200, 401, 403, 500] {
+        let server = HostileServer::start("127.0.0.1", Misbehaviour::Echo(status));
+        let (scene, openai, others) = every_provider_at(&server);
+        let cache = scene.private.path().join("verify.sqlite");
+        let cache_arg = cache.to_str().expect("UTF-8 path");
+        for format in ["jsonl", "json", "text", "sarif", "github"] {
+            // Scene::run asserts that no key is in stdout or stderr.
+            scene.run(&[
+                "dir",
+                ".",
+                "--verify",
+                "--format",
+                format,
+                "--verify-cache",
+                cache_arg,
+                "--verify-timeout",
+                "1s",
+                "--verify-retries",
+                "0",
+            ]);
+        }
+        assert!(
+            server.received_carrying(&openai) >= 1,
+            "the server was never asked: the test proves nothing"
+        );
+        let stored = std::fs::read(&cache).expect("the cache was written");
+        for key in std::iter::once(&openai).chain(others.iter().map(|(_, k)| k)) {
+            assert!(
+                !contains(&stored, key.as_bytes()),
+                "HTTP {status}: {} is in the verification cache",
+                describe_key(key)
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redirects: a key never follows one off the configured host
+
+#[test]
+fn no_key_follows_a_redirect_to_another_host() {
+    for status in [301, 302, 307, 308] {
+        let target = other_host();
+        let redirector =
+            HostileServer::start("127.0.0.1", Misbehaviour::Redirect(status, target.uri()));
+        let (scene, openai, others) = every_provider_at(&redirector);
+        let run = scene.verify(&[]);
+        run.expect_code(1);
+        expect_verification(&run, &openai, "error", "not followed");
+        for (_, key) in &others {
+            expect_verification(&run, key, "error", "not followed");
+        }
+        assert!(redirector.received_carrying(&openai) >= 1);
+        expect_untouched(&target, &scene.secrets);
+    }
+}
+
+#[test]
+fn the_admin_key_follows_no_redirect_and_the_failed_revocation_is_in_the_ledger() {
+    let target = other_host();
+    let server = HostileServer::start("127.0.0.1", Misbehaviour::Redirect(307, target.uri()));
+    server.route(
+        "/v1/models",
+        Misbehaviour::Json(200, r#"{"object":"list","data":[]}"#.to_string()),
+    );
+    let mut scene = Scene::new();
+    let key = scene.leak_openai(".env");
+    let admin_key = Shape::Admin.key();
+    scene.secrets.push(admin_key.clone());
+    scene.set("FERRET_OPENAI_API_BASE", server.uri());
+    scene.set("OPENAI_ADMIN_KEY", &admin_key);
+    let ledger = scene.ledger();
+    let run = scene.verify(&[
+        "--revoke",
+        "--yes",
+        "--ledger",
+        ledger.to_str().expect("UTF-8 path"),
+    ]);
+    run.expect_code(1);
+    let revocation = revocation_of(&run, &key);
+    assert_eq!(revocation["status"], "failed", "{run}");
+    assert!(
+        revocation["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("307"),
+        "{revocation}"
+    );
+    assert_eq!(
+        ledger_status(&ledger, &key).as_deref(),
+        Some("failed"),
+        "the ledger does not record the failure"
+    );
+    assert!(server.received_carrying(&admin_key) >= 1);
+    expect_untouched(&target, &scene.secrets);
+}
+
+#[test]
+fn a_webhook_follows_no_redirect_and_its_failure_is_reported() {
+    let target = other_host();
+    let redirector = HostileServer::start("127.0.0.1", Misbehaviour::Redirect(308, target.uri()));
+    let mut scene = Scene::new();
+    let key = scene.leak_openai(".env");
+    scene.set("HOOK_SECRET", "signing-secret");
+    let config = scene.config(&format!(
+        "[[hooks]]\ntype = \"webhook\"\nurl = \"{}/events\"\nsecret_env = \"HOOK_SECRET\"\n",
+        redirector.uri()
+    ));
+    let run = scene.run(&[
+        "dir",
+        ".",
+        "--format",
+        "jsonl",
+        "--config",
+        config.to_str().expect("UTF-8 path"),
+    ]);
+    run.expect_code(1);
+    assert_eq!(run.records().len(), 1, "{run}");
+    assert!(
+        run.stderr.contains("HTTP 308"),
+        "the hook's failure is not reported; {run}"
+    );
+    assert_eq!(redirector.received().len(), 1, "one delivery, not retried");
+    expect_untouched(&target, &[key]);
+}
+
+#[test]
+fn the_github_token_follows_no_redirect_and_no_link_to_another_host() {
+    let target = other_host();
+    let mut scene = Scene::new();
+    scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
+    scene.set("FERRET_GITHUB_TIMEOUT", "2s");
+    let cache = scene.private.path().join("mirrors");
+    let sweep = |scene: &Scene| {
+        scene.run(&[
+            "github",
+            "--org",
+            "acme",
+            "--format",
+            "jsonl",
+            "--cache",
+            cache.to_str().expect("UTF-8 path"),
+        ])
+    };
+
+    let redirector = HostileServer::start("127.0.0.1", Misbehaviour::Redirect(301, target.uri()));
+    scene.set("FERRET_GITHUB_API_BASE", redirector.uri());
+    let run = sweep(&scene);
+    run.expect_code(2);
+    assert!(run.stderr.contains("301"), "{run}");
+    assert_eq!(run.stderr.trim().lines().count(), 1, "not one line; {run}");
+    assert!(redirector.received_carrying(GITHUB_TOKEN) >= 1);
+
+    // A first page whose `link` sends the next page elsewhere.
+    let pager = HostileServer::start(
+        "127.0.0.1",
+        Misbehaviour::Page {
+            body: "[]".to_string(),
+            next: format!("{}/orgs/acme/repos?page=2", target.uri()),
+        },
+    );
+    scene.set("FERRET_GITHUB_API_BASE", pager.uri());
+    let run = sweep(&scene);
+    run.expect_code(2);
+    assert!(run.stderr.contains("not followed"), "{run}");
+    expect_untouched(&target, &scene.secrets);
+}
+
+#[test]
+fn git_follows_no_redirect_with_the_token_and_the_sweep_records_the_failure() {
+    // The other host serves the repository for real: a git that followed the redirect would
+    // clone it from there, token and all.
+    let elsewhere = GitServer::start_on(OTHER_HOST);
+    let bare = elsewhere.add_repo("acme", "app");
+    let work = Repo::new();
+    let key = Shape::Project74.key();
+    work.write(".env", format!("OPENAI_API_KEY={key}\n"));
+    work.git(&["add", "-A"]);
+    work.git(&["commit", "-q", "-m", "first"]);
+    work.git(&["push", "-q", bare.to_str().expect("UTF-8 path"), "main"]);
+
+    // The clone URL is on the API's host, so git is given the token; it answers with a
+    // redirect to the other host.
+    let redirector = HostileServer::start(
+        "127.0.0.1",
+        Misbehaviour::Redirect(301, elsewhere.base_url()),
+    );
+    let github = GitHubMock::start(GITHUB_TOKEN);
+    github.add_org("acme");
+    github.add_repo_with(RepoSpec {
+        clone_url: Some(format!("{}/acme/app.git", redirector.uri())),
+        ..RepoSpec::new("acme", "app")
+    });
+    let mut scene = Scene::new();
+    scene.secrets.push(key.clone());
+    scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
+    scene.set("FERRET_GITHUB_API_BASE", github.uri());
+    let state = scene.private.path().join("sweep.sqlite");
+    let run = scene.run(&[
+        "github",
+        "--org",
+        "acme",
+        "--format",
+        "jsonl",
+        "--state",
+        state.to_str().expect("UTF-8 path"),
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("acme/app: not swept"), "{run}");
+    assert!(
+        redirector
+            .received()
+            .iter()
+            .any(|r| r.carries(&basic_authorization(GITHUB_TOKEN))),
+        "git was not given the token: the test proves nothing"
+    );
+    let token = basic_authorization(GITHUB_TOKEN);
+    for (method, target, authorization, _) in elsewhere.requests() {
+        assert_ne!(
+            authorization.as_deref(),
+            Some(token.as_str()),
+            "the token reached the other host with {method} {target}"
+        );
+    }
+    let state = rusqlite::Connection::open(&state).expect("the sweep state");
+    let error: String = state
+        .query_row(
+            "SELECT last_error FROM repositories WHERE name = 'acme/app'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the failure is in the sweep state");
+    assert!(!error.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS: an https base that cannot be trusted fails, and never falls back to plain HTTP
+
+#[test]
+fn https_to_a_plain_http_server_fails_the_key_with_a_tls_error_and_sends_nothing_in_clear() {
+    let plain = HostileServer::start(
+        "127.0.0.1",
+        Misbehaviour::Json(200, r#"{"object":"list","data":[]}"#.to_string()),
+    );
+    let mut scene = Scene::new();
+    let key = scene.leak_openai(".env");
+    scene.set(
+        "FERRET_OPENAI_API_BASE",
+        plain.uri().replace("http://", "https://"),
+    );
+    let run = scene.verify(&[]);
+    run.expect_code(1);
+    expect_verification(&run, &key, "error", "tls");
+    assert!(!plain.received().is_empty(), "nothing tried the server");
+    assert!(
+        plain.received().iter().all(|r| r.request_line.is_empty()),
+        "a plain HTTP request was sent: {:?}",
+        paths(&plain.received())
+    );
+    assert_eq!(plain.received_carrying(&key), 0);
+}
+
+#[test]
+fn a_certificate_nobody_trusts_fails_every_client_and_a_trusted_one_works() {
+    let certificate = TestCertificate::new();
+    let models = Misbehaviour::Json(200, r#"{"object":"list","data":[]}"#.to_string());
+    let server = HostileServer::start_tls("127.0.0.1", models, &certificate);
+    let mut scene = Scene::new();
+    let key = scene.leak_openai(".env");
+    let admin_key = Shape::Admin.key();
+    scene.secrets.push(admin_key.clone());
+    scene.set("FERRET_OPENAI_API_BASE", server.localhost_uri());
+    scene.set("FERRET_GITHUB_API_BASE", server.localhost_uri());
+    scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
+
+    // Verification.
+    let run = scene.verify(&[]);
+    run.expect_code(1);
+    expect_verification(&run, &key, "error", "tls handshake failed");
+    expect_verification(&run, &key, "error", "certificate");
+    // GitHub.
+    let run = scene.run(&["github", "--repo", "acme/app", "--format", "jsonl"]);
+    run.expect_code(2);
+    assert!(run.stderr.to_lowercase().contains("tls"), "{run}");
+    assert!(server.handshake_failures() >= 2);
+    assert!(server.received().is_empty(), "a request got through");
+
+    // The control: a client that trusts the CA gets through, so the failures above are the
+    // certificate's.
+    let ca = scene.private.path().join("ca.pem");
+    std::fs::write(&ca, certificate.ca_pem()).expect("the CA file");
+    scene.set("SSL_CERT_FILE", ca.to_str().expect("UTF-8 path"));
+    let run = scene.verify(&[]);
+    run.expect_code(1);
+    assert_eq!(verification_of(&run, &key)["status"], "live", "{run}");
+    assert_eq!(server.received_carrying(&key), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Administration API misbehaving during --revoke
+
+#[test]
+fn every_broken_admin_answer_fails_that_revocation_in_the_ledger_and_the_run_goes_on() {
+    let cases = [
+        (Misbehaviour::Stall(FOREVER), "timeout"),
+        (Misbehaviour::Garbage, "request failed"),
+        (Misbehaviour::TruncatedJson(200), "unreadable answer"),
+        (Misbehaviour::CutOff(200), "cut off"),
+        (Misbehaviour::Endless(200), "larger than"),
+        (Misbehaviour::Echo(500), "http 500"),
+        (Misbehaviour::Echo(200), "unexpected answer"),
+    ];
+    for (misbehaviour, because) in cases {
+        let server = HostileServer::start("127.0.0.1", misbehaviour.clone());
+        server.route(
+            "/v1/models",
+            Misbehaviour::Json(200, r#"{"object":"list","data":[]}"#.to_string()),
+        );
+        let mut scene = Scene::new();
+        let first = scene.leak_openai("a/.env");
+        let second = scene.leak_openai("b/.env");
+        let admin_key = Shape::Admin.key();
+        scene.secrets.push(admin_key.clone());
+        scene.set("FERRET_OPENAI_API_BASE", server.uri());
+        scene.set("OPENAI_ADMIN_KEY", &admin_key);
+        let ledger = scene.ledger();
+        let run = scene.verify(&[
+            "--revoke",
+            "--yes",
+            "--ledger",
+            ledger.to_str().expect("UTF-8 path"),
+        ]);
+        run.expect_code(1);
+        for key in [&first, &second] {
+            let revocation = revocation_of(&run, key);
+            assert_eq!(revocation["status"], "failed", "{misbehaviour:?}: {run}");
+            let detail = revocation["detail"].as_str().unwrap_or_default();
+            assert!(
+                detail.to_lowercase().contains(because),
+                "{misbehaviour:?}: the detail does not say `{because}`: {revocation}"
+            );
+            assert_eq!(
+                ledger_status(&ledger, key).as_deref(),
+                Some("failed"),
+                "{misbehaviour:?}: the ledger does not record the failure"
+            );
+        }
+        let stored = std::fs::read(&ledger).expect("the ledger");
+        for secret in [&first, &second, &admin_key] {
+            assert!(
+                !contains(&stored, secret.as_bytes()),
+                "{misbehaviour:?}: {} is in the ledger",
+                describe_key(secret)
+            );
+        }
+        assert!(server.body_bytes_sent() < 256 << 20);
+    }
+}
+
+/// The final status the ledger records for `key`.
+fn ledger_status(ledger: &Path, key: &str) -> Option<String> {
+    let connection = rusqlite::Connection::open(ledger).expect("the ledger");
+    connection
+        .query_row(
+            "SELECT status FROM keys WHERE fingerprint = ?1",
+            [fingerprint(key)],
+            |row| row.get(0),
+        )
+        .ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub misbehaving
+
+#[test]
+fn every_broken_github_answer_is_a_one_line_error_naming_the_cause() {
+    let cases = [
+        (Misbehaviour::Stall(FOREVER), "timeout"),
+        (Misbehaviour::Dribble(FOREVER), "timeout"),
+        (Misbehaviour::Garbage, "github"),
+        (Misbehaviour::TruncatedJson(200), "github"),
+        (Misbehaviour::CutOff(200), "github"),
+        (Misbehaviour::Endless(200), "larger than"),
+        (Misbehaviour::Echo(401), "http 401"),
+        (Misbehaviour::Echo(200), "github"),
+    ];
+    for (misbehaviour, because) in cases {
+        let server = HostileServer::start("127.0.0.1", misbehaviour.clone());
+        let mut scene = Scene::new();
+        scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
+        scene.set("FERRET_GITHUB_API_BASE", server.uri());
+        scene.set("FERRET_GITHUB_TIMEOUT", "1s");
+        let run = scene.run(&["github", "--org", "acme", "--format", "jsonl"]);
+        run.expect_code(2);
+        let stderr = run.stderr.trim();
+        assert_eq!(stderr.lines().count(), 1, "{misbehaviour:?}: {run}");
+        assert!(
+            stderr.to_lowercase().contains(because),
+            "{misbehaviour:?}: the error does not say `{because}`; {run}"
+        );
+        assert!(
+            server.body_bytes_sent() < 256 << 20,
+            "{misbehaviour:?}: ferret read {} bytes",
+            server.body_bytes_sent()
+        );
+    }
+}
+
+#[test]
+fn a_github_hook_against_a_broken_github_fails_alone_and_the_scan_reports_everything() {
+    for misbehaviour in [Misbehaviour::Endless(201), Misbehaviour::Echo(500)] {
+        let server = HostileServer::start("127.0.0.1", misbehaviour.clone());
+        let mut scene = Scene::new();
+        let first = scene.leak_openai("a/.env");
+        let second = scene.leak_openai("b/.env");
+        scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
+        scene.set("FERRET_GITHUB_API_BASE", server.uri());
+        scene.set("FERRET_GITHUB_TIMEOUT", "2s");
+        let config = scene.config(
+            "[[hooks]]\ntype = \"github-issue\"\nrepository = \"acme/app\"\nevents = [\"found\"]\n",
+        );
+        let run = scene.run(&[
+            "dir",
+            ".",
+            "--format",
+            "jsonl",
+            "--config",
+            config.to_str().expect("UTF-8 path"),
+        ]);
+        run.expect_code(1);
+        for key in [&first, &second] {
+            assert_eq!(
+                verification_of(&run, key)["status"],
+                "unverified",
+                "{misbehaviour:?}"
+            );
+        }
+        let failures = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("hook github-issue failed"))
+            .count();
+        assert_eq!(failures, 2, "{misbehaviour:?}: {run}");
+        assert!(server.received_carrying(GITHUB_TOKEN) >= 2);
+    }
+}
