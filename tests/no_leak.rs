@@ -24,13 +24,12 @@ use support::git::Repo;
 use support::git_server::GitServer;
 use support::github::{GitHubMock, RepoSpec};
 use support::hostile::{HostileServer, Misbehaviour};
-use support::openai_org::OpenAiOrg;
+use support::openai_org::{FAST_CONFIRM, OpenAiOrg};
 use support::providers::Kind;
 use support::{Run, Served, Shape, describe_key};
 
 const FORMATS: [&str; 5] = ["text", "json", "jsonl", "sarif", "github"];
 const GITHUB_TOKEN: &str = "ghp_noleaktokenforthemocksonly000";
-const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
 
 /// The keys of the corpus, and every form of them that must not come out.
 struct Corpus {
@@ -346,6 +345,27 @@ impl Place {
     }
 }
 
+/// Writes the report of the tree with `--show-secrets` to `path`, over an earlier report that
+/// anyone could read: the new one is its owner's alone.
+#[track_caller]
+fn write_shown(tree: &Path, env: &Env, path: &Path) -> Run {
+    std::fs::write(path, "").expect("an earlier report");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let args = [
+        "dir",
+        ".",
+        "--format",
+        "jsonl",
+        "--show-secrets",
+        "-o",
+        path_arg(path),
+    ];
+    let run = ferret(tree, &args, env, None);
+    run.expect_code(1);
+    expect_mode(path, 0o600);
+    run
+}
+
 fn path_arg(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
@@ -485,23 +505,7 @@ fn scans_merges_rules_and_hooks_show_no_key_in_any_format_unless_asked() {
     // The positive control: --show-secrets shows every key, in the report and nowhere else,
     // and a report holding keys is its owner's alone, even one that existed before.
     let shown = place.out("shown.jsonl");
-    std::fs::write(&shown, "").expect("an earlier report");
-    std::fs::set_permissions(&shown, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let run = ferret(
-        tree,
-        &[
-            "dir",
-            ".",
-            "--format",
-            "jsonl",
-            "--show-secrets",
-            "-o",
-            path_arg(&shown),
-        ],
-        &env,
-        None,
-    );
-    run.expect_code(1);
+    let run = write_shown(tree, &env, &shown);
     search.expect_run_clean("dir --show-secrets -o", &run);
     let bytes = std::fs::read(&shown).expect("the report");
     for key in corpus.keys() {
@@ -511,7 +515,6 @@ fn scans_merges_rules_and_hooks_show_no_key_in_any_format_unless_asked() {
             describe_key(key)
         );
     }
-    expect_mode(&shown, 0o600);
     let run = ferret(
         tree,
         &["dir", ".", "--format", "text", "--show-secrets"],
@@ -626,17 +629,7 @@ fn verification_revocation_hooks_ledger_and_cache_hold_no_key() {
 
     // A report with the keys, for `ferret verify` and `ferret revoke`.
     let shown = place.out("shown.jsonl");
-    run(&[
-        "dir",
-        ".",
-        "--format",
-        "jsonl",
-        "--show-secrets",
-        "-o",
-        path_arg(&shown),
-    ])
-    .expect_code(1);
-    expect_mode(&shown, 0o600);
+    outputs.keep("dir --show-secrets -o", &write_shown(tree, &env, &shown));
     let shown_arg = path_arg(&shown);
 
     for format in FORMATS {
@@ -652,37 +645,33 @@ fn verification_revocation_hooks_ledger_and_cache_hold_no_key() {
         "no key was verified"
     );
 
-    let dry = run(&[
-        "dir",
-        ".",
-        "--verify",
-        "--revoke",
-        "--dry-run",
-        "--format",
-        "jsonl",
-        "--config",
-        config_arg,
-    ]);
-    dry.expect_code(1);
-    outputs.keep("dir --revoke --dry-run", &dry);
-    let dry = run(&[
+    // Every revoking run with the operator's config; each prints its report.
+    let revoking = |args: &[&str], what: &str, outputs: &mut Outputs| {
+        let mut all = args.to_vec();
+        all.extend(["--config", config_arg]);
+        let run = run(&all);
+        outputs.keep(what, &run);
+        run
+    };
+    let dry: Vec<&str> = "dir . --verify --revoke --dry-run --format jsonl"
+        .split(' ')
+        .collect();
+    revoking(&dry, "dir --revoke --dry-run", &mut outputs).expect_code(1);
+    let dry = [
         "revoke",
         "--input",
         shown_arg,
         "--dry-run",
         "--format",
         "sarif",
-        "--config",
-        config_arg,
-    ]);
-    dry.expect_code(1);
-    outputs.keep("revoke --input --dry-run", &dry);
+    ];
+    revoking(&dry, "revoke --input --dry-run", &mut outputs).expect_code(1);
 
-    let revoked = run(&[
-        "dir", ".", "--verify", "--revoke", "--yes", "--format", "jsonl", "--config", config_arg,
-    ]);
+    let revoke_args: Vec<&str> = "dir . --verify --revoke --yes --format jsonl"
+        .split(' ')
+        .collect();
+    let revoked = revoking(&revoke_args, "dir --verify --revoke", &mut outputs);
     revoked.expect_code(1);
-    outputs.keep("dir --verify --revoke", &revoked);
     assert!(
         !org.key_is_live(&corpus.user),
         "the user key was not revoked: {revoked}"
@@ -690,10 +679,12 @@ fn verification_revocation_hooks_ledger_and_cache_hold_no_key() {
     assert!(!org.key_is_live(&corpus.service_account), "{revoked}");
     assert!(!org.key_is_live(&corpus.admin), "{revoked}");
     for format in FORMATS {
-        let again = run(&[
-            "revoke", "--input", shown_arg, "--yes", "--format", format, "--config", config_arg,
-        ]);
-        outputs.keep(&format!("revoke --input --format {format}"), &again);
+        let again = ["revoke", "--input", shown_arg, "--yes", "--format", format];
+        revoking(
+            &again,
+            &format!("revoke --input --format {format}"),
+            &mut outputs,
+        );
     }
 
     // What left the process for hooks: command input, webhook bodies, GitHub issues.

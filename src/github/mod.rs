@@ -249,8 +249,11 @@ fn describe(err: octocrab::Error) -> String {
         }
         cause = error.source();
     }
-    // Some of octocrab's messages end in a backtrace on further lines.
-    let text = err.to_string();
+    // Some of octocrab's messages end in a backtrace on further lines; `Other` says only that.
+    let text = match &err {
+        octocrab::Error::Other { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
     format!(
         "GitHub: {}",
         shorten(text.lines().next().unwrap_or_default())

@@ -9,11 +9,12 @@
 //! ever reached the server; nothing here prints what it received.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::Acceptor;
 
 /// The most an endless body sends before the server gives up on a client that keeps reading.
 pub const ENDLESS_CAP: u64 = 1 << 30;
@@ -78,15 +79,13 @@ struct Shared {
     sent: AtomicU64,
     /// TLS handshakes that failed.
     handshake_failures: AtomicU64,
-    stopping: AtomicBool,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A server answering every connection with one misbehaviour.
 pub struct HostileServer {
-    address: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl HostileServer {
@@ -105,35 +104,19 @@ impl HostileServer {
         misbehaviour: Misbehaviour,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
-        let listener = TcpListener::bind((ip, 0)).expect("a loopback port");
-        let address = listener.local_addr().expect("the bound address");
         let shared = Arc::new(Shared {
             misbehaviour: Mutex::new(misbehaviour),
             routes: Mutex::new(Vec::new()),
             received: Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
             handshake_failures: AtomicU64::new(0),
-            stopping: AtomicBool::new(false),
             tls,
         });
         let acceptor = {
             let shared = shared.clone();
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if shared.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let shared = shared.clone();
-                    std::thread::spawn(move || serve(&shared, stream));
-                }
-            })
+            Acceptor::start(ip, move |stream, stopping| serve(&shared, stream, stopping))
         };
-        HostileServer {
-            address,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        HostileServer { shared, acceptor }
     }
 
     /// `http://IP:PORT` (or `https://` for a TLS server).
@@ -143,13 +126,13 @@ impl HostileServer {
         } else {
             "http"
         };
-        format!("{scheme}://{}", self.address)
+        format!("{scheme}://{}", self.acceptor.address())
     }
 
     /// The same server named `localhost` (for certificates, which name `localhost`).
     pub fn localhost_uri(&self) -> String {
         self.uri()
-            .replace(&self.address.ip().to_string(), "localhost")
+            .replace(&self.acceptor.address().ip().to_string(), "localhost")
     }
 
     pub fn set(&self, misbehaviour: Misbehaviour) {
@@ -182,27 +165,17 @@ impl HostileServer {
     }
 }
 
-impl Drop for HostileServer {
-    fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.address);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn serve(shared: &Shared, stream: TcpStream) {
+fn serve(shared: &Shared, stream: TcpStream, stopping: &AtomicBool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = stream.set_nodelay(true);
     match &shared.tls {
-        None => answer(shared, stream),
+        None => answer(shared, stream, stopping),
         Some(config) => {
             let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
                 return;
@@ -214,13 +187,13 @@ fn serve(shared: &Shared, stream: TcpStream) {
                     return;
                 }
             }
-            answer(shared, tls);
+            answer(shared, tls, stopping);
         }
     }
 }
 
 /// Reads one request (head and `Content-Length` body), records it, and misbehaves.
-fn answer(shared: &Shared, mut stream: impl Read + Write) {
+fn answer(shared: &Shared, mut stream: impl Read + Write, stopping: &AtomicBool) {
     let mut bytes = Vec::new();
     let mut buffer = [0u8; 8192];
     let head_end = loop {
@@ -273,14 +246,13 @@ fn answer(shared: &Shared, mut stream: impl Read + Write) {
         .find(|(prefix, _)| path.starts_with(prefix.as_str()))
         .map(|(_, misbehaviour)| misbehaviour.clone());
     let misbehaviour = routed.unwrap_or_else(|| lock(&shared.misbehaviour).clone());
-    let sent = &shared.sent;
     let _ = misbehave(
         &mut stream,
         &misbehaviour,
         &path,
         &credentials,
-        sent,
-        shared,
+        &shared.sent,
+        stopping,
     );
     let _ = stream.flush();
 }
@@ -324,7 +296,7 @@ fn misbehave(
     path: &str,
     credentials: &[String],
     sent: &AtomicU64,
-    shared: &Shared,
+    stopping: &AtomicBool,
 ) -> std::io::Result<()> {
     const REQUEST_ID: &str = "x-request-id: req_hostile\r\n";
     let json_head = |status: u16, extra: &str, length: usize| {
@@ -337,7 +309,7 @@ fn misbehave(
     match misbehaviour {
         Misbehaviour::Stall(delay) => {
             let until = Instant::now() + *delay;
-            while Instant::now() < until && !shared.stopping.load(Ordering::SeqCst) {
+            while Instant::now() < until && !stopping.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             stream.write_all(json_head(200, REQUEST_ID, 2).as_bytes())?;
@@ -349,7 +321,7 @@ fn misbehave(
             stream.flush()?;
             let until = Instant::now() + *duration;
             for byte in body.as_bytes() {
-                if Instant::now() >= until || shared.stopping.load(Ordering::SeqCst) {
+                if Instant::now() >= until || stopping.load(Ordering::SeqCst) {
                     break;
                 }
                 stream.write_all(&[*byte])?;
@@ -389,9 +361,7 @@ fn misbehave(
             )?;
             let chunk = format!("{:x}\r\n{}\r\n", 65536, "[".repeat(65536));
             stream.write_all(b"8\r\n{\"data\":\r\n")?;
-            while sent.load(Ordering::SeqCst) < ENDLESS_CAP
-                && !shared.stopping.load(Ordering::SeqCst)
-            {
+            while sent.load(Ordering::SeqCst) < ENDLESS_CAP && !stopping.load(Ordering::SeqCst) {
                 stream.write_all(chunk.as_bytes())?;
                 sent.fetch_add(65536, Ordering::SeqCst);
             }
