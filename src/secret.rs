@@ -7,13 +7,14 @@
 //!
 //! What the wiping covers, and what it does not: a `Secret`'s own buffer is overwritten with
 //! zeros when the `Secret` is dropped (every `Match` and `Finding` holds its key as a
-//! `Secret`, so their keys are wiped with them), and so are the `Authorization` values ferret
-//! builds from it ([`Secret::bearer`]). Copies made elsewhere are not: the file or stream
-//! chunk the key was found in, the buffers of the decoders, the regex engine and serde, the
-//! strings [`Secret::expose_str`] returns (redaction and echo checks), the HTTP client's and
-//! the kernel's buffers of a verification request, and the environment ferret was started
-//! with (`OPENAI_ADMIN_KEY`, `GITHUB_TOKEN`). Wiping narrows how long a key sits in memory; it
-//! does not protect against someone who can read the process's memory while it runs.
+//! `Secret`, so their keys are wiped with them), and so is the buffer in which
+//! [`Secret::bearer`] assembles `Bearer <key>`. Copies made elsewhere are not: the file or
+//! stream chunk the key was found in, the buffers of the decoders, the regex engine and serde,
+//! the strings [`Secret::expose_str`] returns (redaction and echo checks), the header values
+//! handed to the HTTP client and its and the kernel's buffers of a request, and the
+//! environment ferret was started with (`OPENAI_ADMIN_KEY`, `GITHUB_TOKEN`). Wiping narrows how
+//! long a key sits in memory; it does not protect against someone who can read the process's
+//! memory while it runs.
 
 use std::fmt;
 
@@ -48,8 +49,8 @@ impl Secret {
     }
 
     /// `Bearer <secret>`, for an `Authorization` header (marked sensitive, so the HTTP client
-    /// never shows it), built in a buffer that is wiped afterwards. `None` when the secret
-    /// holds bytes no header may carry.
+    /// never shows it), assembled in a buffer that is wiped afterwards (the header value is a
+    /// copy). `None` when the secret holds bytes no header may carry.
     pub fn bearer(&self) -> Option<reqwest::header::HeaderValue> {
         let mut value = Zeroizing::new(Vec::with_capacity(7 + self.0.len()));
         value.extend_from_slice(b"Bearer ");

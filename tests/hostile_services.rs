@@ -366,15 +366,18 @@ fn a_cut_off_json_body_is_read_by_its_status_and_never_says_a_key_is_fine_where_
 }
 
 #[test]
-fn an_answer_echoing_the_key_into_headers_and_body_never_brings_it_into_the_report_or_cache() {
+fn an_answer_echoing_the_key_into_headers_and_body_never_brings_any_piece_of_it_out() {
     for status in [200, 401, 403, 500] {
         let server = HostileServer::start("127.0.0.1", Misbehaviour::Echo(status));
         let (scene, openai, others) = every_provider_at(&server);
+        let keys: Vec<&String> = std::iter::once(&openai)
+            .chain(others.iter().map(|(_, k)| k))
+            .collect();
         let cache = scene.private.path().join("verify.sqlite");
         let cache_arg = cache.to_str().expect("UTF-8 path");
+        let mut outputs = Vec::new();
         for format in ["jsonl", "json", "text", "sarif", "github"] {
-            // Scene::run asserts that no key is in stdout or stderr.
-            scene.run(&[
+            let run = scene.run(&[
                 "dir",
                 ".",
                 "--verify",
@@ -387,18 +390,24 @@ fn an_answer_echoing_the_key_into_headers_and_body_never_brings_it_into_the_repo
                 "--verify-retries",
                 "0",
             ]);
+            outputs.push(run.stdout.into_bytes());
+            outputs.push(run.stderr.into_bytes());
         }
         assert!(
             server.received_carrying(&openai) >= 1,
             "the server was never asked: the test proves nothing"
         );
-        let stored = std::fs::read(&cache).expect("the cache was written");
-        for key in std::iter::once(&openai).chain(others.iter().map(|(_, k)| k)) {
-            assert!(
-                !contains(&stored, key.as_bytes()),
-                "HTTP {status}: {} is in the verification cache",
-                describe_key(key)
-            );
+        outputs.push(std::fs::read(&cache).expect("the cache was written"));
+        // Not the key, and not a piece of it longer than its redaction shows: a message
+        // shortened for the report must not keep half a key either.
+        for key in keys {
+            for piece in key.as_bytes().windows(24) {
+                assert!(
+                    !outputs.iter().any(|output| contains(output, piece)),
+                    "HTTP {status}: a piece of {} came out",
+                    describe_key(key)
+                );
+            }
         }
     }
 }
@@ -741,6 +750,13 @@ fn every_broken_github_answer_is_a_one_line_error_naming_the_cause() {
             stderr.to_lowercase().contains(because),
             "{misbehaviour:?}: the error does not say `{because}`; {run}"
         );
+        // Not even a piece of the token an answer echoed (a shortened message could cut it).
+        for piece in GITHUB_TOKEN.as_bytes().windows(12) {
+            assert!(
+                !contains(stderr.as_bytes(), piece),
+                "{misbehaviour:?}: {run}"
+            );
+        }
         expect_bounded_reads(&server);
     }
 }

@@ -107,11 +107,7 @@ impl GitHub {
     /// went wrong on the way (a timeout, TLS, an answer too large). The token is never in it,
     /// even when an answer echoes it.
     pub fn describe(&self, err: octocrab::Error) -> String {
-        let text = describe(err);
-        match &self.token {
-            Some(token) => text.replace(token.as_str(), "***"),
-            None => text,
-        }
+        describe(err, self.token.as_deref())
     }
 
     /// Runs `call`, waiting out rate limits (`on_wait` hears about each wait).
@@ -211,8 +207,12 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
 
 /// An octocrab error in one line: GitHub's status and message when it answered, else the
 /// innermost cause (a timeout, a TLS failure, an answer too large).
-fn describe(err: octocrab::Error) -> String {
-    let shorten = crate::verify::shorten;
+fn describe(err: octocrab::Error, token: Option<&str>) -> String {
+    // The token is taken out before a message is shortened, which could cut it in two.
+    let shorten = |text: &str| match token {
+        Some(token) => crate::verify::shorten(&text.replace(token, "***")),
+        None => crate::verify::shorten(text),
+    };
     match &err {
         octocrab::Error::GitHub { source, .. } => {
             return format!(
@@ -239,7 +239,10 @@ fn describe(err: octocrab::Error) -> String {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
     while let Some(error) = cause {
         if let Some(error) = error.downcast_ref::<reqwest::Error>() {
-            return format!("GitHub: {}", crate::verify::transport_error(error));
+            return format!(
+                "GitHub: {}",
+                shorten(&crate::verify::transport_error(error))
+            );
         }
         if error.is::<http_body_util::LengthLimitError>() {
             return format!(

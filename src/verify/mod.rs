@@ -305,7 +305,7 @@ pub(crate) async fn check_once(
     let status = response.status();
     let headers = response.headers().clone();
     match read_body(response, MAX_BODY_BYTES).await {
-        Ok(body) => check.classify(status, &headers, &body),
+        Ok(body) => check.classify(status, &headers, &without_key(body, secret)),
         // A body cut off in transit may come whole next time.
         Err(BodyError::Cut(detail)) => Outcome::Retry {
             after: None,
@@ -412,6 +412,25 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
         }
         current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
     }
+}
+
+/// The body with every copy of the key replaced by its redaction, before anything reads it (a
+/// message shortened for the report could otherwise keep a piece of the key).
+fn without_key(body: Vec<u8>, secret: &Secret) -> Vec<u8> {
+    let key = secret.expose();
+    if key.is_empty() || memchr::memmem::find(&body, key).is_none() {
+        return body;
+    }
+    let redacted = secret.redacted();
+    let mut clean = Vec::with_capacity(body.len());
+    let mut rest = &body[..];
+    while let Some(at) = memchr::memmem::find(rest, key) {
+        clean.extend_from_slice(&rest[..at]);
+        clean.extend_from_slice(redacted.as_bytes());
+        rest = &rest[at + key.len()..];
+    }
+    clean.extend_from_slice(rest);
+    clean
 }
 
 /// A provider (or something pretending to be one) might echo the key into any text of its

@@ -37,8 +37,8 @@ pub enum Misbehaviour {
     /// This status (301, 302, 307, 308) and `Location: <url>`, the request's path appended.
     Redirect(u16, String),
     /// This status and a JSON error body, with every credential the request carried copied into
-    /// the body's message, into `openai-organization`, `openai-project` and `x-request-id`,
-    /// and into every field a client might show.
+    /// the body's message (after 148 characters), into `openai-organization`,
+    /// `openai-project` and `x-request-id`, and into every field a client might show.
     Echo(u16),
     /// This status and JSON body, nothing odd: the control case.
     Json(u16, String),
@@ -379,7 +379,8 @@ fn misbehave(
             let echoed = credentials.join(" ");
             let body = serde_json::json!({
                 "error": {
-                    "message": format!("Incorrect API key provided: {echoed}"),
+                    // Long enough that a report's shortened message would cut through it.
+                    "message": format!("Incorrect API key provided{}: {echoed}", ".".repeat(120)),
                     "type": echoed,
                     "code": echoed,
                 },
