@@ -1,16 +1,36 @@
-//! The `Secret` type: the bytes of a found key, which redact themselves.
+//! The `Secret` type: the bytes of a found key, which redact themselves and are wiped from
+//! memory when dropped.
 //!
 //! Every report, log line and error goes through `Display`/`Debug`, which show only a redacted
 //! form; the full value comes out only through the explicit [`Secret::expose`] call, used by
-//! `--show-secrets` and (later) by verification.
+//! `--show-secrets`, verification and revocation.
+//!
+//! What the wiping covers, and what it does not: a `Secret`'s own buffer is overwritten with
+//! zeros when the `Secret` is dropped (every `Match` and `Finding` holds its key as a
+//! `Secret`, so their keys are wiped with them), and so is the buffer in which
+//! [`Secret::bearer`] assembles `Bearer <key>`. Copies made elsewhere are not: the file or
+//! stream chunk the key was found in, the buffers of the decoders, the regex engine and serde,
+//! the strings [`Secret::expose_str`] returns (redaction and echo checks), the header values
+//! handed to the HTTP client and its and the kernel's buffers of a request, and the
+//! environment ferret was started with (`OPENAI_ADMIN_KEY`, `GITHUB_TOKEN`). Wiping narrows how
+//! long a key sits in memory; it does not protect against someone who can read the process's
+//! memory while it runs.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
 
-/// The raw bytes of a matched secret.
+/// The raw bytes of a matched secret; zeroed when dropped.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Secret(Vec<u8>);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // Zeroes the whole allocation (spare capacity too), not only the length in use.
+        self.0.zeroize();
+    }
+}
 
 impl Secret {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
@@ -26,6 +46,21 @@ impl Secret {
     /// The full secret as text, lossily decoded (keys are ASCII in practice).
     pub fn expose_str(&self) -> String {
         String::from_utf8_lossy(&self.0).into_owned()
+    }
+
+    /// `Bearer <secret>`, for an `Authorization` header (marked sensitive, so the HTTP client
+    /// never shows it), assembled in a buffer that is wiped afterwards (the header value is a
+    /// copy). `None` when the secret holds bytes no header may carry.
+    pub fn bearer(&self) -> Option<reqwest::header::HeaderValue> {
+        let mut value = Zeroizing::new(Vec::with_capacity(7 + self.0.len()));
+        value.extend_from_slice(b"Bearer ");
+        value.extend_from_slice(&self.0);
+        sensitive_header(&value)
+    }
+
+    /// The secret as a whole header value (`x-api-key: <secret>`), marked sensitive.
+    pub fn header_value(&self) -> Option<reqwest::header::HeaderValue> {
+        sensitive_header(&self.0)
     }
 
     /// SHA-256 of the secret, hex: the identity of a key across locations, runs and baselines.
@@ -46,6 +81,13 @@ impl Secret {
         out.extend(&chars[chars.len() - tail..]);
         out
     }
+}
+
+/// A header value the HTTP client never shows (in `Debug` output, in errors).
+fn sensitive_header(bytes: &[u8]) -> Option<reqwest::header::HeaderValue> {
+    let mut value = reqwest::header::HeaderValue::from_bytes(bytes).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Length of a leading `word-` or `word-word-` kind prefix (`sk-`, `sk-proj-`), 0 if none.

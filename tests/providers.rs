@@ -9,33 +9,10 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
 use tempfile::TempDir;
 
-use support::providers::{Behaviour, KeyIn, Kind, ProviderMock};
+use support::providers::{API_BASE_VARIABLES, Behaviour, KeyIn, Kind, ProviderMock, closed_base};
 use support::{Run, Tree, describe_key, fingerprint};
-
-/// The variables of every provider's API base: a run points the ones a test needs at its mocks
-/// and every other one at a closed loopback port, so nothing can reach a real provider.
-const API_BASE_VARIABLES: [&str; 11] = [
-    "FERRET_OPENAI_API_BASE",
-    "FERRET_ANTHROPIC_API_BASE",
-    "FERRET_GOOGLE_API_BASE",
-    "FERRET_HUGGINGFACE_API_BASE",
-    "FERRET_GROQ_API_BASE",
-    "FERRET_XAI_API_BASE",
-    "FERRET_OPENROUTER_API_BASE",
-    "FERRET_MISTRAL_API_BASE",
-    "FERRET_COHERE_API_BASE",
-    "FERRET_REPLICATE_API_BASE",
-    "FERRET_DEEPSEEK_API_BASE",
-];
-
-/// A loopback address nothing listens on.
-fn closed_base() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("http://{}", listener.local_addr().expect("address"))
-}
 
 /// `ferret ARGS` in `dir` with the API bases in `bases` (variable, URI), a private cache, and
 /// no proxy.
@@ -58,25 +35,6 @@ fn run(dir: &Path, args: &[&str], bases: &[(&str, String)]) -> Run {
         command.env_remove(proxy);
     }
     Run::from(command.output().expect("run ferret"))
-}
-
-/// The verification object of `key` in a JSONL report (every record of it must agree).
-#[track_caller]
-fn verification_of(run: &Run, key: &str) -> Value {
-    let fingerprint = fingerprint(key);
-    let found: Vec<Value> = run
-        .records()
-        .into_iter()
-        .filter(|r| r.fingerprint == fingerprint)
-        .map(|r| r.verification)
-        .collect();
-    assert!(
-        !found.is_empty(),
-        "{} not reported; {run}",
-        describe_key(key)
-    );
-    assert!(found.iter().all(|v| *v == found[0]), "{found:?}");
-    found[0].clone()
 }
 
 #[test]
@@ -160,21 +118,17 @@ fn check_verifier(kind: Kind) {
         run.expect_key_hidden(key);
     }
 
-    let verification = verification_of(&run, &live);
+    let verification = run.verification_of(&live);
     assert_eq!(verification["status"], "live", "{kind:?}: {verification}");
     if let Some(owner) = api.owner {
         assert_eq!(verification["organization"], owner, "{kind:?}");
     }
     assert_eq!(
-        verification_of(&run, &invalid)["status"],
+        run.verification_of(&invalid)["status"],
         "invalid",
         "{kind:?}"
     );
-    assert_eq!(
-        verification_of(&run, &limited)["status"],
-        "live",
-        "{kind:?}"
-    );
+    assert_eq!(run.verification_of(&limited)["status"], "live", "{kind:?}");
 
     // Each key asked on the documented endpoint, with the documented authentication and
     // headers, and never in the URL.
@@ -290,7 +244,7 @@ fn azure_openai_keys_are_never_sent_anywhere() {
         &bases,
     );
     run.expect_code(1);
-    assert_eq!(verification_of(&run, &key)["status"], "unverified", "{run}");
+    assert_eq!(run.verification_of(&key)["status"], "unverified", "{run}");
     assert!(mocks.iter().all(|m| m.seen().is_empty()));
 }
 
@@ -317,8 +271,8 @@ fn each_key_goes_only_to_its_own_providers_api_base() {
     let args = ["dir", ".", "--verify", "--format", "jsonl"];
     let run = run(tree.path(), &args, &bases);
     run.expect_code(1);
-    assert_eq!(verification_of(&run, &a)["status"], "live", "{run}");
-    assert_eq!(verification_of(&run, &g)["status"], "live", "{run}");
+    assert_eq!(run.verification_of(&a)["status"], "live", "{run}");
+    assert_eq!(run.verification_of(&g)["status"], "live", "{run}");
     let keys_seen = |mock: &ProviderMock| -> Vec<Option<String>> {
         mock.seen().into_iter().map(|s| s.key).collect()
     };
@@ -364,7 +318,7 @@ fn a_scanned_ferret_toml_cannot_move_a_providers_api_base() {
         &[("FERRET_GROQ_API_BASE", honest.uri())],
     );
     run.expect_code(1);
-    assert_eq!(verification_of(&run, &key)["status"], "live", "{run}");
+    assert_eq!(run.verification_of(&key)["status"], "live", "{run}");
     assert!(
         thief.seen().is_empty(),
         "the scanned tree's api base was used"
@@ -399,6 +353,6 @@ fn the_operators_config_file_sets_a_providers_api_base() {
     }
     let run = Run::from(command.output().expect("run ferret"));
     run.expect_code(1);
-    assert_eq!(verification_of(&run, &key)["status"], "live", "{run}");
+    assert_eq!(run.verification_of(&key)["status"], "live", "{run}");
     assert_eq!(mock.seen_for(&key).len(), 1);
 }

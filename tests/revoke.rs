@@ -18,13 +18,10 @@ use sha2::Sha256;
 use tempfile::TempDir;
 
 use support::github::GitHubMock;
-use support::openai_org::OpenAiOrg;
+use support::openai_org::{FAST_CONFIRM, OpenAiOrg};
 use support::{
     Killable, Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url,
 };
-
-/// Quick confirmation checks, so a test waits milliseconds for a revoked key to die.
-const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
 
 const GITHUB_TOKEN: &str = "ghs_testtokenforthemockonly";
 

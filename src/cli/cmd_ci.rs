@@ -80,7 +80,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     scan_setup::write_findings(&mut setup, &findings)?;
     setup.output.publish()?;
     if let Some(path) = &args.sarif {
-        let mut out = ReportOutput::file(path)?;
+        let mut out = ReportOutput::file(path, setup.options.show_secrets)?;
         let rules = setup.matcher.rules();
         write_report(Format::Sarif, &findings, rules, &setup.options, &mut out)
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -69,7 +69,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
                 &setup.options,
                 &mut sarif,
             )?;
-            write_whole(&path, &sarif)?;
+            write_whole(&path, &sarif, setup.options.show_secrets)?;
             if args.upload_sarif {
                 match &swept.head {
                     Some((commit, git_ref)) => {

@@ -38,32 +38,47 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         } else {
             Format::Jsonl
         });
-    let merged = match (all_sarif, format) {
+    let (merged, holds_secrets) = match (all_sarif, format) {
         (true, Format::Sarif) => {
-            let mut text = serde_json::to_string_pretty(&merge_sarif(&documents)?)?;
+            let log = merge_sarif(&documents)?;
+            let results = log["runs"][0]["results"].as_array().into_iter().flatten();
+            let holds_secrets = results
+                .map(|r| &r["properties"]["secret"])
+                .any(is_full_secret);
+            let mut text = serde_json::to_string_pretty(&log)?;
             text.push('\n');
-            text
+            (text, holds_secrets)
         }
-        (false, Format::Jsonl) => {
-            let mut text = String::new();
-            for record in merge_records(&documents)? {
-                text.push_str(&serde_json::to_string(&record)?);
+        (false, Format::Jsonl | Format::Json) => {
+            let records = merge_records(&documents)?;
+            let holds_secrets = records.iter().any(|r| is_full_secret(&r["secret"]));
+            let mut text = if format == Format::Json {
+                serde_json::to_string_pretty(&records)?
+            } else {
+                let lines: Result<Vec<String>, _> =
+                    records.iter().map(serde_json::to_string).collect();
+                lines?.join("\n")
+            };
+            if !text.is_empty() {
                 text.push('\n');
             }
-            text
-        }
-        (false, Format::Json) => {
-            let mut text = serde_json::to_string_pretty(&merge_records(&documents)?)?;
-            text.push('\n');
-            text
+            (text, holds_secrets)
         }
         _ => bail!("SARIF merges into SARIF, JSON/JSONL into JSON or JSONL"),
     };
     match &args.output {
-        Some(path) => write_whole(path, merged.as_bytes())?,
+        Some(path) => write_whole(path, merged.as_bytes(), holds_secrets)?,
         None => std::io::stdout().lock().write_all(merged.as_bytes())?,
     }
     Ok(0)
+}
+
+/// Whether a report's `secret` is a full one (written with `--show-secrets`): redacted ones
+/// always hold `…`.
+fn is_full_secret(secret: &Value) -> bool {
+    secret
+        .as_str()
+        .is_some_and(|s| !s.is_empty() && !s.contains('…'))
 }
 
 fn is_sarif(path: &Path, text: &str) -> bool {

@@ -31,8 +31,9 @@ impl ReportOutput {
         }
     }
 
-    /// A report to `path`, published by [`ReportOutput::publish`].
-    pub fn file(path: &Path) -> anyhow::Result<Self> {
+    /// A report to `path`, published by [`ReportOutput::publish`]; one that `holds_secrets`
+    /// (`--show-secrets`) is its owner's only, also when it replaces a report others could read.
+    pub fn file(path: &Path, holds_secrets: bool) -> anyhow::Result<Self> {
         let cannot = || format!("cannot create {}", path.display());
         let replaceable = match std::fs::symlink_metadata(path) {
             Ok(metadata) => metadata.file_type().is_file().then_some(Some(metadata)),
@@ -61,7 +62,7 @@ impl ReportOutput {
             .into_parts();
         // A report that replaces another keeps its permissions; a new one is its owner's only
         // (it may hold full keys with --show-secrets).
-        if let Some(metadata) = existing {
+        if let Some(metadata) = existing.filter(|_| !holds_secrets) {
             file.set_permissions(metadata.permissions())
                 .with_context(cannot)?;
         }
@@ -102,8 +103,8 @@ impl Write for ReportOutput {
 }
 
 /// Writes `bytes` to `path` the same way: whole or not at all.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut output = ReportOutput::file(path)?;
+pub fn write_whole(path: &Path, bytes: &[u8], holds_secrets: bool) -> anyhow::Result<()> {
+    let mut output = ReportOutput::file(path, holds_secrets)?;
     output
         .write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;

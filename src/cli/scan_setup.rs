@@ -97,7 +97,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         .or_else(|| args.output.as_deref().and_then(Format::from_extension))
         .unwrap_or(Format::Text);
     let (output, to_terminal) = match &args.output {
-        Some(path) => (ReportOutput::file(path)?, false),
+        Some(path) => (ReportOutput::file(path, args.show_secrets)?, false),
         None => (ReportOutput::stdout(), io::stdout().is_terminal()),
     };
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();

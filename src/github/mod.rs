@@ -6,6 +6,12 @@
 //! The token comes from `GITHUB_TOKEN` and the API from `FERRET_GITHUB_API_BASE` (GitHub
 //! Enterprise Server, tests), both set by the operator. Rate limits are waited out: the primary
 //! limit until its reset, the secondary one for its `retry-after`.
+//!
+//! octocrab runs on ferret's own HTTP client ([`crate::verify::http_client`]): no redirect is
+//! ever followed, every call has a time limit (`FERRET_GITHUB_TIMEOUT`, answer included), an
+//! answer larger than [`MAX_BODY_BYTES`] is not read, the token goes only to the API's own
+//! host (octocrab's auth layer, with the upload host set to the API's), and a `link` header
+//! that pages to another host is not followed.
 
 pub mod alerts;
 pub mod code_scanning;
@@ -14,11 +20,23 @@ pub mod repos;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use octocrab::Octocrab;
+use http_body_util::Limited;
+use octocrab::service::middleware::auth_header::AuthHeaderLayer;
+use octocrab::service::middleware::base_uri::BaseUriLayer;
+use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
+use octocrab::service::middleware::retry::RetryConfig;
+use octocrab::{AuthState, Octocrab, OctocrabBuilder};
 use tokio::sync::OnceCell;
+use tower_http::map_response_body::MapResponseBodyLayer;
 
 /// Where the GitHub API is unless the operator says otherwise.
 pub const DEFAULT_GITHUB_API_BASE: &str = "https://api.github.com";
+/// How long one GitHub call may take, its answer included, unless `FERRET_GITHUB_TIMEOUT` says.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest answer read: a page of 100 repositories is under 1 MiB.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Retries of a call that failed in transit or answered a server error.
+const RETRIES: usize = 3;
 /// Longest rate-limit wait ferret sits through; a longer one fails the call.
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Rate-limit waits in a row before giving up on a call.
@@ -29,19 +47,28 @@ const MAX_RATE_LIMIT_WAITS: u32 = 5;
 pub struct GitHub {
     base: String,
     token: Option<String>,
+    /// `FERRET_GITHUB_TIMEOUT`, or why it could not be read.
+    timeout: Result<Duration, String>,
     client: OnceCell<Result<Octocrab, String>>,
 }
 
 impl GitHub {
-    /// From `FERRET_GITHUB_API_BASE` and `GITHUB_TOKEN`.
+    /// From `FERRET_GITHUB_API_BASE`, `GITHUB_TOKEN` and `FERRET_GITHUB_TIMEOUT`.
     pub fn from_env() -> Self {
-        let base = std::env::var("FERRET_GITHUB_API_BASE")
-            .ok()
-            .filter(|b| !b.is_empty())
+        let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let base = variable("FERRET_GITHUB_API_BASE")
             .unwrap_or_else(|| DEFAULT_GITHUB_API_BASE.to_string());
+        let timeout = match variable("FERRET_GITHUB_TIMEOUT") {
+            Some(text) => text
+                .parse::<crate::config::Duration>()
+                .map(|d| d.0)
+                .map_err(|e| format!("FERRET_GITHUB_TIMEOUT: {e}")),
+            None => Ok(DEFAULT_TIMEOUT),
+        };
         GitHub {
             base: base.trim_end_matches('/').to_string(),
-            token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
+            token: variable("GITHUB_TOKEN"),
+            timeout,
             client: OnceCell::new(),
         }
     }
@@ -60,22 +87,27 @@ impl GitHub {
         let built = self
             .client
             .get_or_init(|| async {
-                let token = self
-                    .token
-                    .clone()
-                    .ok_or("GITHUB_TOKEN is not set".to_string())?;
+                let token = self.token.as_deref().ok_or("GITHUB_TOKEN is not set")?;
                 crate::verify::checked_api_base(&self.base).map_err(|e| e.to_string())?;
-                // Several crates may link rustls; the first provider installed wins.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                Octocrab::builder()
-                    .base_uri(self.base.as_str())
-                    .map_err(|e| format!("FERRET_GITHUB_API_BASE: {e}"))?
-                    .personal_token(token)
-                    .build()
-                    .map_err(|e| format!("cannot start the GitHub client: {e}"))
+                build_client(&self.base, token, self.timeout.clone()?)
             })
             .await;
         built.as_ref().map_err(Clone::clone)
+    }
+
+    /// Whether `uri` is on the API's scheme, host and port.
+    fn on_api_host(&self, uri: &http::Uri) -> bool {
+        let Ok(base) = self.base.parse::<http::Uri>() else {
+            return false;
+        };
+        uri.scheme() == base.scheme() && uri.authority() == base.authority()
+    }
+
+    /// An octocrab error in one line: GitHub's status and message when it answered, else what
+    /// went wrong on the way (a timeout, TLS, an answer too large). The token is never in it,
+    /// even when an answer echoes it.
+    pub fn describe(&self, err: octocrab::Error) -> String {
+        describe(err, self.token.as_deref())
     }
 
     /// Runs `call`, waiting out rate limits (`on_wait` hears about each wait).
@@ -95,13 +127,13 @@ impl GitHub {
                 Err(err) => err,
             };
             let Some(wait) = rate_limit_wait(&err) else {
-                return Err(describe(err));
+                return Err(self.describe(err));
             };
             waits += 1;
             if waits > MAX_RATE_LIMIT_WAITS || wait > MAX_RATE_LIMIT_WAIT {
                 return Err(format!(
                     "{} (rate limited; the limit resets in {}s)",
-                    describe(err),
+                    self.describe(err),
                     wait.as_secs()
                 ));
             }
@@ -144,16 +176,91 @@ fn rate_limit_wait(err: &octocrab::Error) -> Option<Duration> {
     None
 }
 
-/// An octocrab error in one line: GitHub's status and message when it answered.
-pub fn describe(err: octocrab::Error) -> String {
-    match err {
-        octocrab::Error::GitHub { source, .. } => format!(
-            "GitHub: HTTP {}: {}",
-            source.status_code.as_u16(),
-            source.message
-        ),
-        other => format!("GitHub: {other}"),
+/// The octocrab client on ferret's HTTP client (see the module's documentation).
+fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, String> {
+    let base_uri: http::Uri = base
+        .parse()
+        .map_err(|e| format!("FERRET_GITHUB_API_BASE: {e}"))?;
+    let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "GITHUB_TOKEN cannot be sent in an HTTP header".to_string())?;
+    authorization.set_sensitive(true);
+    let http = crate::verify::http_client(timeout).map_err(|e| e.to_string())?;
+    let limit_body = MapResponseBodyLayer::new(|body| Limited::new(body, MAX_BODY_BYTES));
+    let client = OctocrabBuilder::new_empty()
+        .with_service(ReqwestConnector::new(http))
+        .with_layer(&tower::retry::RetryLayer::new(RetryConfig::Simple(RETRIES)))
+        .with_layer(&limit_body)
+        .with_layer(&BaseUriLayer::new(base_uri.clone()))
+        // Uploads go to the API's host too: no request elsewhere ever carries the token.
+        .with_layer(&AuthHeaderLayer::new(
+            Some(authorization),
+            base_uri.clone(),
+            base_uri,
+        ))
+        .with_auth(AuthState::None)
+        .build();
+    match client {
+        Ok(client) => Ok(client),
+        Err(never) => match never {},
     }
+}
+
+/// An octocrab error in one line: GitHub's status and message when it answered, else the
+/// innermost cause (a timeout, a TLS failure, an answer too large).
+fn describe(err: octocrab::Error, token: Option<&str>) -> String {
+    // The token is taken out before a message is shortened, which could cut it in two.
+    let shorten = |text: &str| match token {
+        Some(token) => crate::verify::shorten(&text.replace(token, "***")),
+        None => crate::verify::shorten(text),
+    };
+    match &err {
+        octocrab::Error::GitHub { source, .. } => {
+            return format!(
+                "GitHub: HTTP {}: {}",
+                source.status_code.as_u16(),
+                shorten(&source.message)
+            );
+        }
+        octocrab::Error::Serde { source, .. } => {
+            return format!(
+                "GitHub: unreadable answer: {}",
+                shorten(&source.to_string())
+            );
+        }
+        octocrab::Error::Json { source, .. } => {
+            return format!(
+                "GitHub: unreadable answer at `{}`: {}",
+                source.path(),
+                shorten(&source.inner().to_string())
+            );
+        }
+        _ => {}
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    while let Some(error) = cause {
+        if let Some(error) = error.downcast_ref::<reqwest::Error>() {
+            return format!(
+                "GitHub: {}",
+                shorten(&crate::verify::transport_error(error))
+            );
+        }
+        if error.is::<http_body_util::LengthLimitError>() {
+            return format!(
+                "GitHub: the answer is larger than {} MiB; not read",
+                MAX_BODY_BYTES >> 20
+            );
+        }
+        cause = error.source();
+    }
+    // Some of octocrab's messages end in a backtrace on further lines; `Other` says only that.
+    let text = match &err {
+        octocrab::Error::Other { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    format!(
+        "GitHub: {}",
+        shorten(text.lines().next().unwrap_or_default())
+    )
 }
 
 /// `owner/name` split in two.

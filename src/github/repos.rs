@@ -70,6 +70,14 @@ impl GitHub {
             .await?;
         let mut items = std::mem::take(&mut page.items);
         while let Some(next) = page.next.take() {
+            // A page elsewhere would get no token, but its list of repositories would be
+            // believed: only the API's own pages are read.
+            if !self.on_api_host(&next) {
+                return Err(format!(
+                    "GitHub: the next page ({}) is not on the API's host; not followed",
+                    next.authority().map_or("?", |a| a.as_str())
+                ));
+            }
             let next = Some(next);
             let fetched: Option<Page<T>> = self
                 .with_rate_limits(on_wait, || client.get_page(&next))

@@ -8,7 +8,7 @@ use octocrab::models::repos::secrets::CreateRepositorySecret;
 use serde_json::json;
 
 use super::Event;
-use crate::github::{GitHub, describe, split_repository};
+use crate::github::{GitHub, split_repository};
 use crate::secret::Secret;
 
 /// The hooks' calls, on the shared GitHub client.
@@ -34,7 +34,10 @@ impl GitHubHooks {
         let client = self.github.client().await?;
         let repository_handler = client.repos(owner, repo);
         let secrets = repository_handler.secrets();
-        let public_key = secrets.get_public_key().await.map_err(describe)?;
+        let public_key = secrets
+            .get_public_key()
+            .await
+            .map_err(|e| self.github.describe(e))?;
         let sealed = seal(&public_key.key, key.expose())?;
         secrets
             .create_or_update_secret(
@@ -45,7 +48,7 @@ impl GitHubHooks {
                 },
             )
             .await
-            .map_err(describe)?;
+            .map_err(|e| self.github.describe(e))?;
         Ok(format!("stored as {repository} secret {name}"))
     }
 
@@ -101,7 +104,7 @@ impl GitHubHooks {
                 Some(&json!({ "title": title, "body": body, "labels": labels })),
             )
             .await
-            .map_err(describe)?;
+            .map_err(|e| self.github.describe(e))?;
         Ok(format!(
             "opened {}",
             created["html_url"].as_str().unwrap_or(repository)

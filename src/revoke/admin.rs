@@ -4,16 +4,18 @@
 //! ledger; rate limits and server errors are retried, never a request that may have created
 //! something.
 
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use regex::Regex;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::secret::Secret;
-use crate::verify::{header, openai, read_body, retry_after, shorten};
+use crate::verify::{BodyError, header, openai, read_body, retry_after, shorten, transport_error};
 
 /// Largest answer read: a page of 100 keys is a few tens of KiB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -296,66 +298,91 @@ impl AdminApi {
         let url = format!("{}{target}", self.base);
         let path = target.split('?').next().unwrap_or(target).to_string();
         let repeatable = method != Method::POST;
+        let authorization = self
+            .admin_key
+            .bearer()
+            .ok_or_else(|| AdminError::Transport {
+                method: method.clone(),
+                path: path.clone(),
+                reason: "the admin key cannot be sent in an HTTP header".into(),
+            })?;
         let mut attempt = 0;
         loop {
             let mut request = self
                 .client
                 .request(method.clone(), &url)
-                .bearer_auth(self.admin_key.expose_str());
+                .header(reqwest::header::AUTHORIZATION, authorization.clone());
             if let Some(body) = &body {
                 request = request.json(body);
             }
             let outcome = request.send().await;
-            let (retry_after, error) = match outcome {
-                Ok(response) => {
-                    let status = response.status();
-                    let request_id = header(response.headers(), "x-request-id");
-                    let retry_after = retry_after(response.headers());
-                    let bytes = read_body(response, MAX_BODY_BYTES).await;
-                    self.remember(&method, target, Some(status.as_u16()), request_id.clone());
-                    if status.is_success() {
-                        let value = if bytes.is_empty() {
-                            Value::Null
-                        } else {
-                            serde_json::from_slice(&bytes).map_err(|e| AdminError::Transport {
-                                method: method.clone(),
-                                path: path.clone(),
-                                reason: format!("unreadable answer: {e}"),
-                            })?
+            let (retry_after, error) = 'answer: {
+                match outcome {
+                    Ok(response) => {
+                        let status = response.status();
+                        let request_id = header(response.headers(), "x-request-id")
+                            .map(|id| shorten(&scrub(&id)));
+                        let retry_after = retry_after(response.headers());
+                        self.remember(&method, target, Some(status.as_u16()), request_id.clone());
+                        // Wiped once read: a created service account's answer holds its new key.
+                        let bytes = match read_body(response, MAX_BODY_BYTES).await {
+                            Ok(bytes) => Zeroizing::new(bytes),
+                            Err(err) => {
+                                let retryable =
+                                    matches!(err, BodyError::Cut(_)) && method == Method::GET;
+                                let error = AdminError::Transport {
+                                    method: method.clone(),
+                                    path: path.clone(),
+                                    reason: scrub(&err.to_string()),
+                                };
+                                // What a change did is done whatever its answer: only a read whose
+                                // answer was cut off is asked again.
+                                if !retryable {
+                                    return Err(error);
+                                }
+                                break 'answer (None, error);
+                            }
                         };
-                        return Ok((value, request_id));
+                        if status.is_success() {
+                            let value = if bytes.is_empty() {
+                                Value::Null
+                            } else {
+                                serde_json::from_slice(&bytes).map_err(|e| {
+                                    AdminError::Transport {
+                                        method: method.clone(),
+                                        path: path.clone(),
+                                        reason: scrub(&format!("unreadable answer: {e}")),
+                                    }
+                                })?
+                            };
+                            return Ok((value, request_id));
+                        }
+                        let error = AdminError::Status {
+                            method: method.clone(),
+                            path: path.clone(),
+                            status: status.as_u16(),
+                            message: error_message(&bytes),
+                            request_id,
+                        };
+                        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                            || (status.is_server_error() && repeatable);
+                        if !retryable {
+                            return Err(error);
+                        }
+                        (retry_after, error)
                     }
-                    let error = AdminError::Status {
-                        method: method.clone(),
-                        path: path.clone(),
-                        status: status.as_u16(),
-                        message: error_message(&bytes),
-                        request_id,
-                    };
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                        || (status.is_server_error() && repeatable);
-                    if !retryable {
-                        return Err(error);
+                    Err(err) => {
+                        self.remember(&method, target, None, None);
+                        let error = AdminError::Transport {
+                            method: method.clone(),
+                            path: path.clone(),
+                            reason: transport_error(&err),
+                        };
+                        if !repeatable {
+                            return Err(error);
+                        }
+                        (None, error)
                     }
-                    (retry_after, error)
-                }
-                Err(err) => {
-                    self.remember(&method, target, None, None);
-                    let error = AdminError::Transport {
-                        method: method.clone(),
-                        path: path.clone(),
-                        reason: if err.is_timeout() {
-                            "timeout".into()
-                        } else if err.is_connect() {
-                            "connection failed".into()
-                        } else {
-                            "request failed".into()
-                        },
-                    };
-                    if !repeatable {
-                        return Err(error);
-                    }
-                    (None, error)
                 }
             };
             attempt += 1;
@@ -390,7 +417,7 @@ fn parse<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Resu
     serde_json::from_value(value).map_err(|e| AdminError::Transport {
         method: method.clone(),
         path: path.split('?').next().unwrap_or(path).to_string(),
-        reason: format!("unexpected answer: {e}"),
+        reason: scrub(&format!("unexpected answer: {e}")),
     })
 }
 
@@ -400,6 +427,19 @@ fn error_message(body: &[u8]) -> String {
     if message.is_empty() {
         "no error message".to_string()
     } else {
-        shorten(&message)
+        shorten(&scrub(&message))
     }
+}
+
+/// The text of an answer (an error message, or serde's complaint about a field, which quotes
+/// the value) with everything shaped like an OpenAI key redacted: the API has no reason to put
+/// a key in such text, but a server that echoes the admin key it was sent, or a leaked key it
+/// was asked about, must not get it into reports, warnings and the ledger.
+fn scrub(text: &str) -> String {
+    static KEY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"sk-[A-Za-z0-9_-]{16,}").expect("a valid pattern"));
+    KEY.replace_all(text, |found: &regex::Captures| {
+        Secret::new(found[0].as_bytes()).redacted()
+    })
+    .into_owned()
 }

@@ -5,7 +5,9 @@
 //! A token reaches git only through the environment of the git process (an
 //! `http.extraHeader` given with `GIT_CONFIG_COUNT`), and only when the clone URL is on the
 //! API's host: it is never written into a mirror's config, never on a command line, never
-//! printed (git's messages are searched for it before they are shown).
+//! printed (git's messages are searched for it before they are shown). A git given the token
+//! follows no redirect: git sends its extra headers to wherever a redirect leads it, and then
+//! every later request of the clone too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,7 +102,7 @@ impl Mirrors {
     /// interrupted clone leaves no mirror, an interrupted swap at worst none (cloned next time).
     fn clone_into_place(&self, path: &Path, clone_url: &str) -> Result<(), String> {
         let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent)
+        crate::store::create_private_dir(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         let partial = path.with_extension("git.partial");
         let old = path.with_extension("git.old");
@@ -145,12 +147,14 @@ impl Mirrors {
         if let Some((token, _)) = token {
             let credentials = BASE64.encode(format!("x-access-token:{token}"));
             command
-                .env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_COUNT", "2")
                 .env("GIT_CONFIG_KEY_0", "http.extraHeader")
                 .env(
                     "GIT_CONFIG_VALUE_0",
                     format!("Authorization: Basic {credentials}"),
-                );
+                )
+                .env("GIT_CONFIG_KEY_1", "http.followRedirects")
+                .env("GIT_CONFIG_VALUE_1", "false");
         }
         let output = command
             .output()

@@ -85,7 +85,7 @@ pub(crate) fn now_seconds() -> i64 {
 /// only.
 pub fn open_private_db(path: &Path) -> Result<Connection, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        create_private_dir(dir).map_err(|e| e.to_string())?;
     }
     if !path.exists() {
         create_private_file(path).map_err(|e| e.to_string())?;
@@ -105,6 +105,17 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
+}
+
+/// Creates a directory and its missing parents, each one it creates with mode 0700 (on Unix):
+/// ferret's state and cache directories hold what describes secrets, and mirrors of
+/// repositories that leaked them. Directories that exist are left as they are.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
 /// Where state that must survive (the ledger, sweep state) lives: `$FERRET_STATE_DIR`, else

@@ -134,11 +134,16 @@ impl Reading {
             };
         if status.is_success() {
             let owner = self.owner.read(headers, json.as_ref());
-            let said = json
-                .as_ref()
-                .zip(self.success)
-                .and_then(|(body, success)| success(body));
-            return match said {
+            let Some(success) = self.success else {
+                return verdict(Live, owner, None);
+            };
+            // Where the body carries the verdict (a key that answers 200 while disabled), a
+            // body that cannot be read says nothing.
+            let Some(body) = &json else {
+                let why = "the provider's answer is not JSON; the key's state is unknown";
+                return verdict(Error, owner, Some(why.into()));
+            };
+            return match success(body) {
                 Some((status, detail)) => verdict(status, owner, Some(detail)),
                 None => verdict(Live, owner, None),
             };
@@ -354,6 +359,10 @@ mod tests {
             status(classify(200, r#"{"disabled":true}"#)),
             VerificationStatus::Invalid
         );
-        assert_eq!(status(classify(204, "")), VerificationStatus::Live);
+        assert_eq!(
+            status(classify(200, r#"{"disabled":tr"#)),
+            VerificationStatus::Error,
+            "a cut-off body cannot say the key is fine"
+        );
     }
 }

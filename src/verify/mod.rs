@@ -19,7 +19,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::header::HeaderValue;
 
 use crate::finding::{Finding, Verification, VerificationStatus};
 use crate::rules::Rule;
@@ -29,8 +28,9 @@ pub use check::{Auth, Check, Method, Outcome};
 pub(crate) use check::{header, retry_after, shorten};
 pub use provider::{ApiBases, Provider};
 
-/// Largest answer body read from a provider; an error body is a few hundred bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest answer read from a provider: an error body is a few hundred bytes, a list of models
+/// some tens of KiB. A larger answer makes the key's verification an `error`.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// First retry delay when the server gives none; doubled on each further retry.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest `Retry-After` honoured; a longer one ends the key's retries.
@@ -254,16 +254,13 @@ async fn verify_one(
     loop {
         let outcome = check_once(client, api_base, check, secret).await;
         match outcome {
-            Outcome::Done(mut verification) => {
-                verification.detail = verification.detail.map(|d| hide_secret(d, secret));
-                return verification;
-            }
+            Outcome::Done(verification) => return without_secret(verification, secret),
             Outcome::Retry { after, detail } => {
                 let delay = after.unwrap_or(FIRST_BACKOFF * 2u32.saturating_pow(attempt));
                 if attempt >= options.retries || delay > MAX_RETRY_AFTER {
                     let mut verification = Verification::with_status(VerificationStatus::Error);
-                    verification.detail = Some(hide_secret(detail, secret));
-                    return verification;
+                    verification.detail = Some(detail);
+                    return without_secret(verification, secret);
                 }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
@@ -285,36 +282,40 @@ pub(crate) async fn check_once(
         Method::Get => client.get(url),
         Method::Post => client.post(url),
     };
-    request = match check.auth {
-        Auth::Bearer => request.bearer_auth(secret.expose_str()),
-        Auth::Header(name) => match HeaderValue::from_bytes(secret.expose()) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                request.header(name, value)
-            }
-            Err(_) => return not_a_header_value(),
-        },
+    let (name, value) = match check.auth {
+        Auth::Bearer => (reqwest::header::AUTHORIZATION.as_str(), secret.bearer()),
+        Auth::Header(name) => (name, secret.header_value()),
     };
+    let Some(value) = value else {
+        return not_a_header_value();
+    };
+    request = request.header(name, value);
     for (name, value) in check.headers {
         request = request.header(*name, *value);
     }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = read_body(response, MAX_BODY_BYTES).await;
-            check.classify(status, &headers, &body)
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(err) => {
+            return Outcome::Retry {
+                after: None,
+                detail: transport_error(&err),
+            };
         }
-        Err(err) => Outcome::Retry {
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    match read_body(response, MAX_BODY_BYTES).await {
+        Ok(body) => check.classify(status, &headers, &without_key(body, secret)),
+        // A body cut off in transit may come whole next time.
+        Err(BodyError::Cut(detail)) => Outcome::Retry {
             after: None,
-            detail: if err.is_timeout() {
-                "timeout".to_string()
-            } else if err.is_connect() {
-                "connection failed".to_string()
-            } else {
-                "request failed".to_string()
-            },
+            detail,
         },
+        Err(too_large) => {
+            let mut verification = Verification::with_status(VerificationStatus::Error);
+            verification.detail = Some(too_large.to_string());
+            Outcome::Done(verification)
+        }
     }
 }
 
@@ -339,20 +340,114 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, VerifyEr
         .map_err(|e| VerifyError::Setup(e.to_string()))
 }
 
-/// Reads at most `max` bytes of an answer.
-pub(crate) async fn read_body(mut response: reqwest::Response, max: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= max {
-            body.truncate(max);
-            break;
-        }
-    }
-    body
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("the answer is larger than {} MiB; not read", .0 >> 20)]
+    TooLarge(usize),
+    /// The connection failed or timed out in the middle of the body.
+    #[error("{0}")]
+    Cut(String),
 }
 
-/// A provider (or something pretending to be one) might echo the key: never let it through.
-fn hide_secret(text: String, secret: &Secret) -> String {
-    text.replace(&secret.expose_str(), &secret.redacted())
+/// Reads an answer's body, refusing one larger than `max` bytes (the rest is never read: the
+/// connection is dropped), and failing on a body cut off in transit.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > max => {
+                return Err(BodyError::TooLarge(max));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(err) => return Err(BodyError::Cut(transport_error(&err))),
+        }
+    }
+}
+
+/// A failed request in a few words, with what went wrong underneath: a timeout, a refused
+/// connection, a TLS handshake that failed (a certificate nobody trusts, a server that does not
+/// speak TLS), an answer that is not HTTP or was cut off.
+pub(crate) fn transport_error(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "timeout".to_string();
+    }
+    // The innermost cause says what happened; reqwest's own message only names the URL.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut next = std::error::Error::source(err);
+    while let Some(error) = next {
+        if let Some(tls) = tls_error(error) {
+            return format!("TLS handshake failed: {tls}");
+        }
+        cause = Some(error);
+        next = error.source();
+    }
+    let what = if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    match cause {
+        Some(cause) => format!("{what}: {}", shorten(&cause.to_string())),
+        None => what.to_string(),
+    }
+}
+
+/// The TLS error an error is or wraps (rustls' errors reach the HTTP client inside
+/// `io::Error`s, whose `source` skips what they wrap).
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = error;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// The body with every copy of the key replaced by its redaction, before anything reads it (a
+/// message shortened for the report could otherwise keep a piece of the key).
+fn without_key(body: Vec<u8>, secret: &Secret) -> Vec<u8> {
+    let key = secret.expose();
+    if key.is_empty() || memchr::memmem::find(&body, key).is_none() {
+        return body;
+    }
+    let redacted = secret.redacted();
+    let mut clean = Vec::with_capacity(body.len());
+    let mut rest = &body[..];
+    while let Some(at) = memchr::memmem::find(rest, key) {
+        clean.extend_from_slice(&rest[..at]);
+        clean.extend_from_slice(redacted.as_bytes());
+        rest = &rest[at + key.len()..];
+    }
+    clean.extend_from_slice(rest);
+    clean
+}
+
+/// A provider (or something pretending to be one) might echo the key into any text of its
+/// answer, a header or the body: no field of the result may carry it.
+fn without_secret(mut verification: Verification, secret: &Secret) -> Verification {
+    let exposed = secret.expose_str();
+    let redacted = secret.redacted();
+    for text in [
+        &mut verification.organization,
+        &mut verification.project,
+        &mut verification.request_id,
+        &mut verification.detail,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *text = shorten(&text.replace(&exposed, &redacted));
+    }
+    verification
 }

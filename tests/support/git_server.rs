@@ -19,19 +19,17 @@
 //! sent with `Content-Length`; connections are kept alive between requests.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tempfile::TempDir;
 
-use super::PROXY_VARIABLES;
+use super::{Acceptor, PROXY_VARIABLES};
 
 /// How long a kept-alive connection may stay idle before its thread gives up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,7 +76,6 @@ struct Shared {
     failures: Mutex<usize>,
     /// How many more pack transfers are cut off halfway.
     cuts: Mutex<usize>,
-    stopping: AtomicBool,
 }
 
 /// The request line and headers of one request.
@@ -155,12 +152,12 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// A smart-HTTP git server on `127.0.0.1`, serving the bare repositories under a temporary
-/// root as `http://127.0.0.1:PORT/{owner}/{name}.git`. Stops when dropped.
+/// A smart-HTTP git server on a loopback address (`127.0.0.1` unless [`GitServer::start_on`]),
+/// serving the bare repositories under a temporary root as `http://IP:PORT/{owner}/{name}.git`.
+/// Stops when dropped.
 pub struct GitServer {
-    address: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
     // Dropped last, after the acceptor stopped.
     root: TempDir,
 }
@@ -168,43 +165,36 @@ pub struct GitServer {
 impl GitServer {
     /// Starts a server that accepts every request.
     pub fn start() -> Self {
-        Self::start_inner(None)
+        Self::start_inner("127.0.0.1", None)
+    }
+
+    /// Starts a server on another loopback address (`127.0.0.2`: another host to a client)
+    /// that accepts every request.
+    pub fn start_on(ip: &str) -> Self {
+        Self::start_inner(ip, None)
     }
 
     /// Starts a server that demands `Authorization: Basic base64("x-access-token:" + token)`.
     pub fn start_with_token(token: &str) -> Self {
-        Self::start_inner(Some(basic_authorization(token)))
+        Self::start_inner("127.0.0.1", Some(basic_authorization(token)))
     }
 
-    fn start_inner(authorization: Option<String>) -> Self {
+    fn start_inner(ip: &str, authorization: Option<String>) -> Self {
         let root = tempfile::tempdir().expect("a root for the git server");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let address = listener.local_addr().expect("the bound address");
         let shared = Arc::new(Shared {
             root: root.path().to_path_buf(),
             authorization,
             log: Mutex::new(Vec::new()),
             failures: Mutex::new(0),
             cuts: Mutex::new(0),
-            stopping: AtomicBool::new(false),
         });
         let acceptor = {
             let shared = shared.clone();
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if shared.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let shared = shared.clone();
-                    std::thread::spawn(move || serve_connection(&shared, stream));
-                }
-            })
+            Acceptor::start(ip, move |stream, _| serve_connection(&shared, stream))
         };
         GitServer {
-            address,
             shared,
-            acceptor: Some(acceptor),
+            acceptor,
             root,
         }
     }
@@ -214,12 +204,12 @@ impl GitServer {
         self.root.path()
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://IP:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.acceptor.address())
     }
 
-    /// The clone URL of `owner/name`: `http://127.0.0.1:PORT/{owner}/{name}.git`.
+    /// The clone URL of `owner/name`: `http://IP:PORT/{owner}/{name}.git`.
     pub fn url(&self, owner: &str, name: &str) -> String {
         format!("{}/{owner}/{name}.git", self.base_url())
     }
@@ -274,17 +264,6 @@ impl GitServer {
     /// fetch fails mid-transfer. They are logged with status 200.
     pub fn cut_next_fetch(&self, count: usize) {
         *lock(&self.shared.cuts) += count;
-    }
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accepting thread so it sees the flag.
-        let _ = TcpStream::connect(self.address);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
     }
 }
 

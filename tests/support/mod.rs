@@ -13,6 +13,7 @@ mod faults;
 pub mod git;
 pub mod git_server;
 pub mod github;
+pub mod hostile;
 pub mod openai;
 pub mod openai_org;
 pub mod providers;
@@ -20,6 +21,8 @@ pub mod providers;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use regex::Regex;
@@ -257,6 +260,61 @@ impl Killable {
     }
 }
 
+/// A TCP listener on a loopback address that serves each connection on a thread of its own
+/// until it is dropped: the base of the raw servers (git, hostile). `serve` is told whether
+/// the server is stopping, so a long answer can end early.
+pub struct Acceptor {
+    address: std::net::SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Acceptor {
+    /// Listens on `ip` (`127.0.0.1`, `127.0.0.2`…), any port.
+    pub fn start(
+        ip: &str,
+        serve: impl Fn(std::net::TcpStream, &AtomicBool) + Send + Sync + 'static,
+    ) -> Self {
+        let listener = std::net::TcpListener::bind((ip, 0)).expect("a loopback port");
+        let address = listener.local_addr().expect("the bound address");
+        let stopping = Arc::new(AtomicBool::new(false));
+        let serve = Arc::new(serve);
+        let thread = {
+            let stopping = stopping.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (serve, stopping) = (serve.clone(), stopping.clone());
+                    std::thread::spawn(move || serve(stream, &stopping));
+                }
+            })
+        };
+        Acceptor {
+            address,
+            stopping,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.address);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A temporary directory holding the tree a test scans.
 pub struct Tree {
     dir: TempDir,
@@ -387,6 +445,26 @@ impl Run {
     #[track_caller]
     pub fn records(&self) -> Vec<Record> {
         parse_jsonl(&self.stdout)
+    }
+
+    /// The `verification` object of `key` in the JSONL report on stdout (every record of it
+    /// must agree).
+    #[track_caller]
+    pub fn verification_of(&self, key: &str) -> Value {
+        let fingerprint = fingerprint(key);
+        let found: Vec<Value> = self
+            .records()
+            .into_iter()
+            .filter(|r| r.fingerprint == fingerprint)
+            .map(|r| r.verification)
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "{} not reported; {self}",
+            describe_key(key)
+        );
+        assert!(found.iter().all(|v| *v == found[0]), "{found:?}");
+        found[0].clone()
     }
 
     /// The stdout as one JSON document.

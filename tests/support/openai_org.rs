@@ -43,6 +43,10 @@ use super::openai::{
 };
 use super::{Shape, describe_key, random_alnum};
 
+/// An operator's `[revoke]` settings with quick confirmation checks, so a test waits
+/// milliseconds for a revoked key to die.
+pub const FAST_CONFIRM: &str = "[revoke]\nconfirm_first_delay = \"20ms\"\nconfirm_checks = 6\n";
+
 /// A status and the response to send with it.
 type Reply = (u16, ResponseTemplate);
 

@@ -13,6 +13,28 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::{Served, random_alnum, random_b64url};
 
+/// The variables of every provider's API base: a run points the ones a test needs at its mocks
+/// and every other one at a closed loopback port, so nothing can reach a real provider.
+pub const API_BASE_VARIABLES: [&str; 11] = [
+    "FERRET_OPENAI_API_BASE",
+    "FERRET_ANTHROPIC_API_BASE",
+    "FERRET_GOOGLE_API_BASE",
+    "FERRET_HUGGINGFACE_API_BASE",
+    "FERRET_GROQ_API_BASE",
+    "FERRET_XAI_API_BASE",
+    "FERRET_OPENROUTER_API_BASE",
+    "FERRET_MISTRAL_API_BASE",
+    "FERRET_COHERE_API_BASE",
+    "FERRET_REPLICATE_API_BASE",
+    "FERRET_DEEPSEEK_API_BASE",
+];
+
+/// A loopback address nothing listens on.
+pub fn closed_base() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("address"))
+}
+
 /// Every key kind of the other providers' rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
