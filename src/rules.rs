@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
@@ -343,7 +344,10 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
         ("lower", b"abcdefghijklmnopqrstuvwxyz"),
         ("digit", b"0123456789"),
     ];
-    let placeholder = regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex");
+    static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex")
+    });
+    let placeholder = &*PLACEHOLDER;
     let mut text = Vec::with_capacity(template.len() * 2);
     let mut start = None;
     let mut end = None;
