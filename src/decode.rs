@@ -308,7 +308,11 @@ mod tests {
     fn a_sign_is_not_a_hex_digit_of_an_escape() {
         // Found by fuzzing (fuzz/fuzz_targets/decode.rs): `%+D` was decoded as byte 0x0D.
         for text in [&b"a%+Db"[..], b"\\x+d", b"\\u00+d", b"%-1"] {
-            assert!(unescape(text).is_none(), "{:?}", String::from_utf8_lossy(text));
+            assert!(
+                unescape(text).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         let (text, _, _) = unescape(b"%2D%+D").unwrap();
         assert_eq!(text, b"-%+D");

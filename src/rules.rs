@@ -328,6 +328,9 @@ pub struct ExpandedExample {
     pub expected: Option<std::ops::Range<usize>>,
 }
 
+/// The largest `N` of a `{class:N}` template placeholder (keys are a few hundred characters).
+pub const MAX_TEMPLATE_REPEAT: usize = 4096;
+
 /// Expands `{class:N}` placeholders with random characters and strips `«»` span markers.
 pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExample {
     const ALPHABETS: &[(&str, &[u8])] = &[
@@ -361,7 +364,15 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
             "»" => end = Some(text.len()),
             _ => {
                 let class = &caps[1];
-                let count: usize = caps[2].parse().unwrap_or(0);
+                // A count past the limit (or past usize) is left as written, like an unknown
+                // class: a rule file must not make `rules check` allocate gigabytes.
+                let count: usize = match caps[2].parse() {
+                    Ok(count) if count <= MAX_TEMPLATE_REPEAT => count,
+                    _ => {
+                        text.extend_from_slice(whole.as_str().as_bytes());
+                        continue;
+                    }
+                };
                 match ALPHABETS.iter().find(|(name, _)| *name == class) {
                     Some((_, alphabet)) => {
                         text.extend((0..count).map(|_| alphabet[rng.usize(..alphabet.len())]))
@@ -489,6 +500,25 @@ mod tests {
         assert!(text[span.clone()].starts_with('x') && text[span].ends_with('y'));
         assert!(text.starts_with(r#"{"k": "x"#));
         assert_eq!(text.len(), r#"{"k": "xy", n: }"#.len() + 8 + 3);
+    }
+
+    #[test]
+    fn template_counts_past_the_limit_are_left_as_written() {
+        // Found by fuzzing (fuzz/fuzz_targets/decode_nested.rs, through the example expansion
+        // the targets share): `{alnum:2777777770}` allocated 2.7 GB; a rule file's example
+        // could do the same to `ferret rules check`.
+        let mut rng = fastrand::Rng::with_seed(1);
+        let huge = format!(
+            "a{{hex:{}}}b{{X:99999999999999999999999}}",
+            MAX_TEMPLATE_REPEAT + 1
+        );
+        let expanded = expand_template(&huge, &mut rng);
+        assert_eq!(expanded.text, huge.as_bytes());
+        let limit = format!("{{X:{MAX_TEMPLATE_REPEAT}}}");
+        assert_eq!(
+            expand_template(&limit, &mut rng).text.len(),
+            MAX_TEMPLATE_REPEAT
+        );
     }
 
     #[test]
