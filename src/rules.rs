@@ -6,8 +6,9 @@
 //!
 //! Examples may not contain a real-looking key (none may be committed), so they are templates:
 //! `{b64url:74}` stands for 74 random base64url characters (also `alnum`, `hex`, `upper`,
-//! `lower`, `digit`; a single character such as `{X:20}` repeats it), expanded at check time. `«` and `»` around part of an example mark the
-//! exact span the rule must report.
+//! `lower`, `digit`; a single character such as `{X:20}` repeats it; N at most
+//! [`MAX_TEMPLATE_REPEAT`]), expanded at check time. `«` and `»` around part of an example
+//! mark the exact span the rule must report.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
