@@ -9,6 +9,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use ferret::decode::{MAX_DECODED, MAX_ENCODED_RUN, Transform, decode, encoded_run, unescape};
+use ferret_fuzz::escape;
 use libfuzzer_sys::fuzz_target;
 
 const TRANSFORMS: [Transform; 3] = [Transform::Base64, Transform::Utf16Le, Transform::Utf16Be];
@@ -27,26 +28,6 @@ fn well_formed(sequence: &[u8]) -> bool {
         [b'&', name @ .., b';'] => name.iter().all(u8::is_ascii_alphabetic),
         _ => false,
     }
-}
-
-/// `text` with every ASCII byte that is not a letter or digit written as an escape of `style`.
-fn escape(text: &[u8], style: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &b in text {
-        if !b.is_ascii() || b.is_ascii_alphanumeric() {
-            out.push(b);
-            continue;
-        }
-        let sequence = match style % 5 {
-            0 => format!("%{b:02X}"),
-            1 => format!("\\u{:04x}", b),
-            2 => format!("\\x{b:02x}"),
-            3 => format!("&#{b};"),
-            _ => format!("&#x{b:x};"),
-        };
-        out.extend_from_slice(sequence.as_bytes());
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -10,28 +10,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use ferret::decode::{Transform, encoded_forms};
-use ferret_fuzz::{MATCHER, PLAIN_MATCHER, expand_keys};
+use ferret_fuzz::{MATCHER, PLAIN_MATCHER, escape, expand_keys};
 use libfuzzer_sys::fuzz_target;
-
-/// `text` with every ASCII byte that is not a letter or digit written as an escape of `style`.
-fn escape(text: &[u8], style: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &b in text {
-        if !b.is_ascii() || b.is_ascii_alphanumeric() {
-            out.push(b);
-            continue;
-        }
-        let sequence = match style % 5 {
-            0 => format!("%{b:02X}"),
-            1 => format!("\\u{:04x}", b),
-            2 => format!("\\x{b:02x}"),
-            3 => format!("&#{b};"),
-            _ => format!("&#x{b:x};"),
-        };
-        out.extend_from_slice(sequence.as_bytes());
-    }
-    out
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -1,4 +1,5 @@
-//! What the fuzz targets share: the built-in rules' matcher, built once, and key expansion.
+//! What the fuzz targets share: the built-in rules' matcher (built once), key expansion and
+//! escaping.
 //!
 //! No input of the corpus holds a key (none may be committed): inputs write keys as rule
 //! example templates (`sk-proj-{b64url:74}T3BlbkFJ{b64url:74}`), which [`expand_keys`] fills
@@ -28,6 +29,27 @@ pub fn expand_keys(data: &[u8]) -> Vec<u8> {
     for chunk in data.utf8_chunks() {
         out.extend(expand_template(chunk.valid(), &mut rng).text);
         out.extend_from_slice(chunk.invalid());
+    }
+    out
+}
+
+/// `text` with every ASCII byte that is not a letter or digit written as an escape of
+/// `style` (percent, JSON, JavaScript, HTML decimal, HTML hex).
+pub fn escape(text: &[u8], style: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in text {
+        if !b.is_ascii() || b.is_ascii_alphanumeric() {
+            out.push(b);
+            continue;
+        }
+        let sequence = match style % 5 {
+            0 => format!("%{b:02X}"),
+            1 => format!("\\u{:04x}", b),
+            2 => format!("\\x{b:02x}"),
+            3 => format!("&#{b};"),
+            _ => format!("&#x{b:x};"),
+        };
+        out.extend_from_slice(sequence.as_bytes());
     }
     out
 }
