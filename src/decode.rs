@@ -219,6 +219,10 @@ pub fn unescape(window: &[u8]) -> Option<(Vec<u8>, Vec<usize>, Vec<&'static str>
 /// kind.
 fn escape_at(bytes: &[u8]) -> Option<(u8, usize, &'static str)> {
     let hex = |digits: &[u8]| -> Option<u8> {
+        // `from_str_radix` alone would also take a sign (`%+D`).
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
         let text = std::str::from_utf8(digits).ok()?;
         u8::from_str_radix(text, 16).ok().filter(u8::is_ascii)
     };
@@ -298,6 +302,20 @@ mod tests {
         assert_eq!(origin[3], 8);
         assert_eq!(kinds, ["json-escape", "html-entity", "percent"]);
         assert!(unescape(b"plain text").is_none());
+    }
+
+    #[test]
+    fn a_sign_is_not_a_hex_digit_of_an_escape() {
+        // Found by fuzzing (fuzz/fuzz_targets/decode.rs): `%+D` was decoded as byte 0x0D.
+        for text in [&b"a%+Db"[..], b"\\x+d", b"\\u00+d", b"%-1"] {
+            assert!(
+                unescape(text).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let (text, _, _) = unescape(b"%2D%+D").unwrap();
+        assert_eq!(text, b"-%+D");
     }
 
     #[test]

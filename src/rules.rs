@@ -6,11 +6,13 @@
 //!
 //! Examples may not contain a real-looking key (none may be committed), so they are templates:
 //! `{b64url:74}` stands for 74 random base64url characters (also `alnum`, `hex`, `upper`,
-//! `lower`, `digit`; a single character such as `{X:20}` repeats it), expanded at check time. `«` and `»` around part of an example mark the
-//! exact span the rule must report.
+//! `lower`, `digit`; a single character such as `{X:20}` repeats it; N at most
+//! [`MAX_TEMPLATE_REPEAT`]), expanded at check time. `«` and `»` around part of an example
+//! mark the exact span the rule must report.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
@@ -327,6 +329,9 @@ pub struct ExpandedExample {
     pub expected: Option<std::ops::Range<usize>>,
 }
 
+/// The largest `N` of a `{class:N}` template placeholder (keys are a few hundred characters).
+pub const MAX_TEMPLATE_REPEAT: usize = 4096;
+
 /// Expands `{class:N}` placeholders with random characters and strips `«»` span markers.
 pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExample {
     const ALPHABETS: &[(&str, &[u8])] = &[
@@ -343,7 +348,10 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
         ("lower", b"abcdefghijklmnopqrstuvwxyz"),
         ("digit", b"0123456789"),
     ];
-    let placeholder = regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex");
+    static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\{([A-Za-z0-9]+):([0-9]+)\}|«|»").expect("valid regex")
+    });
+    let placeholder = &*PLACEHOLDER;
     let mut text = Vec::with_capacity(template.len() * 2);
     let mut start = None;
     let mut end = None;
@@ -357,7 +365,15 @@ pub fn expand_template(template: &str, rng: &mut fastrand::Rng) -> ExpandedExamp
             "»" => end = Some(text.len()),
             _ => {
                 let class = &caps[1];
-                let count: usize = caps[2].parse().unwrap_or(0);
+                // A count past the limit (or past usize) is left as written, like an unknown
+                // class: a rule file must not make `rules check` allocate gigabytes.
+                let count: usize = match caps[2].parse() {
+                    Ok(count) if count <= MAX_TEMPLATE_REPEAT => count,
+                    _ => {
+                        text.extend_from_slice(whole.as_str().as_bytes());
+                        continue;
+                    }
+                };
                 match ALPHABETS.iter().find(|(name, _)| *name == class) {
                     Some((_, alphabet)) => {
                         text.extend((0..count).map(|_| alphabet[rng.usize(..alphabet.len())]))
@@ -485,6 +501,25 @@ mod tests {
         assert!(text[span.clone()].starts_with('x') && text[span].ends_with('y'));
         assert!(text.starts_with(r#"{"k": "x"#));
         assert_eq!(text.len(), r#"{"k": "xy", n: }"#.len() + 8 + 3);
+    }
+
+    #[test]
+    fn template_counts_past_the_limit_are_left_as_written() {
+        // Found by fuzzing (fuzz/fuzz_targets/decode_nested.rs, through the example expansion
+        // the targets share): `{alnum:2777777770}` allocated 2.7 GB; a rule file's example
+        // could do the same to `ferret rules check`.
+        let mut rng = fastrand::Rng::with_seed(1);
+        let huge = format!(
+            "a{{hex:{}}}b{{X:99999999999999999999999}}",
+            MAX_TEMPLATE_REPEAT + 1
+        );
+        let expanded = expand_template(&huge, &mut rng);
+        assert_eq!(expanded.text, huge.as_bytes());
+        let limit = format!("{{X:{MAX_TEMPLATE_REPEAT}}}");
+        assert_eq!(
+            expand_template(&limit, &mut rng).text.len(),
+            MAX_TEMPLATE_REPEAT
+        );
     }
 
     #[test]

@@ -107,21 +107,8 @@ impl Suppressions {
             line,
             reason,
         };
-        let records: Vec<(usize, serde_json::Value)> = if text.trim_start().starts_with('[') {
-            let all: Vec<serde_json::Value> =
-                serde_json::from_str(&text).map_err(|e| bad(e.line(), e.to_string()))?;
-            all.into_iter().map(|v| (1, v)).collect()
-        } else {
-            let mut records = Vec::new();
-            for (index, line) in text.lines().enumerate() {
-                if !line.trim().is_empty() {
-                    let value =
-                        serde_json::from_str(line).map_err(|e| bad(index + 1, e.to_string()))?;
-                    records.push((index + 1, value));
-                }
-            }
-            records
-        };
+        let records = crate::report::parse_records::<serde_json::Value>(&text)
+            .map_err(|e| bad(e.line, e.reason))?;
         for (line, record) in records {
             let fingerprint = record
                 .get("fingerprint")

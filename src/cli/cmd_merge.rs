@@ -92,24 +92,9 @@ fn is_sarif(path: &Path, text: &str) -> bool {
 fn merge_records(documents: &[(&Path, String)]) -> anyhow::Result<Vec<Value>> {
     let mut records: Vec<Value> = Vec::new();
     for (path, text) in documents {
-        if text.trim_start().starts_with('[') {
-            let array: Vec<Value> = serde_json::from_str(text)
-                .with_context(|| format!("{}: not a ferret JSON report", path.display()))?;
-            records.extend(array);
-            continue;
-        }
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            records.push(serde_json::from_str(line).with_context(|| {
-                format!(
-                    "{}:{}: not a ferret JSONL finding",
-                    path.display(),
-                    index + 1
-                )
-            })?);
-        }
+        let read = crate::report::parse_records::<Value>(text)
+            .map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
+        records.extend(read.into_iter().map(|(_, record)| record));
     }
     let place = |r: &Value| {
         (

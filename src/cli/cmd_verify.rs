@@ -5,65 +5,20 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
 
 use super::{RevokeCommandArgs, ScanArgs, VerifyCommandArgs, scan_setup};
-use crate::finding::{CommitInfo, Location, Match, NotebookCell, SourceRepository};
+use crate::finding::{CommitInfo, Location, Match, SourceRepository};
+use crate::report::ReadRecord;
 use crate::secret::Secret;
 
-/// The fields of a report record that verification needs.
-#[derive(Deserialize)]
-struct Record {
-    rule: String,
-    secret: String,
-    path: String,
-    line: u64,
-    column: u64,
-    #[serde(default)]
-    commit: Option<String>,
-    #[serde(default)]
-    author: Option<String>,
-    #[serde(default)]
-    date: Option<String>,
-    #[serde(default)]
-    refs: Vec<String>,
-    #[serde(default)]
-    repository: Option<String>,
-    #[serde(default)]
-    decoded: Option<String>,
-    #[serde(default)]
-    entry: Option<String>,
-    #[serde(default)]
-    cell: Option<NotebookCell>,
-}
-
 /// Records of a JSON array or JSONL report (`-`: standard input), with the line each came from.
-fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
+fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, ReadRecord)>> {
     let text = if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
-    if text.trim_start().starts_with('[') {
-        let records: Vec<Record> = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a ferret JSON report", path.display()))?;
-        return Ok(records.into_iter().map(|r| (1, r)).collect());
-    }
-    let mut records = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}:{}: not a ferret JSONL finding",
-                path.display(),
-                index + 1
-            )
-        })?;
-        records.push((index + 1, record));
-    }
-    Ok(records)
+    crate::report::parse_records(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 
 pub fn run_verify(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {

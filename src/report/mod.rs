@@ -1,8 +1,9 @@
 //! Reports: turning findings into text for people, JSON/JSONL for scripts, SARIF for GitHub
-//! code scanning, and workflow annotations for GitHub Actions. Every writer redacts secrets
-//! unless `show_secrets` is set.
+//! code scanning, and workflow annotations for GitHub Actions; and reading JSON/JSONL reports
+//! back ([`parse_records`]). Every writer redacts secrets unless `show_secrets` is set.
 
 mod github;
+mod records;
 mod sarif;
 mod text;
 
@@ -17,6 +18,7 @@ use crate::finding::{
 use crate::rules::Rule;
 
 pub use github::{write_command, write_step_summary};
+pub use records::{ReadRecord, RecordError, parse_records};
 pub use sarif::sarif_log;
 pub use text::write_blocked_commit_hint;
 

@@ -167,11 +167,12 @@ fn result(
             .artifact_location(artifact)
             .build()
     } else {
+        let secret_len = finding.secret.expose().len() as u64;
         let region = Region::builder()
-            .start_line(location.line as i64)
-            .start_column(location.column as i64)
-            .end_line(location.line as i64)
-            .end_column((location.column + finding.secret.expose().len() as u64) as i64)
+            .start_line(sarif_position(location.line))
+            .start_column(sarif_position(location.column))
+            .end_line(sarif_position(location.line))
+            .end_column(sarif_position(location.column.saturating_add(secret_len)))
             .build();
         PhysicalLocation::builder()
             .artifact_location(artifact)
@@ -196,6 +197,12 @@ fn result(
                 .build(),
         )
         .build()
+}
+
+/// A line or column as SARIF holds it: an integer from 1 up. Scans give such numbers; a report
+/// read back (`verify --input`) may carry any.
+fn sarif_position(n: u64) -> i64 {
+    i64::try_from(n.max(1)).unwrap_or(i64::MAX)
 }
 
 /// The whole SARIF log for one run of ferret.
@@ -244,5 +251,45 @@ mod tests {
             "c%3Ax/(commit%20message)"
         );
         assert_eq!(artifact_uri("/etc/app.env"), "file:///etc/app.env");
+    }
+
+    #[test]
+    fn any_line_and_column_give_a_valid_region() {
+        // Found by fuzzing (fuzz/fuzz_targets/report.rs): a location read back from a report
+        // with a column near u64::MAX overflowed the end column.
+        let rules = crate::rules::RuleSet::builtin().unwrap();
+        let secret = crate::secret::Secret::new(format!("sk-{}", "a".repeat(40)));
+        let location = |line, column| Location {
+            path: "a.env".to_string(),
+            line,
+            column,
+            commit: None,
+            repository: None,
+            decoded: None,
+            entry: None,
+            cell: None,
+        };
+        let finding = Finding::new(
+            &rules.rules[0],
+            secret,
+            vec![location(u64::MAX, u64::MAX), location(0, 0)],
+        );
+        let log = serde_json::to_value(sarif_log(
+            &[finding],
+            &rules.rules,
+            &ReportOptions::default(),
+        ))
+        .unwrap();
+        let regions: Vec<_> = log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["locations"][0]["physicalLocation"]["region"])
+            .collect();
+        let max = i64::MAX;
+        assert_eq!(regions[0]["startLine"], max);
+        assert_eq!(regions[0]["endColumn"], max);
+        assert_eq!(regions[1]["startLine"], 1);
+        assert_eq!(regions[1]["startColumn"], 1);
     }
 }
