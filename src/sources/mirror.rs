@@ -4,10 +4,10 @@
 //!
 //! A token reaches git only through the environment of the git process (an
 //! `http.extraHeader` given with `GIT_CONFIG_COUNT`), and only when the clone URL is on the
-//! API's host: it is never written into a mirror's config, never on a command line, never
-//! printed (git's messages are searched for it before they are shown). A git given the token
-//! follows no redirect: git sends its extra headers to wherever a redirect leads it, and then
-//! every later request of the clone too.
+//! API's host and over HTTPS (or plain HTTP to loopback): it is never written into a mirror's
+//! config, never on a command line, never printed (git's messages are searched for it before
+//! they are shown). A git given the token follows no redirect: one that does sends the clone's
+//! later requests, extra headers and all, to wherever the redirect led.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,7 +143,10 @@ impl Mirrors {
         if dir.join("HEAD").is_file() {
             command.env("GIT_DIR", dir);
         }
-        let token = self.token.as_ref().filter(|(_, host)| same_host(url, host));
+        let token = self
+            .token
+            .as_ref()
+            .filter(|(_, host)| gets_token(url, host));
         if let Some((token, _)) = token {
             let credentials = BASE64.encode(format!("x-access-token:{token}"));
             command
@@ -175,6 +178,12 @@ impl Mirrors {
         }
         Err(message)
     }
+}
+
+/// Whether git may be given the token for `url`: on the API's host, over HTTPS (or plain HTTP
+/// to a loopback address, as the API's own base may be).
+fn gets_token(url: &str, api_host: &str) -> bool {
+    same_host(url, api_host) && crate::verify::checked_api_base(url).is_ok()
 }
 
 /// Whether `url` is on the API's host: the same host, or `HOST` for the API `api.HOST`.
@@ -209,6 +218,26 @@ mod tests {
             "api.github.com"
         ));
         assert!(!same_host("file:///tmp/acme/api.git", "api.github.com"));
+    }
+
+    #[test]
+    fn the_token_never_goes_over_plain_http_off_loopback() {
+        assert!(gets_token(
+            "https://github.com/acme/api.git",
+            "api.github.com"
+        ));
+        assert!(gets_token(
+            "http://127.0.0.1:9418/acme/api.git",
+            "127.0.0.1"
+        ));
+        assert!(!gets_token(
+            "http://github.com/acme/api.git",
+            "api.github.com"
+        ));
+        assert!(!gets_token(
+            "git://github.com/acme/api.git",
+            "api.github.com"
+        ));
     }
 
     #[test]
