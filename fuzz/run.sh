@@ -6,7 +6,7 @@
 #   FUZZ_SECONDS=600 fuzz/run.sh git  # one target, ten minutes
 #
 # Each target starts from its seeds (fuzz/corpus/TARGET, committed) plus what earlier runs
-# found (fuzz/work/TARGET, not committed: grown inputs may hold expanded keys). A crash leaves
+# found (fuzz/work/TARGET, not committed: thousands of machine-made inputs). A crash leaves
 # its input in fuzz/artifacts/TARGET/; `cargo +nightly fuzz run TARGET FILE` replays it.
 set -uo pipefail
 cd "$(dirname "$0")"
