@@ -247,6 +247,12 @@ fuzz_target!(|data: &[u8]| {
         threads: 1,
         ..GitOptions::default()
     };
-    let _ = git::scan_history(&repo, &MATCHER, &options, &|_| {});
+    let _ = git::scan_history(
+        &repo,
+        &MATCHER,
+        &options,
+        &ferret::sources::contents::ArchiveLimits::default(),
+        &|_| {},
+    );
     let _ = git::ref_targets(&repo);
 });
