@@ -109,7 +109,7 @@ pub fn scan_file(
         scanner,
         emit,
         warn,
-        outer: name,
+        outer: &name,
         scanned: 0,
     };
     match format {
@@ -130,11 +130,12 @@ pub fn scan_file(
 }
 
 /// The matches in a blob held in memory (a git object, whose name is not known here: a
-/// notebook is told by its contents). Warnings name the blob as `what`.
+/// notebook is told by its contents). Warnings name the blob as `what`, which is only
+/// written out when there is one.
 pub fn locate_in_blob(
     matcher: &Matcher,
     data: &[u8],
-    what: &str,
+    what: &dyn std::fmt::Display,
     limits: &ArchiveLimits,
     warn: &mut dyn FnMut(String),
 ) -> Vec<LocatedMatch> {
@@ -233,7 +234,7 @@ struct Opener<'o, 'm> {
     emit: &'o mut dyn FnMut(LocatedMatch),
     warn: &'o mut dyn FnMut(String),
     /// The input's name, for warnings.
-    outer: &'o str,
+    outer: &'o dyn std::fmt::Display,
     /// Bytes of entries scanned.
     scanned: u64,
 }
@@ -552,7 +553,7 @@ mod tests {
     fn scan(data: &[u8], limits: &ArchiveLimits) -> (Vec<(Option<String>, u64)>, Vec<String>) {
         let matcher = Matcher::new(RuleSet::builtin().unwrap());
         let mut warnings = Vec::new();
-        let matches = locate_in_blob(&matcher, data, "input", limits, &mut |w| warnings.push(w));
+        let matches = locate_in_blob(&matcher, data, &"input", limits, &mut |w| warnings.push(w));
         let places = matches.into_iter().map(|m| (m.entry, m.line)).collect();
         (places, warnings)
     }

@@ -14,6 +14,16 @@ pub mod stream;
 #[derive(Debug, Clone)]
 pub struct Warning(pub String);
 
+impl Warning {
+    /// Tells `on_warning` about a problem as it happens, and keeps it in `kept` for the scan's
+    /// result.
+    pub fn report(text: String, on_warning: &(dyn Fn(&Warning) + Sync), kept: &mut Vec<Warning>) {
+        let warning = Warning(text);
+        on_warning(&warning);
+        kept.push(warning);
+    }
+}
+
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

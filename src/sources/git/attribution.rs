@@ -294,11 +294,7 @@ pub(crate) fn attribute(
     });
     let repo = &repo;
     let mut warnings = Vec::new();
-    let mut warn = |text: String| {
-        let warning = Warning(text);
-        on_warning(&warning);
-        warnings.push(warning);
-    };
+    let mut warn = |text: String| Warning::report(text, on_warning, &mut warnings);
     let tips = ref_tips(repo, &mut warn)?;
     let mut walk_from: Vec<ObjectId> = tips.commits.iter().map(|(_, id)| *id).collect();
     walk_from.extend_from_slice(extra_tips);

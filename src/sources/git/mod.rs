@@ -153,7 +153,7 @@ pub(crate) fn scan_object(
         contents::locate_in_blob(
             matcher,
             data,
-            &format!("blob {id}"),
+            &format_args!("blob {id}"),
             archives,
             &mut |text| on_warning(&Warning(text)),
         )
@@ -311,9 +311,11 @@ pub fn rescan_objects(
             // Pruned since: what it held is gone with it.
             Ok(None) => {}
             Err(err) => {
-                let warning = Warning(format!("object {id}: unreadable, skipped: {err}"));
-                on_warning(&warning);
-                scan.warnings.push(warning);
+                Warning::report(
+                    format!("object {id}: unreadable, skipped: {err}"),
+                    on_warning,
+                    &mut scan.warnings,
+                );
             }
         }
     }

@@ -165,11 +165,7 @@ pub(crate) fn scan_all_objects(
     let hash_kind = repo.object_hash();
     let shared = Mutex::new(Shared::default());
     let mut warnings = Vec::new();
-    let mut warn = |text: String| {
-        let warning = Warning(text);
-        on_warning(&warning);
-        warnings.push(warning);
-    };
+    let mut warn = |text: String| Warning::report(text, on_warning, &mut warnings);
     let collect_commits = options.unreachable;
     let record = |id: ObjectId, kind: gix::object::Kind, data: &[u8]| {
         use gix::object::Kind;

@@ -161,11 +161,13 @@ pub fn scan_range(
             .filter_map(|p| commit_tree_and_parents(repo, *p).ok().map(|(t, _, _)| t))
             .collect();
         if parent_trees.len() < parents.len() {
-            let warning = Warning(format!(
-                "commit {commit}: a parent is missing (shallow clone?), all its files count as new"
-            ));
-            on_warning(&warning);
-            warnings.push(warning);
+            Warning::report(
+                format!(
+                    "commit {commit}: a parent is missing (shallow clone?), all its files count as new"
+                ),
+                on_warning,
+                &mut warnings,
+            );
         }
         let mut changed = Vec::new();
         changed_blobs(repo, parent_trees.first().copied(), *tree, "", &mut changed)?;
@@ -192,17 +194,20 @@ pub fn scan_range(
                 Ok(Some(data)) if data.kind == Kind::Blob => {
                     scan.objects += 1;
                     scan.bytes += data.data.len() as u64;
-                    let what = format!("{path} (blob {blob})");
-                    contents::locate_in_blob(matcher, data.data, &what, archives, &mut |text| {
-                        let warning = Warning(text);
-                        on_warning(&warning);
-                        out.warnings.push(warning);
-                    })
+                    contents::locate_in_blob(
+                        matcher,
+                        data.data,
+                        &format_args!("{path} (blob {blob})"),
+                        archives,
+                        &mut |text| Warning::report(text, on_warning, &mut out.warnings),
+                    )
                 }
                 _ => {
-                    let warning = Warning(format!("{path}: blob {blob} is missing, skipped"));
-                    on_warning(&warning);
-                    out.warnings.push(warning);
+                    Warning::report(
+                        format!("{path}: blob {blob} is missing, skipped"),
+                        on_warning,
+                        &mut out.warnings,
+                    );
                     Vec::new()
                 }
             };

@@ -79,19 +79,17 @@ pub fn scan_staged(
         let staged = match repo.objects.try_find(&entry.id, &mut new_buf) {
             Ok(Some(data)) => data.data,
             _ => {
-                let warning = Warning(format!("{shown}: staged blob missing, skipped"));
-                on_warning(&warning);
-                out.warnings.push(warning);
+                Warning::report(
+                    format!("{shown}: staged blob missing, skipped"),
+                    on_warning,
+                    &mut out.warnings,
+                );
                 continue;
             }
         };
         scan.objects += 1;
         scan.bytes += staged.len() as u64;
-        let mut warn = |text: String| {
-            let warning = Warning(text);
-            on_warning(&warning);
-            out.warnings.push(warning);
-        };
+        let mut warn = |text: String| Warning::report(text, on_warning, &mut out.warnings);
         let matches = contents::locate_in_blob(matcher, staged, &shown, archives, &mut warn);
         if matches.is_empty() {
             continue;
