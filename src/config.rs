@@ -182,7 +182,8 @@ pub enum Hook {
     },
     /// Stores a rotated replacement key as a GitHub Actions secret of `repository`.
     GithubActionsSecret {
-        /// `owner/name` [default: the repository the leak was found in, or $GITHUB_REPOSITORY].
+        /// `owner/name`, required for rotation: never guessed from where the leak was found (a
+        /// copy of a leaked key can sit in anyone's repository).
         #[serde(default)]
         repository: Option<String>,
         secret_name: String,
@@ -234,6 +235,18 @@ impl Hook {
 
     /// Whether the hook is given the replacement key (on `rotated`): only hooks that deliver it
     /// somewhere the operator chose, never a webhook or an issue.
+    /// A hook that would deliver a new key to a repository nobody named (a config error once
+    /// rotation is on).
+    pub fn delivers_anywhere(&self) -> bool {
+        matches!(
+            self,
+            Hook::GithubActionsSecret {
+                repository: None,
+                ..
+            }
+        )
+    }
+
     pub fn receives_new_key(&self) -> bool {
         match self {
             Hook::Command { .. } => self.listens_to(EventKind::Rotated),

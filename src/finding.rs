@@ -204,6 +204,9 @@ pub struct Revocation {
     /// Other keys that died with it (the service account's other keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_revoked: Vec<String>,
+    /// With `ambiguous`: the ids of the keys that fit the leak, none proven to be it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     /// The replacement created by rotation: its service account and key id (never the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacement: Option<Replacement>,
@@ -225,6 +228,7 @@ impl Revocation {
             project: None,
             service_account: None,
             also_revoked: Vec::new(),
+            candidates: Vec::new(),
             replacement: None,
             detail: detail.into(),
         }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod finding;
+pub mod fs;
 pub mod git_hook;
 pub mod github;
 pub mod hooks;

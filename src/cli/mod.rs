@@ -164,6 +164,10 @@ pub struct RevokeArgs {
     /// $XDG_STATE_HOME/ferret/ledger.sqlite].
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+    /// One run at a time acts on a ledger: wait for another run holding it, instead of
+    /// stopping with exit code 2.
+    #[arg(long)]
+    pub wait_for_ledger: bool,
     /// Show what revocation would do; change nothing, write nothing, run no hook.
     #[arg(long)]
     pub dry_run: bool,

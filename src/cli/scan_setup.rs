@@ -82,7 +82,9 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     let api_bases = api_bases(&config)?;
     let openai_api_base = api_bases.get(Provider::OpenAi).to_string();
     let verifier = if args.verify.verify {
-        Some(verifier(&args.verify, api_bases)?)
+        // Revocation acts on what verification says now, never on a remembered answer.
+        let fresh = args.revoke.revoke;
+        Some(verifier(&args.verify, api_bases, fresh)?)
     } else {
         None
     };
@@ -131,8 +133,9 @@ fn api_bases(config: &Config) -> anyhow::Result<ApiBases> {
     )?)
 }
 
-fn verifier(args: &VerifyArgs, api_bases: ApiBases) -> anyhow::Result<Verifier> {
+fn verifier(args: &VerifyArgs, api_bases: ApiBases, fresh: bool) -> anyhow::Result<Verifier> {
     let options = VerifyOptions {
+        fresh,
         api_bases,
         concurrency: args.verify_concurrency.max(1),
         request_timeout: args.verify_timeout.0,
@@ -178,6 +181,7 @@ fn remediation(
         revoke,
         repository,
         args.verify.verify_timeout.0,
+        &|message| warn(message),
     )?))
 }
 
@@ -206,6 +210,7 @@ fn revoke_options(
         api_base,
         admin_key: Secret::new(admin_key.trim()),
         ledger,
+        wait_for_ledger: args.wait_for_ledger,
         dry_run: args.dry_run,
         settings: config.operator_revoke_settings(),
         rotation: config.operator_rotation_settings(),

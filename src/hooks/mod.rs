@@ -159,10 +159,13 @@ impl Hooks {
                 repository,
                 secret_name,
             } => {
-                let repository = target_repository(repository.as_deref(), event)?;
+                // Only where the operator said: the leak's own repository may be anyone's copy.
+                let repository = repository
+                    .as_deref()
+                    .ok_or("no repository: set `repository` in the hook")?;
                 let key = event.new_key.ok_or("no replacement key in this event")?;
                 self.github
-                    .store_actions_secret(&repository, secret_name, key)
+                    .store_actions_secret(repository, secret_name, key)
                     .await
                     .map(Some)
             }

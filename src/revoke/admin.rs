@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use super::identity::Listed;
 use crate::secret::Secret;
 use crate::verify::{BodyError, header, openai, read_body, retry_after, shorten, transport_error};
 
@@ -79,8 +80,6 @@ pub struct Project {
 pub struct ProjectKey {
     pub id: String,
     pub redacted_value: String,
-    #[serde(default)]
-    pub created_at: i64,
     pub owner: KeyOwner,
     /// Filled in from the project whose list it came from.
     #[serde(skip)]
@@ -115,8 +114,35 @@ pub struct ServiceAccount {
 pub struct AdminKey {
     pub id: String,
     pub redacted_value: String,
-    #[serde(default)]
-    pub created_at: i64,
+}
+
+impl Listed for ProjectKey {
+    fn redacted_value(&self) -> &str {
+        &self.redacted_value
+    }
+    fn project(&self) -> Option<&str> {
+        Some(&self.project)
+    }
+}
+
+impl Listed for AdminKey {
+    fn redacted_value(&self) -> &str {
+        &self.redacted_value
+    }
+    fn project(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The organization the Administration API answered for, from the `openai-organization`
+/// header of its successful answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Answered {
+    #[default]
+    Unknown,
+    Named(String),
+    /// Two answers named different organizations: nothing can be proven.
+    Conflict,
 }
 
 /// A service account created with a key.
@@ -141,6 +167,7 @@ pub struct AdminApi {
     base: String,
     admin_key: Secret,
     calls: Mutex<Vec<Call>>,
+    organization: Mutex<Answered>,
 }
 
 impl AdminApi {
@@ -150,7 +177,29 @@ impl AdminApi {
             base,
             admin_key,
             calls: Mutex::new(Vec::new()),
+            organization: Mutex::new(Answered::Unknown),
         }
+    }
+
+    /// The organization the API's answers so far named, if they all named the same one.
+    pub fn organization(&self) -> Option<String> {
+        match &*self.organization.lock().expect("no panics while locked") {
+            Answered::Named(name) => Some(name.clone()),
+            Answered::Unknown | Answered::Conflict => None,
+        }
+    }
+
+    /// Takes note of the organization a successful answer names.
+    fn answered_for(&self, name: Option<String>) {
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            return;
+        };
+        let mut seen = self.organization.lock().expect("no panics while locked");
+        *seen = match &*seen {
+            Answered::Unknown => Answered::Named(name),
+            Answered::Named(known) if *known == name => return,
+            _ => Answered::Conflict,
+        };
     }
 
     /// The calls made since the last time this was asked.
@@ -323,6 +372,7 @@ impl AdminApi {
                         let request_id = header(response.headers(), "x-request-id")
                             .map(|id| shorten(&scrub(&id)));
                         let retry_after = retry_after(response.headers());
+                        let response_headers = &response.headers().clone();
                         self.remember(&method, target, Some(status.as_u16()), request_id.clone());
                         // Wiped once read: a created service account's answer holds its new key.
                         let bytes = match read_body(response, MAX_BODY_BYTES).await {
@@ -344,6 +394,7 @@ impl AdminApi {
                             }
                         };
                         if status.is_success() {
+                            self.answered_for(header(response_headers, "openai-organization"));
                             let value = if bytes.is_empty() {
                                 Value::Null
                             } else {

@@ -102,7 +102,7 @@ impl Mirrors {
     /// interrupted clone leaves no mirror, an interrupted swap at worst none (cloned next time).
     fn clone_into_place(&self, path: &Path, clone_url: &str) -> Result<(), String> {
         let parent = path.parent().unwrap_or(&self.dir);
-        crate::store::create_private_dir(parent)
+        crate::fs::create_private_dir(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         let partial = path.with_extension("git.partial");
         let old = path.with_extension("git.old");

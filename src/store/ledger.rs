@@ -76,6 +76,9 @@ pub enum StepResult {
     Failed,
     /// Begun by a run that died; reconciled and superseded by a later step.
     Abandoned,
+    /// The call succeeded but the leaked key kept working: not evidence that the leak is
+    /// revoked (the next run looks it up again).
+    Unconfirmed,
 }
 
 impl StepResult {
@@ -85,6 +88,7 @@ impl StepResult {
             StepResult::NotFound => "not_found",
             StepResult::Failed => "failed",
             StepResult::Abandoned => "abandoned",
+            StepResult::Unconfirmed => "unconfirmed",
         }
     }
 
@@ -94,6 +98,7 @@ impl StepResult {
             StepResult::NotFound,
             StepResult::Failed,
             StepResult::Abandoned,
+            StepResult::Unconfirmed,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)
@@ -112,6 +117,8 @@ pub struct Step {
 
 pub struct Ledger {
     db: Db,
+    /// The exclusive lock of a run that acts, held as long as the ledger is open.
+    _lock: Option<std::fs::File>,
 }
 
 const SCHEMA: &str = "
@@ -158,16 +165,24 @@ CREATE TABLE IF NOT EXISTS hook_runs (
 ";
 
 impl Ledger {
-    /// Opens the ledger for a run that acts, creating it (mode 0600) when missing.
-    pub fn open(path: &Path) -> Result<Ledger, StoreError> {
+    /// Opens the ledger for a run that acts, creating it (mode 0600) when missing, and takes
+    /// its lock for as long as it is open: one run at a time acts on a ledger. When another run
+    /// holds it, `wait` decides between waiting (after telling `on_wait`) and an error.
+    pub fn open_exclusive(
+        path: &Path,
+        wait: bool,
+        on_wait: &dyn Fn(String),
+    ) -> Result<Ledger, StoreError> {
+        let lock = lock(path, wait, on_wait)?;
         Ok(Ledger {
             db: Db::open("ledger", path, SCHEMA)?,
+            _lock: Some(lock),
         })
     }
 
     /// Opens an existing ledger without writing to it (`--dry-run`); `None` when there is none.
     pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, StoreError> {
-        Ok(Db::open_read_only("ledger", path)?.map(|db| Ledger { db }))
+        Ok(Db::open_read_only("ledger", path)?.map(|db| Ledger { db, _lock: None }))
     }
 
     fn fail(&self, err: impl std::fmt::Display) -> StoreError {
@@ -267,6 +282,18 @@ impl Ledger {
         Ok(())
     }
 
+    /// Changes how a finished step is judged (`unconfirmed`), with why.
+    pub fn set_result(&self, step: i64, result: StepResult, detail: &str) -> Result<(), StoreError> {
+        self.db
+            .connection
+            .execute(
+                "UPDATE steps SET result = ?2, detail = ?3 WHERE id = ?1",
+                params![step, result.as_str(), detail],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
     /// Every step recorded for a key, oldest first.
     pub fn steps(&self, fingerprint: &Fingerprint) -> Result<Vec<Step>, StoreError> {
         let mut statement = self
@@ -354,6 +381,34 @@ impl Ledger {
     }
 }
 
+/// Takes the exclusive lock of the ledger at `path` (a `.lock` file beside it).
+fn lock(path: &Path, wait: bool, on_wait: &dyn Fn(String)) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let fail = |reason: String| StoreError::new("ledger", path, reason);
+    let file = crate::fs::open_private_file(&lock_path, false).map_err(|e| fail(e.to_string()))?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) if wait => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(fail(
+                "in use by another ferret run (one run at a time revokes with a ledger): wait \
+                 for it to finish, or pass --wait-for-ledger"
+                    .to_string(),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(err)) => return Err(fail(format!("cannot lock: {err}"))),
+    }
+    on_wait(format!(
+        "the ledger {} is in use by another ferret run: waiting for it to finish",
+        path.display()
+    ));
+    file.lock()
+        .map_err(|e| fail(format!("cannot lock: {e}")))?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,13 +424,17 @@ mod tests {
             key_id: Some("key_1".into()),
             service_account: None,
         };
+        let open = || Ledger::open_exclusive(&path, false, &|_| {});
         {
-            let ledger = Ledger::open(&path).unwrap();
+            let ledger = open().unwrap();
             ledger
                 .begin(&fingerprint, Action::DeleteKey, &target)
                 .unwrap();
         }
-        let ledger = Ledger::open(&path).unwrap();
+        let ledger = open().unwrap();
+        // One run at a time.
+        let second = open().err().expect("the ledger is locked");
+        assert!(second.to_string().contains("--wait-for-ledger"), "{second}");
         let steps = ledger.steps(&fingerprint).unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].action, Action::DeleteKey);

@@ -31,15 +31,20 @@ pub struct Cache {
 }
 
 /// Reads the HMAC secret beside the database, creating it (0600) on first use.
-fn hmac_key(path: &Path) -> std::io::Result<[u8; 32]> {
-    if let Ok(bytes) = std::fs::read(path)
-        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
+fn hmac_key(path: &Path) -> Result<[u8; 32], crate::fs::FsError> {
+    let mut file = crate::fs::open_private_file(path, false)?;
+    let mut bytes = Vec::new();
+    let io = |source| crate::fs::FsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io)?;
+    if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
         return Ok(key);
     }
     let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
-    std::io::Write::write_all(&mut crate::store::create_private_file(path)?, &key)?;
+    getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    std::io::Write::write_all(&mut crate::fs::create_private_file(path)?, &key).map_err(io)?;
     Ok(key)
 }
 
@@ -49,7 +54,7 @@ impl Cache {
             path: path.to_path_buf(),
             reason,
         };
-        let connection = crate::store::open_private_db(path).map_err(fail)?;
+        let connection = crate::fs::open_private_db(path).map_err(|e| fail(e.to_string()))?;
         let hmac_key =
             hmac_key(&path.with_extension("key")).map_err(|e| fail(format!("secret: {e}")))?;
         connection

@@ -59,6 +59,8 @@ pub struct VerifyOptions {
     pub budget: Option<Duration>,
     /// Retries after rate limits, server errors and network failures.
     pub retries: u32,
+    /// Ask every key anew: cached answers are not read (fresh ones are still written).
+    pub fresh: bool,
     /// The SQLite cache file, if caching is on.
     pub cache: Option<PathBuf>,
     pub cache_ttl: Duration,
@@ -148,6 +150,7 @@ impl Verifier {
             let cached = self
                 .cache
                 .as_ref()
+                .filter(|_| !self.options.fresh)
                 .and_then(|c| c.get(api_base, &finding.secret));
             match cached {
                 Some(verification) => {

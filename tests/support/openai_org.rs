@@ -387,7 +387,12 @@ impl Org {
         match (method, segments.as_slice()) {
             ("GET", ["v1", "models"]) => self.models(key.as_deref()),
             (_, ["v1", "organization", route @ ..]) => match self.admin_caller(key.as_deref()) {
-                Ok(admin) => self.organization(request, route, admin),
+                // Like every authenticated answer, it names the caller's organization.
+                Ok(admin) => {
+                    let (status, template) = self.organization(request, route, admin);
+                    let name = self.name.clone();
+                    (status, template.insert_header("openai-organization", name.as_str()))
+                }
                 Err(refusal) => *refusal,
             },
             _ => invalid_url(method, path),
