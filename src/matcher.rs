@@ -327,6 +327,25 @@ impl Matcher {
         memchr::memmem::find(&hay[line_start..line_end], INLINE_ALLOW_MARKER).is_some()
     }
 
+    /// Whether `secret` is what rule `rule` reports: found whole by that rule in the secret
+    /// alone, or written after one of the rule's keywords (for rules that need their
+    /// provider's name nearby). A report read back names its rule; this keeps a record from
+    /// sending a key to a provider its rule does not belong to.
+    pub fn confirms(&self, rule: usize, secret: &[u8]) -> bool {
+        let Some(keywords) = self.rules.rules.get(rule).map(|r| &r.keywords) else {
+            return false;
+        };
+        let mut probes = vec![secret.to_vec()];
+        for keyword in keywords {
+            probes.push([keyword.as_bytes(), b"_API_KEY=", secret, b"\n"].concat());
+        }
+        probes.iter().any(|probe| {
+            self.locate_all(probe)
+                .iter()
+                .any(|m| m.rule == rule && m.secret.expose() == secret)
+        })
+    }
+
     /// Every match in an input that is already wholly in memory (a git blob), located.
     pub fn locate_all(&self, hay: &[u8]) -> Vec<LocatedMatch> {
         let mut raw = Vec::new();

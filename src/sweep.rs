@@ -81,6 +81,8 @@ pub struct SweepOptions {
     pub max_object_size: u64,
     /// Also feed the organization's open `openai_api_key` secret-scanning alerts in.
     pub include_alerts: bool,
+    /// The git host the token may be sent to (default: the one that goes with the API).
+    pub git_base: Option<String>,
 }
 
 /// One repository swept.
@@ -139,11 +141,11 @@ impl Sweeper {
         let repos = self
             .runtime
             .block_on(self.enumerate(&options.targets, &say))?;
-        let mirrors = Mirrors::new(
-            options.cache.clone(),
-            self.github.token(),
-            self.github.base(),
-        );
+        let git_base = options
+            .git_base
+            .clone()
+            .unwrap_or_else(|| crate::sources::mirror::git_base_for(self.github.base()));
+        let mirrors = Mirrors::new(options.cache.clone(), self.github.token(), &git_base);
         let mut state = match &options.state {
             Some(path) => Some(SweepState::open(path).map_err(|e| e.to_string())?),
             None => None,

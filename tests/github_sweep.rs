@@ -117,6 +117,7 @@ impl Org {
             .args(args)
             .current_dir(self.private.path())
             .env("FERRET_GITHUB_API_BASE", self.github.uri())
+            .env("FERRET_GITHUB_GIT_BASE", self.git.base_url())
             .env("GITHUB_TOKEN", TOKEN)
             .env("FERRET_CACHE_DIR", self.cache())
             .env("FERRET_STATE_DIR", self.private.path().join("state"))
@@ -643,4 +644,43 @@ fn a_mirror_left_locked_by_a_killed_fetch_is_cloned_anew() {
         !mirror.join("config.lock").exists(),
         "the mirror was replaced"
     );
+}
+
+#[test]
+fn nothing_planted_in_a_cached_mirror_runs_or_redirects_git() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut org = Org::new();
+    let old = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    org.sweep(&[]).expect_code(1);
+
+    // A shared cache hands back a mirror with a hook, a credential helper and a proxy planted.
+    let mirror = org.cache().join("mirrors/acme/api.git");
+    let ran = org.private.path().join("planted-ran");
+    let hook = mirror.join("hooks/reference-transaction");
+    std::fs::write(&hook, format!("#!/bin/sh\nenv > '{}'\n", ran.display())).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = mirror.join("config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[credential]\n\thelper = \"!touch '{}'\"\n[http]\n\tproxy = http://127.0.0.1:9\n\tsslVerify = false\n",
+        ran.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+
+    let new = project_key();
+    org.push("api", &[("deploy.env", env_file(&new))]);
+    let run = org.sweep(&[]);
+    run.expect_code(1);
+    assert!(!ran.exists(), "something planted in the mirror ran; {run}");
+    assert_eq!(
+        places(&run, &new).len(),
+        1,
+        "fetched past the planted proxy; {run}"
+    );
+    assert!(!run.stderr.contains("cloned it anew"), "{run}");
+    let config = std::fs::read_to_string(&config).unwrap();
+    for planted in ["credential", "proxy", "sslVerify"] {
+        assert!(!config.contains(planted), "{planted} kept: {config}");
+    }
 }

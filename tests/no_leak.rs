@@ -542,11 +542,30 @@ fn scans_merges_rules_and_hooks_show_no_key_in_any_format_unless_asked() {
     )
     .expect_code(1);
     expect_mode(&ci_sarif, 0o600);
-    // A merge of reports that hold keys holds them too, and is private like them.
+    // A merge of reports that hold keys redacts them unless asked not to; then it holds them
+    // too, and is private like them.
+    let merged = place.out("merged-redacted.jsonl");
+    let run = ferret(
+        tree,
+        &["merge", path_arg(&shown), "-o", path_arg(&merged)],
+        &env,
+        None,
+    );
+    run.expect_code(0);
+    search.expect_clean(
+        "merge without --show-secrets",
+        &std::fs::read(&merged).expect("merged"),
+    );
     let merged_shown = place.out("merged-shown.jsonl");
     ferret(
         tree,
-        &["merge", path_arg(&shown), "-o", path_arg(&merged_shown)],
+        &[
+            "merge",
+            "--show-secrets",
+            path_arg(&shown),
+            "-o",
+            path_arg(&merged_shown),
+        ],
         &env,
         None,
     )
@@ -776,6 +795,7 @@ fn sweeps_their_state_sarif_uploads_and_merges_hold_no_key() {
     let env = env_of(&[
         ("GITHUB_TOKEN", GITHUB_TOKEN.to_string()),
         ("FERRET_GITHUB_API_BASE", github.uri()),
+        ("FERRET_GITHUB_GIT_BASE", git.base_url()),
         ("XDG_STATE_HOME", state.display().to_string()),
         ("XDG_CACHE_HOME", cache.display().to_string()),
         ("GIT_TERMINAL_PROMPT", "0".to_string()),

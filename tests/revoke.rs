@@ -1146,3 +1146,334 @@ fn kill_and_rerun(point: KillPoint, requests: &[(String, String)], hook_runs: &[
     rerun.expect_code(1);
     expect_exactly_once(&setup, &leaks, &rerun, &context);
 }
+
+// ── Identity before destruction, one writer, untrusted state (issue 14) ──
+
+/// `key` with its last four characters replaced by `tail`: a key whose redaction (`sk-proj-`
+/// and the last four) collides with another's.
+fn with_tail(key: &str, tail: &str) -> String {
+    format!("{}{tail}", &key[..key.len() - tail.len()])
+}
+
+/// The last four characters of a key.
+fn tail(key: &str) -> &str {
+    &key[key.len() - 4..]
+}
+
+#[test]
+fn another_organizations_key_is_not_ours_even_when_its_redaction_collides() {
+    let setup = Setup::new();
+    let production = Shape::Project74.key();
+    let production_id = setup
+        .org
+        .add_user_key(&setup.project, &production, 1_700_000_000);
+    let theirs = with_tail(&Shape::Project74.key(), tail(&production));
+    setup
+        .org
+        .add_key_of_organization(&theirs, "someone-else", "proj_theirs");
+    setup.leak(".env", &theirs);
+    for run in [setup.revoke(&[]), setup.revoke(&[])] {
+        let revocation = expect_revocation(&run, &theirs, "not_ours", "someone-else");
+        assert!(revocation.get("key_id").is_none(), "{run}");
+    }
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+    assert!(setup.org.deleted_keys().is_empty());
+    assert!(
+        setup.org.key_is_live(&production),
+        "{production_id} untouched"
+    );
+}
+
+#[test]
+fn commit_dates_never_choose_between_two_fitting_keys() {
+    let setup = Setup::new();
+    let older = Shape::Project74.key();
+    let newer = with_tail(&Shape::Project74.key(), tail(&older));
+    let older_id = setup
+        .org
+        .add_user_key(&setup.project, &older, 1_640_000_000);
+    let newer_id = setup
+        .org
+        .add_user_key(&setup.project, &newer, 1_700_000_000);
+    // The leak's commit was amended: author date kept from 2022, committer date 2024.
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(args)
+            .current_dir(setup.tree.path())
+            .env("GIT_AUTHOR_DATE", "2022-01-01T00:00:00+00:00")
+            .env("GIT_COMMITTER_DATE", "2024-06-01T00:00:00+00:00")
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    setup.leak(".env", &newer);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "config"]);
+    let mut args = setup.revoke_args();
+    args[0] = "git".to_string();
+    let run = setup.run(&strs(&args));
+    let revocation = expect_revocation(&run, &newer, "ambiguous", "2 keys fit");
+    let mut candidates: Vec<&str> = revocation["candidates"]
+        .as_array()
+        .expect("the candidates are listed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    candidates.sort();
+    let mut expected = vec![older_id.as_str(), newer_id.as_str()];
+    expected.sort();
+    assert_eq!(candidates, expected, "{run}");
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+    assert!(setup.org.key_is_live(&older) && setup.org.key_is_live(&newer));
+}
+
+#[test]
+fn a_failed_confirmation_is_a_failed_match_and_the_next_run_looks_again() {
+    let setup = Setup::new();
+    // The leak is missing from the listings; an innocent key of its project fits its
+    // redaction. The evidence points at the innocent key, which is deleted; the leak lives on.
+    let innocent = Shape::Project74.key();
+    let innocent_id = setup
+        .org
+        .add_user_key(&setup.project, &innocent, 1_700_000_000);
+    let leak = with_tail(&Shape::Project74.key(), tail(&innocent));
+    let leak_id = setup.org.add_user_key(&setup.project, &leak, 1_700_000_000);
+    setup.org.hide_from_lists(&leak_id);
+    setup.leak(".env", &leak);
+    let first = setup.revoke(&[]);
+    expect_revocation(&first, &leak, "failed", "that was not the leak");
+    assert_eq!(setup.org.deleted_keys(), vec![innocent_id.clone()]);
+    assert_eq!(
+        setup.query("SELECT action, key_id, result FROM steps"),
+        vec![vec![
+            "delete_key".to_string(),
+            innocent_id,
+            "unconfirmed".to_string()
+        ]]
+    );
+
+    // The rerun does not re-confirm that step: it lists the organization again, finds no key
+    // that fits, and deletes nothing more.
+    let lists_before = setup.requests(
+        "GET",
+        &format!("/v1/organization/projects/{}/api_keys", setup.project),
+    );
+    let second = setup.revoke(&[]);
+    expect_revocation(&second, &leak, "not_ours", "fits");
+    let lists_after = setup.requests(
+        "GET",
+        &format!("/v1/organization/projects/{}/api_keys", setup.project),
+    );
+    assert!(
+        lists_after > lists_before,
+        "the rerun planned from the organization"
+    );
+    assert_eq!(setup.org.deleted_keys().len(), 1);
+    assert!(setup.org.key_is_live(&leak));
+}
+
+#[test]
+fn rotation_delivers_only_to_a_repository_the_operator_named() {
+    let setup = Setup::new();
+    let (key, _) = setup.leak_user_key(".env");
+    setup.config(
+        "[rotation]\nenabled = true\n\n[[hooks]]\ntype = \"github-actions-secret\"\n\
+         secret_name = \"OPENAI_API_KEY\"\n",
+    );
+    let run = setup.run(&strs(&setup.revoke_args()));
+    run.expect_code(2);
+    assert!(run.stderr.contains("repository"), "{run}");
+    assert!(
+        setup.org.requests().is_empty(),
+        "nothing was asked or changed"
+    );
+    assert!(setup.org.key_is_live(&key));
+}
+
+#[test]
+fn one_run_at_a_time_acts_on_a_ledger() {
+    let setup = Setup::new();
+    let (key, id) = setup.leak_user_key(".env");
+    // Run A holds its DELETE's answer back for a while; the DELETE takes effect at once.
+    setup.org.delay(
+        "DELETE",
+        "/v1/organization/projects/",
+        Duration::from_millis(1500),
+    );
+    let mut first = Killable::spawn(&mut setup.command(&strs(&setup.revoke_args())));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while setup.org.deleted_keys().is_empty() {
+        assert!(Instant::now() < deadline, "run A never deleted the key");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Run B stops at once: the ledger is A's.
+    let refused = setup.revoke(&[]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("in use by another ferret run"),
+        "{refused}"
+    );
+    // Run C waits for A, then finds the key dead and recorded.
+    let waited = setup.revoke(&["--wait-for-ledger"]);
+    assert!(first.exited(), "C waited for A to finish");
+    waited.expect_code(1);
+    assert!(waited.stderr.contains("waiting"), "{waited}");
+    assert_eq!(
+        revocation_of(&waited, &key)["status"],
+        "revoked",
+        "{waited}"
+    );
+    assert_eq!(setup.org.deleted_keys(), vec![id]);
+    assert_eq!(setup.requests("DELETE", "/"), 1, "one delete in all");
+    first.kill();
+}
+
+#[test]
+fn sharded_sweeps_do_not_revoke_in_the_shards() {
+    let setup = Setup::new();
+    let run = setup.run(&[
+        "github", "--org", "acme", "--shard", "1/2", "--verify", "--revoke", "--yes",
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("ferret revoke --input"), "{run}");
+    assert!(setup.org.requests().is_empty());
+}
+
+#[test]
+fn a_forged_ledger_step_is_evidence_checked_never_an_order() {
+    let setup = Setup::new();
+    let innocent = Shape::Project74.key();
+    let innocent_id = setup
+        .org
+        .add_user_key(&setup.project, &innocent, 1_700_000_000);
+    let (live, live_id) = setup.leak_user_key("a/.env");
+    // Never issued: verification says invalid.
+    let never_issued = Shape::Project74.key();
+    setup.leak("b/.env", &never_issued);
+    // A first run (nothing to forge into yet) creates the ledger; then the rows are planted.
+    let first = setup.revoke(&[]);
+    assert_eq!(revocation_of(&first, &live)["status"], "revoked", "{first}");
+    let (other, other_id) = setup.leak_user_key("c/.env");
+    {
+        let ledger = setup.ledger();
+        for (key, target) in [(&never_issued, &innocent_id), (&other, &innocent_id)] {
+            ledger
+                .execute(
+                    "INSERT INTO steps (fingerprint, action, project, key_id, started_at)
+                     VALUES (?1, 'delete_key', ?2, ?3, 0)",
+                    rusqlite::params![fingerprint(key), setup.project, target],
+                )
+                .expect("forged row");
+        }
+    }
+    let run = setup.revoke(&[]);
+    assert!(
+        setup.org.key_is_live(&innocent),
+        "the planted target lives; {run}"
+    );
+    assert!(!setup.org.deleted_keys().contains(&innocent_id));
+    assert!(revocation_of(&run, &never_issued).is_null(), "{run}");
+    // The live leak behind the second forged row is still revoked, on its own key.
+    assert_eq!(
+        revocation_of(&run, &other)["key_id"],
+        other_id.as_str(),
+        "{run}"
+    );
+    assert_eq!(revocation_of(&run, &other)["status"], "revoked", "{run}");
+    let mut deleted = setup.org.deleted_keys();
+    deleted.sort();
+    let mut expected = vec![live_id, other_id];
+    expected.sort();
+    assert_eq!(deleted, expected);
+    let abandoned = setup.query("SELECT detail FROM steps WHERE result = 'abandoned'");
+    assert_eq!(abandoned.len(), 2, "{abandoned:?}");
+    assert!(
+        abandoned.iter().any(|d| d[0].contains("not live")),
+        "{abandoned:?}"
+    );
+    assert!(
+        abandoned.iter().any(|d| d[0].contains("points elsewhere")),
+        "{abandoned:?}"
+    );
+}
+
+#[test]
+fn state_that_others_can_write_or_link_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new();
+    let (key, _) = setup.leak_user_key(".env");
+    // A ledger that is a symbolic link to somewhere else.
+    let elsewhere = setup.private.path().join("elsewhere");
+    std::fs::write(&elsewhere, "precious").unwrap();
+    std::fs::create_dir_all(setup.ledger_path().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, setup.ledger_path()).unwrap();
+    let linked = setup.run(&strs(&setup.revoke_args()));
+    linked.expect_code(2);
+    assert!(linked.stderr.contains("symbolic link"), "{linked}");
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious");
+    assert_eq!(setup.requests("DELETE", "/"), 0);
+
+    // A verification cache in a directory anyone can write: not read, a warning, and the gate
+    // decides on a fresh answer.
+    let shared = setup.private.path().join("shared-cache");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = setup.run(&[
+        "dir",
+        ".",
+        "--verify",
+        "--fail-on",
+        "live",
+        "--verify-cache",
+        shared.join("verify.sqlite").to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("writable by other users"), "{run}");
+    assert_eq!(setup.requests("GET", "/v1/models"), 1);
+    assert!(setup.org.key_is_live(&key));
+}
+
+#[test]
+fn a_records_rule_is_checked_against_its_secret() {
+    let mut setup = Setup::new();
+    let (key, _) = setup.leak_user_key(".env");
+    let report = setup.private.path().join("report.jsonl");
+    let scan = setup.run(&["dir", ".", "--format", "jsonl", "--show-secrets"]);
+    scan.expect_code(1);
+    let forged = scan
+        .stdout
+        .replace("\"openai-project-key\"", "\"anthropic-api-key\"");
+    assert!(forged.contains("anthropic-api-key"), "{scan}");
+    std::fs::write(&report, forged).unwrap();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let anthropic = support::Acceptor::start("127.0.0.1", move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    });
+    setup.env.push((
+        "FERRET_ANTHROPIC_API_BASE".to_string(),
+        format!("http://{}", anthropic.address()),
+    ));
+    for command in ["verify", "revoke"] {
+        let mut args = vec![command, "--input", report.to_str().unwrap(), "--yes"];
+        if command == "verify" {
+            args.pop();
+        }
+        let run = setup.run(&args);
+        run.expect_code(2);
+        assert!(run.stderr.contains("anthropic-api-key"), "{run}");
+        assert!(run.stderr.contains("does not match"), "{run}");
+        run.expect_key_hidden(&key);
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the key never went to Anthropic"
+    );
+    assert!(setup.org.requests().is_empty());
+}

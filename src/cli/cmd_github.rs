@@ -14,6 +14,14 @@ use crate::report::{Format, write_report};
 use crate::sweep::{SweepOptions, Sweeper, Targets};
 
 pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
+    if args.shard.is_some() && args.scan.revoke.revoke {
+        // Shards on separate machines with separate ledgers would act on one key twice.
+        anyhow::bail!(
+            "--revoke does not run in a shard: verify in the shards (--verify, a JSONL report \
+             with --show-secrets), merge their reports, and revoke once with `ferret revoke \
+             --input merged.jsonl` (see examples/sweep-sharded.yml)"
+        );
+    }
     let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
     let cache = args
         .cache
@@ -44,6 +52,9 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         archives: setup.archives.clone(),
         max_object_size: args.scan.max_object_size.0,
         include_alerts: args.include_alerts,
+        git_base: std::env::var("FERRET_GITHUB_GIT_BASE")
+            .ok()
+            .filter(|b| !b.is_empty()),
     };
     let sweeper = Sweeper::new().map_err(anyhow::Error::msg)?;
     let spinner = scan_setup::spinner(&args.scan, "{spinner} sweeping repositories ({elapsed})");

@@ -40,7 +40,15 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         });
     let (merged, holds_secrets) = match (all_sarif, format) {
         (true, Format::Sarif) => {
-            let log = merge_sarif(&documents)?;
+            let mut log = merge_sarif(&documents)?;
+            if !args.show_secrets
+                && let Some(results) = log["runs"][0]["results"].as_array_mut()
+            {
+                for result in results {
+                    let secret = result["properties"]["secret"].clone();
+                    redact(result, &secret);
+                }
+            }
             let results = log["runs"][0]["results"].as_array().into_iter().flatten();
             let holds_secrets = results
                 .map(|r| &r["properties"]["secret"])
@@ -50,7 +58,13 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
             (text, holds_secrets)
         }
         (false, Format::Jsonl | Format::Json) => {
-            let records = merge_records(&documents)?;
+            let mut records = merge_records(&documents)?;
+            if !args.show_secrets {
+                for record in &mut records {
+                    let secret = record["secret"].clone();
+                    redact(record, &secret);
+                }
+            }
             let holds_secrets = records.iter().any(|r| is_full_secret(&r["secret"]));
             let mut text = if format == Format::Json {
                 serde_json::to_string_pretty(&records)?
@@ -71,6 +85,29 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(merged.as_bytes())?,
     }
     Ok(0)
+}
+
+/// Replaces a full `secret` (of an input written with `--show-secrets`) by its redacted form
+/// wherever it appears in `value` (a SARIF message quotes it too).
+fn redact(value: &mut Value, secret: &Value) {
+    let Some(secret) = secret.as_str().filter(|_| is_full_secret(secret)) else {
+        return;
+    };
+    let redacted = crate::secret::Secret::new(secret).redacted();
+    replace_in_strings(value, secret, &redacted);
+}
+
+fn replace_in_strings(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::String(text) if text.contains(from) => *text = text.replace(from, to),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| replace_in_strings(v, from, to)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| replace_in_strings(v, from, to)),
+        _ => {}
+    }
 }
 
 /// Whether a report's `secret` is a full one (written with `--show-secrets`): redacted ones

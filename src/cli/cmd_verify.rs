@@ -57,6 +57,14 @@ fn run(input: &Path, scan: &ScanArgs) -> anyhow::Result<u8> {
                 record.rule
             );
         };
+        if !setup.matcher.confirms(rule, record.secret.as_bytes()) {
+            bail!(
+                "{}:{line}: its secret does not match rule `{}`: refusing to send it to that \
+                 rule's provider (was the report edited?)",
+                input.display(),
+                record.rule
+            );
+        }
         let commit = record.commit.map(|id| CommitInfo {
             id,
             author: record.author.unwrap_or_default(),

@@ -269,6 +269,10 @@ pub struct MergeArgs {
     /// --output's extension].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Keep the full secrets of inputs written with --show-secrets (e.g. for `ferret revoke
+    /// --input`); without it the merged report is redacted like every other.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Args)]

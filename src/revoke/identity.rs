@@ -66,11 +66,7 @@ pub trait Listed {
 }
 
 /// Checks the organizations, then finds the one key of `keys` that `secret` is.
-pub fn identify<T: Listed + Clone>(
-    keys: &[T],
-    secret: &str,
-    evidence: Evidence,
-) -> Identity<T> {
+pub fn identify<T: Listed + Clone>(keys: &[T], secret: &str, evidence: Evidence) -> Identity<T> {
     if let Err(refusal) = same_organization(evidence) {
         return refusal;
     }

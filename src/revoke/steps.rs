@@ -283,7 +283,7 @@ impl Revoker {
                     )?;
                     return Ok(result);
                 }
-                Planned::Act(plan) => format!("the evidence now says: {}", plan.describe()),
+                Planned::Act(plan) => format!("the evidence points elsewhere: {}", plan.describe()),
                 Planned::Settled(revocation) => format!(
                     "the evidence does not prove it is the leak ({}: {})",
                     revocation.status_name(),

@@ -3,11 +3,18 @@
 //! a git host offers.
 //!
 //! A token reaches git only through the environment of the git process (an
-//! `http.extraHeader` given with `GIT_CONFIG_COUNT`), and only when the clone URL is on the
-//! API's host and over HTTPS (or plain HTTP to loopback): it is never written into a mirror's
-//! config, never on a command line, never printed (git's messages are searched for it before
-//! they are shown). A git given the token follows no redirect: one that does sends the clone's
-//! later requests, extra headers and all, to wherever the redirect led.
+//! `http.extraHeader` given with `GIT_CONFIG_COUNT`), and only when the clone URL is at the git
+//! host that goes with the API (its exact scheme, host and port) over HTTPS (or plain HTTP to
+//! loopback): it is never written into a mirror's config, never on a command line, never
+//! printed (git's messages are searched for it before they are shown). A git given the token
+//! follows no redirect: one that does sends the clone's later requests, extra headers and all,
+//! to wherever the redirect led.
+//!
+//! A mirror on disk is not trusted either: it may come from a shared cache. git runs on it with
+//! hooks off (`core.hooksPath=/dev/null`), no credential helper, the https protocol only (plus
+//! http to loopback), `--` before every URL, and the mirror's own config rewritten before each
+//! fetch (only its format version and extensions are kept), so nothing planted in a mirror runs
+//! or changes where git connects.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,21 +31,51 @@ pub struct MirrorError {
 
 pub struct Mirrors {
     dir: PathBuf,
-    /// The token and the API host it belongs to.
-    token: Option<(String, String)>,
+    /// The token, and the git origin (scheme, host, port) it may be sent to.
+    token: Option<(String, Origin)>,
+}
+
+/// Where a URL points: scheme, host and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    fn of(url: &str) -> Option<Origin> {
+        let url = url::Url::parse(url).ok()?;
+        Some(Origin {
+            scheme: url.scheme().to_string(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        })
+    }
+}
+
+/// The git host that goes with a GitHub API base: `https://github.com` for
+/// `https://api.github.com`, the API's own scheme, host and port otherwise (GitHub Enterprise
+/// Server serves both), unless the operator names it (`FERRET_GITHUB_GIT_BASE`).
+pub fn git_base_for(api_base: &str) -> String {
+    match Origin::of(api_base) {
+        Some(origin) if origin.host == "api.github.com" => "https://github.com".to_string(),
+        Some(Origin { scheme, host, port }) => match port {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        },
+        None => api_base.to_string(),
+    }
 }
 
 impl Mirrors {
-    /// Mirrors under `dir`; `token` is sent only to clone URLs on `api_base`'s host (or, for
-    /// `api.HOST`, on `HOST`).
-    pub fn new(dir: PathBuf, token: Option<&str>, api_base: &str) -> Self {
-        let api_host = url::Url::parse(api_base)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+    /// Mirrors under `dir`; `token` is sent only to clone URLs at `git_base` (see
+    /// [`git_base_for`]).
+    pub fn new(dir: PathBuf, token: Option<&str>, git_base: &str) -> Self {
+        let origin = Origin::of(git_base);
         Mirrors {
             dir,
-            token: token.map(|t| (t.to_string(), api_host)),
+            token: token.zip(origin).map(|(t, o)| (t.to_string(), o)),
         }
     }
 
@@ -77,12 +114,7 @@ impl Mirrors {
             return Ok(path);
         }
         // The URL may have changed (a renamed repository); it holds no credentials.
-        let fetched = self
-            .git(
-                &path,
-                &["remote", "set-url", "origin", clone_url],
-                clone_url,
-            )
+        let fetched = reset_config(&path, clone_url)
             .and_then(|()| self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url));
         let Err(reason) = fetched else {
             return Ok(path);
@@ -111,7 +143,7 @@ impl Mirrors {
         let target = partial.to_string_lossy().into_owned();
         let cloned = self.git(
             parent,
-            &["clone", "--mirror", "--quiet", clone_url, &target],
+            &["clone", "--mirror", "--quiet", "--", clone_url, &target],
             clone_url,
         );
         if let Err(reason) = cloned {
@@ -133,6 +165,7 @@ impl Mirrors {
         let mut command = Command::new("git");
         command
             .current_dir(dir)
+            .args(hardening(url))
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env_remove("GIT_ASKPASS")
@@ -146,7 +179,7 @@ impl Mirrors {
         let token = self
             .token
             .as_ref()
-            .filter(|(_, host)| gets_token(url, host));
+            .filter(|(_, origin)| gets_token(url, origin));
         if let Some((token, _)) = token {
             let credentials = BASE64.encode(format!("x-access-token:{token}"));
             command
@@ -180,22 +213,74 @@ impl Mirrors {
     }
 }
 
-/// Whether git may be given the token for `url`: on the API's host, over HTTPS (or plain HTTP
-/// to a loopback address, as the API's own base may be).
-fn gets_token(url: &str, api_host: &str) -> bool {
-    same_host(url, api_host) && crate::verify::checked_api_base(url).is_ok()
+/// Whether git may be given the token for `url`: at the git origin exactly, over HTTPS (or
+/// plain HTTP to a loopback address).
+fn gets_token(url: &str, git_origin: &Origin) -> bool {
+    Origin::of(url).as_ref() == Some(git_origin) && crate::verify::checked_api_base(url).is_ok()
 }
 
-/// Whether `url` is on the API's host: the same host, or `HOST` for the API `api.HOST`.
-fn same_host(url: &str, api_host: &str) -> bool {
-    let Some(host) = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-    else {
-        return false;
-    };
-    let api_host = api_host.to_ascii_lowercase();
-    host == api_host || api_host.strip_prefix("api.") == Some(host.as_str())
+/// Settings given to every git run on a mirror, ahead of the mirror's own: no hook runs, no
+/// credential helper is asked, and only https (or http to loopback, for `url`) is spoken.
+fn hardening(url: &str) -> Vec<&'static str> {
+    let mut settings = vec![
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "credential.helper=",
+        "-c",
+        "core.askPass=",
+        "-c",
+        "protocol.allow=never",
+        "-c",
+        "protocol.https.allow=always",
+        "-c",
+        "http.sslVerify=true",
+    ];
+    let plain_loopback = url.starts_with("http://") && crate::verify::checked_api_base(url).is_ok();
+    if plain_loopback {
+        settings.extend(["-c", "protocol.http.allow=always"]);
+    }
+    settings
+}
+
+/// Writes a mirror's config anew: what ferret's clone wrote (bare, the origin and its mirror
+/// refspec), keeping only the repository's format version and extensions (an object format)
+/// from what is there. Anything else a shared cache may have planted (a credential helper, a
+/// proxy, `http.sslVerify`, hooks, alternates) is dropped.
+fn reset_config(mirror: &Path, clone_url: &str) -> Result<(), String> {
+    let config = mirror.join("config");
+    let kept = Command::new("git")
+        .args(["config", "--file"])
+        .arg(&config)
+        .args([
+            "--get-regexp",
+            r"^(core\.repositoryformatversion|extensions\..*)$",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let mut text = String::from("[core]\n\tbare = true\n");
+    text.push_str("[remote \"origin\"]\n\tfetch = +refs/*:refs/*\n\tmirror = true\n");
+    std::fs::write(&config, text)
+        .map_err(|e| format!("cannot rewrite the mirror's config: {e}"))?;
+    let mut settings: Vec<(String, String)> = String::from_utf8_lossy(&kept.stdout)
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    settings.push(("remote.origin.url".to_string(), clone_url.to_string()));
+    for (key, value) in settings {
+        let status = Command::new("git")
+            .args(["config", "--file"])
+            .arg(&config)
+            .args(["--", &key, &value])
+            .status()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if !status.success() {
+            return Err(format!("cannot rewrite the mirror's config ({key})"));
+        }
+    }
+    let _ = std::fs::remove_file(mirror.join("objects/info/alternates"));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -203,46 +288,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_token_goes_only_to_the_apis_host() {
-        assert!(same_host(
-            "https://github.com/acme/api.git",
-            "api.github.com"
-        ));
-        assert!(same_host(
+    fn the_token_goes_only_to_the_git_origin_exactly() {
+        let github = Origin::of(&git_base_for("https://api.github.com")).unwrap();
+        assert!(gets_token("https://github.com/acme/api.git", &github));
+        assert!(!gets_token("https://github.com:8443/acme/api.git", &github));
+        assert!(!gets_token("https://evil.example/acme/api.git", &github));
+        assert!(!gets_token("http://github.com/acme/api.git", &github));
+        assert!(!gets_token("git://github.com/acme/api.git", &github));
+        assert!(!gets_token("file:///tmp/acme/api.git", &github));
+        let enterprise = Origin::of(&git_base_for("https://ghe.acme.internal/api/v3")).unwrap();
+        assert!(gets_token(
             "https://ghe.acme.internal/acme/api.git",
-            "ghe.acme.internal"
+            &enterprise
         ));
-        assert!(same_host("http://127.0.0.1:9418/acme/api.git", "127.0.0.1"));
-        assert!(!same_host(
-            "https://evil.example/acme/api.git",
-            "api.github.com"
-        ));
-        assert!(!same_host("file:///tmp/acme/api.git", "api.github.com"));
-    }
-
-    #[test]
-    fn the_token_never_goes_over_plain_http_off_loopback() {
-        assert!(gets_token(
-            "https://github.com/acme/api.git",
-            "api.github.com"
-        ));
-        assert!(gets_token(
-            "http://127.0.0.1:9418/acme/api.git",
-            "127.0.0.1"
-        ));
-        assert!(!gets_token(
-            "http://github.com/acme/api.git",
-            "api.github.com"
-        ));
-        assert!(!gets_token(
-            "git://github.com/acme/api.git",
-            "api.github.com"
-        ));
+        let loopback = Origin::of("http://127.0.0.1:9418").unwrap();
+        assert!(gets_token("http://127.0.0.1:9418/acme/api.git", &loopback));
+        assert!(!gets_token("http://127.0.0.1:9419/acme/api.git", &loopback));
     }
 
     #[test]
     fn mirror_paths_stay_in_the_cache() {
-        let mirrors = Mirrors::new(PathBuf::from("/cache"), None, "https://api.github.com");
+        let mirrors = Mirrors::new(PathBuf::from("/cache"), None, "https://github.com");
         assert_eq!(
             mirrors.path_of("acme/api"),
             PathBuf::from("/cache/acme/api.git")

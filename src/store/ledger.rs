@@ -283,7 +283,12 @@ impl Ledger {
     }
 
     /// Changes how a finished step is judged (`unconfirmed`), with why.
-    pub fn set_result(&self, step: i64, result: StepResult, detail: &str) -> Result<(), StoreError> {
+    pub fn set_result(
+        &self,
+        step: i64,
+        result: StepResult,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         self.db
             .connection
             .execute(
@@ -404,8 +409,7 @@ fn lock(path: &Path, wait: bool, on_wait: &dyn Fn(String)) -> Result<std::fs::Fi
         "the ledger {} is in use by another ferret run: waiting for it to finish",
         path.display()
     ));
-    file.lock()
-        .map_err(|e| fail(format!("cannot lock: {e}")))?;
+    file.lock().map_err(|e| fail(format!("cannot lock: {e}")))?;
     Ok(file)
 }
 

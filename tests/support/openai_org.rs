@@ -121,8 +121,16 @@ struct Org {
     deleted_admin_keys: Vec<String>,
     /// Full values of the keys minted by `POST …/service_accounts`.
     minted: Vec<String>,
-    /// Live keys of another organization: `/v1/models` accepts them, no list shows them.
-    foreign_keys: Vec<String>,
+    /// Live keys of other organizations: `/v1/models` accepts them (naming their organization
+    /// and project), no list shows them.
+    foreign_keys: Vec<ForeignKey>,
+}
+
+/// A live key of another organization.
+struct ForeignKey {
+    value: String,
+    organization: String,
+    project: String,
 }
 
 struct User {
@@ -150,6 +158,8 @@ struct ProjectKey {
     service_account: Option<String>,
     /// `owner_project_access`: whether the owner still has access to the project.
     owner_active: bool,
+    /// Left out of every list (as if listings were incomplete), still live.
+    hidden: bool,
     /// `None` while the key is live; once deleted, the `/v1/models` successes it has left.
     deleted: Option<usize>,
 }
@@ -368,6 +378,7 @@ impl Org {
             last_used_at: None,
             service_account,
             owner_active: true,
+            hidden: false,
             deleted: None,
         });
         id
@@ -391,7 +402,10 @@ impl Org {
                 Ok(admin) => {
                     let (status, template) = self.organization(request, route, admin);
                     let name = self.name.clone();
-                    (status, template.insert_header("openai-organization", name.as_str()))
+                    (
+                        status,
+                        template.insert_header("openai-organization", name.as_str()),
+                    )
                 }
                 Err(refusal) => *refusal,
             },
@@ -405,9 +419,10 @@ impl Org {
         if self.admin_keys.iter().any(|a| a.value == key && !a.deleted) {
             return invalid_request(403, &missing_scope("api.model.read"));
         }
-        if self.foreign_keys.iter().any(|k| k == key) {
+        if let Some(foreign) = self.foreign_keys.iter().find(|k| k.value == key) {
             let template = json_response(200, json!({"object": "list", "data": []}))
-                .insert_header("openai-organization", "another-org")
+                .insert_header("openai-organization", foreign.organization.as_str())
+                .insert_header("openai-project", foreign.project.as_str())
                 .insert_header("openai-version", "2020-10-01");
             return (200, rate_limit_headers(template, "9999", "6ms"));
         }
@@ -599,7 +614,8 @@ impl Org {
             .keys
             .iter()
             .map(|k| {
-                let listed = k.project_id == project_id && k.deleted.is_none() && shown(k);
+                let listed =
+                    k.project_id == project_id && k.deleted.is_none() && !k.hidden && shown(k);
                 (k.id.clone(), listed.then(|| self.key_json(k)))
             })
             .collect();
@@ -1020,7 +1036,28 @@ impl OpenAiOrg {
 
     /// A live key of another organization: it verifies, and no list of this one shows it.
     pub fn add_foreign_key(&self, value: &str) {
-        self.org().foreign_keys.push(value.to_string());
+        self.add_key_of_organization(value, "another-org", "proj_theirs");
+    }
+
+    /// A live key of the organization named `organization` (its `openai-organization`), in
+    /// its project `project`: verification names both, no list of this organization shows it.
+    pub fn add_key_of_organization(&self, value: &str, organization: &str, project: &str) {
+        self.org().foreign_keys.push(ForeignKey {
+            value: value.to_string(),
+            organization: organization.to_string(),
+            project: project.to_string(),
+        });
+    }
+
+    /// Leaves a key out of every list, as an incomplete listing would; it keeps working.
+    pub fn hide_from_lists(&self, key_id: &str) {
+        let mut org = self.org();
+        let key = org
+            .keys
+            .iter_mut()
+            .find(|k| k.id == key_id)
+            .unwrap_or_else(|| panic!("no key {key_id} in the mock organization"));
+        key.hidden = true;
     }
 
     /// A key deleted from now on keeps working on `/v1/models` for this many further requests.
