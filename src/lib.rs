@@ -1,33 +1,53 @@
-//! ferret: finds leaked OpenAI API keys in files, streams and git history, and reports them.
+//! ferret: finds leaked AI-provider API keys (OpenAI first) in files, streams and git history,
+//! tells which are live, reports them, and revokes and rotates the live ones.
 //!
-//! The pipeline, one module per stage:
-//! [`sources`] turn input into bytes with provenance and feed the [`matcher`], which applies
-//! the [`rules`]; matches become [`finding`]s (one per secret, many locations), [`suppress`]
-//! drops what the operator accepted (configured by [`config`]), [`verify`] asks providers
-//! whether keys are live, [`revoke`] revokes and rotates the live ones (recording every step
-//! in the [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes
-//! text, JSON, JSONL, SARIF or GitHub annotations. [`sweep`] runs all of it over every
-//! repository of a GitHub organization (through [`github`]). [`cli`] is the command line on
-//! top, with [`ci`] (what a CI event asks to scan) and [`git_hook`] (the plain git pre-commit
-//! hook) for the places where ferret runs every day. Secrets travel as [`secret::Secret`],
-//! which redacts itself everywhere it is printed.
+//! The pipeline, one module per stage, in one direction:
+//!
+//! ```text
+//! sources ─► matcher ─► findings ─► suppress ─► verify ─► revoke + hooks ─► report ─► exit code
+//! (dir, git, stdin, log, github)    (allowlist,  (live?)   (ledger: store)
+//!                                    baseline)
+//! ```
+//!
+//! [`sources`] turn input into bytes with provenance and feed the [`matcher`], which applies the
+//! [`rules`]; matches become [`finding`]s (one per secret, many locations), [`suppress`] drops
+//! what the operator accepted (configured by [`config`]), [`verify`] asks providers whether
+//! keys are live, [`revoke`] revokes and rotates the live ones (recording every step in the
+//! [`store`]'s ledger) while [`hooks`] tell whoever needs to know, and [`report`] writes and
+//! reads text, JSON, JSONL, SARIF or GitHub annotations. [`pipeline`] runs those stages for
+//! every command. The drivers run the pipeline from somewhere: [`sweep`] over every repository
+//! of a GitHub organization (through [`github`]), [`ci`] for what a CI event asks to scan,
+//! [`git_hook`] for the plain git pre-commit hook, and [`cli`] for the command line.
+//!
+//! Modules are listed in layer order: each imports only modules listed before it
+//! (`.ci/module-graph` checks this). Secrets travel as [`secret::Secret`], which redacts itself
+//! everywhere it is printed.
 
-pub mod ci;
-pub mod cli;
+// ── leaves: data and plumbing ──
 pub mod config;
-pub mod decode;
 pub mod finding;
 pub mod fs;
-pub mod git_hook;
 pub mod github;
-pub mod hooks;
-pub mod matcher;
-pub mod report;
-pub mod revoke;
+pub mod http;
+pub mod provider;
 pub mod rules;
 pub mod secret;
+pub mod units;
+// ── 1. find, and the report formats (later stages read and write records) ──
+pub mod matcher;
+pub mod report;
 pub mod sources;
-pub mod store;
+// ── 2. decide ──
 pub mod suppress;
-pub mod sweep;
 pub mod verify;
+// ── 3. act ──
+pub mod hooks;
+pub mod revoke;
+pub mod store;
+// ── the pipeline, once ──
+pub mod pipeline;
+// ── drivers: run the pipeline from somewhere ──
+pub mod ci;
+pub mod cli;
+pub mod git_hook;
+pub mod sweep;

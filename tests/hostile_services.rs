@@ -518,8 +518,8 @@ fn git_follows_no_redirect_with_the_token_and_the_sweep_records_the_failure() {
     work.git(&["commit", "-q", "-m", "first"]);
     work.git(&["push", "-q", bare.to_str().expect("UTF-8 path"), "main"]);
 
-    // The clone URL is on the API's host, so git is given the token; it answers with a
-    // redirect to the other host.
+    // The clone URL is at the git host that goes with the API, so git is given the token; it
+    // answers with a redirect to the other host.
     let redirector = HostileServer::start(
         "127.0.0.1",
         Misbehaviour::Redirect(301, elsewhere.base_url()),
@@ -534,6 +534,8 @@ fn git_follows_no_redirect_with_the_token_and_the_sweep_records_the_failure() {
     scene.secrets.push(key.clone());
     scene.set("GITHUB_TOKEN", GITHUB_TOKEN);
     scene.set("FERRET_GITHUB_API_BASE", github.uri());
+    // The git host that goes with the API: the token may be sent there (and only there).
+    scene.set("FERRET_GITHUB_GIT_BASE", redirector.uri());
     let state = scene.private.path().join("sweep.sqlite");
     let run = scene.run(&[
         "github",

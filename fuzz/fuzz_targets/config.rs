@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ferret::config::Config;
 use ferret::suppress::Suppressions;
-use ferret::verify::Provider;
+use ferret::provider::Provider;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use ferret::decode::{Transform, encoded_forms};
+use ferret::matcher::decode::{Transform, encoded_forms};
 use ferret_fuzz::{MATCHER, PLAIN_MATCHER, escape, expand_keys};
 use libfuzzer_sys::fuzz_target;
 
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             Transform::Utf16Be,
         ),
     };
-    if encoded.len() > ferret::decode::MAX_ENCODED_RUN / 2 {
+    if encoded.len() > ferret::matcher::decode::MAX_ENCODED_RUN / 2 {
         return;
     }
     let found: Vec<Vec<u8>> = MATCHER

@@ -5,7 +5,8 @@
 #![no_main]
 
 use ferret::matcher::{ChunkScanner, Matcher};
-use ferret::rules::{RuleSet, check_examples};
+use ferret::matcher::examples::check_examples;
+use ferret::rules::RuleSet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

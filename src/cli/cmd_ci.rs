@@ -98,7 +98,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
             write_step_summary(&findings, &scanned, &options, out)
         })?;
     }
-    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+    Ok(scan_setup::exit_code(&setup))
 }
 
 /// The decision for the event in `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`.

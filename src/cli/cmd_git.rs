@@ -23,7 +23,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
-    let code = scan_setup::exit_code(&findings, setup.fail_on);
+    let code = scan_setup::exit_code(&setup);
     // A pre-commit hook's report ends with what to do about the blocked commit.
     if args.staged && code == EXIT_FINDINGS && setup.format == Format::Text {
         write_blocked_commit_hint(&setup.options, &mut setup.output)?;

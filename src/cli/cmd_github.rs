@@ -26,11 +26,11 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     let cache = args
         .cache
         .clone()
-        .or_else(|| crate::store::cache_dir().map(|d| d.join("mirrors")))
+        .or_else(|| crate::fs::cache_dir().map(|d| d.join("mirrors")))
         .context("no place for the mirrors: pass --cache DIR")?;
     let state = match &args.state {
         Some(path) => Some(path.clone()),
-        None => crate::store::state_dir().map(|d| d.join("sweep.sqlite")),
+        None => crate::fs::state_dir().map(|d| d.join("sweep.sqlite")),
     };
     if args.since_last && state.is_none() {
         anyhow::bail!("--since-last needs the sweep state: pass --state FILE");
@@ -122,7 +122,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     if !outcome.failures.is_empty() {
         return Ok(EXIT_ERROR);
     }
-    Ok(scan_setup::exit_code(&findings, setup.fail_on))
+    Ok(scan_setup::exit_code(&setup))
 }
 
 /// The findings with locations in `repository`, with only those locations.

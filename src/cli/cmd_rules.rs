@@ -4,7 +4,8 @@ use std::io::Write;
 
 use super::{EXIT_FINDINGS, RulesAction, RulesArgs};
 use crate::matcher::Matcher;
-use crate::rules::{RuleSet, check_examples};
+use crate::matcher::examples::check_examples;
+use crate::rules::RuleSet;
 
 pub fn run(args: RulesArgs) -> anyhow::Result<u8> {
     match args.action {
@@ -25,7 +26,7 @@ pub fn run(args: RulesArgs) -> anyhow::Result<u8> {
                     "{:<30} {:<9} {:<13} {}",
                     rule.id,
                     rule.severity,
-                    rule.verifier.as_deref().unwrap_or("-"),
+                    rule.verifier.map_or("-", |v| v.name()),
                     rule.name
                 )?;
             }

@@ -3,7 +3,7 @@
 use std::io;
 
 use super::{LogArgs, ScanArgs, StdinArgs, scan_setup};
-use crate::finding::{Finding, Match};
+use crate::finding::Match;
 use crate::report::StreamingReport;
 use crate::sources::stream::{scan_logs, scan_stream};
 
@@ -38,21 +38,17 @@ fn run_streaming(
     setup.output.publish()?;
     let rules = setup.matcher.rules();
     let mut report = StreamingReport::new(setup.format, setup.options, &mut setup.output);
-    let mut reported: Vec<Finding> = Vec::new();
-    let suppressions = &setup.suppressions;
-    let key_actions = &mut setup.key_actions;
+    let pipeline = &mut setup.pipeline;
     scan(&setup.matcher, &mut |m: Match| {
-        let mut finding = Finding::new(&rules[m.rule], m.secret, vec![m.location]);
-        if suppressions.suppresses_secret(&finding)
-            || suppressions.suppresses_path(&finding.locations[0].path)
-        {
-            return Ok(());
+        if let Some(finding) = pipeline.process_one(rules, m) {
+            report.push(finding)?;
         }
-        key_actions.apply(std::slice::from_mut(&mut finding), rules);
-        report.push(finding.clone())?;
-        reported.push(finding);
         Ok(())
     })?;
     report.finish(rules)?;
-    Ok(scan_setup::exit_code(&reported, setup.fail_on))
+    Ok(if setup.pipeline.failing() {
+        super::EXIT_FINDINGS
+    } else {
+        0
+    })
 }

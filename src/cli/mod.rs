@@ -19,8 +19,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{ByteSize, Duration};
 use crate::report::Format;
+use crate::units::{ByteSize, Duration};
 
 #[derive(Debug, Parser)]
 #[command(

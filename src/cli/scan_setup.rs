@@ -12,52 +12,25 @@ use super::{EXIT_FINDINGS, FailOn, RevokeArgs, ScanArgs, VerifyArgs, warn};
 use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
+use crate::pipeline::{Gate, Pipeline};
+use crate::provider::{ApiBases, Provider};
 use crate::report::{Format, ReportOptions, write_report};
 use crate::revoke::{Remediation, RevokeOptions};
 use crate::rules::RuleSet;
 use crate::secret::Secret;
 use crate::sources::contents::ArchiveLimits;
 use crate::suppress::{IGNORE_FILE_NAME, Suppressions};
-use crate::verify::{self, ApiBases, Provider, Verifier, VerifyOptions};
+use crate::verify::{self, Verifier, VerifyOptions};
 
 pub struct ScanSetup {
     pub matcher: Matcher,
     /// How far archives are opened.
     pub archives: ArchiveLimits,
-    pub suppressions: Suppressions,
+    /// Suppression, verification, remediation and the gate.
+    pub pipeline: Pipeline,
     pub format: Format,
     pub options: ReportOptions,
     pub output: ReportOutput,
-    pub fail_on: FailOn,
-    pub key_actions: KeyActions,
-}
-
-/// What is done about each reported key: verification, then hooks and revocation.
-pub struct KeyActions {
-    /// Set with `--verify`.
-    pub verifier: Option<Verifier>,
-    /// Set with `--revoke` or when the operator's config has hooks.
-    pub remediation: Option<Remediation>,
-}
-
-impl KeyActions {
-    /// Verifies findings (with `--verify`), then runs hooks and revocation (when configured).
-    pub fn apply(&mut self, findings: &mut [Finding], rules: &[crate::rules::Rule]) {
-        if let Some(verifier) = &self.verifier {
-            verifier.verify_findings(findings, rules);
-        }
-        if let Some(remediation) = &mut self.remediation {
-            remediation.process(findings, rules, &|warning| warn(warning));
-            // A revoked key's cached "live" would be wrong for the rest of its time to live.
-            if let Some(verifier) = &self.verifier {
-                for finding in findings.iter() {
-                    if finding.revocation.as_ref().is_some_and(|r| r.is_done()) {
-                        verifier.forget(&finding.secret);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Loads everything a scan rooted at `root` needs.
@@ -103,24 +76,24 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         None => (ReportOutput::stdout(), io::stdout().is_terminal()),
     };
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
+    let gate = match args.fail_on {
+        FailOn::Any => Gate::Any,
+        FailOn::Live => Gate::Live,
+    };
+    let pipeline = Pipeline::new(suppressions, verifier, remediation, gate, Box::new(warn));
     Ok(ScanSetup {
         matcher: Matcher::new(rules).with_decode_depth(args.decode_depth),
         archives: ArchiveLimits {
             max_depth: args.archive_depth,
             ..ArchiveLimits::default()
         },
-        suppressions,
+        pipeline,
         format,
         options: ReportOptions {
             show_secrets: args.show_secrets,
             color,
         },
         output,
-        fail_on: args.fail_on,
-        key_actions: KeyActions {
-            verifier,
-            remediation,
-        },
     })
 }
 
@@ -254,17 +227,12 @@ pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Res
     let findings = process_matches(setup, matches);
     write_findings(setup, &findings)?;
     setup.output.publish()?;
-    Ok(exit_code(&findings, setup.fail_on))
+    Ok(exit_code(setup))
 }
 
-/// Groups matches into findings, drops the suppressed ones, verifies, revokes and runs hooks.
+/// Runs the pipeline on matches: findings, suppressed, verified, remediated.
 pub fn process_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> Vec<Finding> {
-    let mut findings = Finding::group(setup.matcher.rules(), matches);
-    setup.suppressions.apply(&mut findings);
-    setup
-        .key_actions
-        .apply(&mut findings, setup.matcher.rules());
-    findings
+    setup.pipeline.process(setup.matcher.rules(), matches)
 }
 
 /// Writes the report of `findings` to the setup's output (published by the caller once the
@@ -280,13 +248,13 @@ pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Re
     Ok(())
 }
 
-/// The exit code for what was reported.
-pub fn exit_code(findings: &[Finding], fail_on: FailOn) -> u8 {
-    let failing = match fail_on {
-        FailOn::Any => !findings.is_empty(),
-        FailOn::Live => findings.iter().any(|f| f.verification.is_live()),
-    };
-    if failing { EXIT_FINDINGS } else { 0 }
+/// The exit code for what the pipeline saw.
+pub fn exit_code(setup: &ScanSetup) -> u8 {
+    if setup.pipeline.failing() {
+        EXIT_FINDINGS
+    } else {
+        0
+    }
 }
 
 /// A spinner on stderr with the given indicatif template, hidden unless stderr is a terminal

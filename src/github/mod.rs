@@ -7,7 +7,7 @@
 //! Enterprise Server, tests), both set by the operator. Rate limits are waited out: the primary
 //! limit until its reset, the secondary one for its `retry-after`.
 //!
-//! octocrab runs on ferret's own HTTP client ([`crate::verify::http_client`]): no redirect is
+//! octocrab runs on ferret's own HTTP client ([`crate::http::client`]): no redirect is
 //! ever followed, every call has a time limit (`FERRET_GITHUB_TIMEOUT`, answer included), an
 //! answer larger than [`MAX_BODY_BYTES`] is not read, the token goes only to the API's own
 //! host (octocrab's auth layer, with the upload host set to the API's), and a `link` header
@@ -60,7 +60,7 @@ impl GitHub {
             .unwrap_or_else(|| DEFAULT_GITHUB_API_BASE.to_string());
         let timeout = match variable("FERRET_GITHUB_TIMEOUT") {
             Some(text) => text
-                .parse::<crate::config::Duration>()
+                .parse::<crate::units::Duration>()
                 .map(|d| d.0)
                 .map_err(|e| format!("FERRET_GITHUB_TIMEOUT: {e}")),
             None => Ok(DEFAULT_TIMEOUT),
@@ -88,7 +88,7 @@ impl GitHub {
             .client
             .get_or_init(|| async {
                 let token = self.token.as_deref().ok_or("GITHUB_TOKEN is not set")?;
-                crate::verify::checked_api_base(&self.base).map_err(|e| e.to_string())?;
+                crate::http::checked_api_base(&self.base).map_err(|e| e.to_string())?;
                 build_client(&self.base, token, self.timeout.clone()?)
             })
             .await;
@@ -184,7 +184,7 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
     let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| "GITHUB_TOKEN cannot be sent in an HTTP header".to_string())?;
     authorization.set_sensitive(true);
-    let http = crate::verify::http_client(timeout).map_err(|e| e.to_string())?;
+    let http = crate::http::client(timeout).map_err(|e| e.to_string())?;
     let limit_body = MapResponseBodyLayer::new(|body| Limited::new(body, MAX_BODY_BYTES));
     let client = OctocrabBuilder::new_empty()
         .with_service(ReqwestConnector::new(http))
@@ -210,8 +210,8 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
 fn describe(err: octocrab::Error, token: Option<&str>) -> String {
     // The token is taken out before a message is shortened, which could cut it in two.
     let shorten = |text: &str| match token {
-        Some(token) => crate::verify::shorten(&text.replace(token, "***")),
-        None => crate::verify::shorten(text),
+        Some(token) => crate::http::shorten(&text.replace(token, "***")),
+        None => crate::http::shorten(text),
     };
     match &err {
         octocrab::Error::GitHub { source, .. } => {
@@ -239,10 +239,7 @@ fn describe(err: octocrab::Error, token: Option<&str>) -> String {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
     while let Some(error) = cause {
         if let Some(error) = error.downcast_ref::<reqwest::Error>() {
-            return format!(
-                "GitHub: {}",
-                shorten(&crate::verify::transport_error(error))
-            );
+            return format!("GitHub: {}", shorten(&crate::http::transport_error(error)));
         }
         if error.is::<http_body_util::LengthLimitError>() {
             return format!(

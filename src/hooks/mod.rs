@@ -73,7 +73,7 @@ impl Hooks {
                     return Err(invalid("`argv` is empty".into()));
                 }
                 Hook::Webhook { url, .. } => {
-                    crate::verify::checked_api_base(url).map_err(|e| invalid(e.to_string()))?;
+                    crate::http::checked_api_base(url).map_err(|e| invalid(e.to_string()))?;
                 }
                 _ => {}
             }

@@ -15,8 +15,9 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::identity::Listed;
+use crate::http::{BodyError, header, read_body, retry_after, shorten, transport_error};
 use crate::secret::Secret;
-use crate::verify::{BodyError, header, openai, read_body, retry_after, shorten, transport_error};
+use crate::verify::openai;
 
 /// Largest answer read: a page of 100 keys is a few tens of KiB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

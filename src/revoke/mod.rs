@@ -51,7 +51,7 @@ pub enum SetupError {
     #[error(transparent)]
     Hooks(#[from] crate::hooks::HookSetupError),
     #[error(transparent)]
-    Verify(#[from] crate::verify::VerifyError),
+    Http(#[from] crate::http::HttpError),
     #[error(transparent)]
     Ledger(#[from] crate::store::StoreError),
     #[error("cannot start the revoker")]
@@ -118,7 +118,7 @@ impl Remediation {
         request_timeout: Duration,
         on_wait: &dyn Fn(String),
     ) -> Result<Self, SetupError> {
-        let http = crate::verify::http_client(request_timeout)?;
+        let http = crate::http::client(request_timeout)?;
         let rotating = revoke.as_ref().is_some_and(|r| r.rotation.enabled);
         if rotating && let Some(hook) = hooks.iter().find(|h| h.delivers_anywhere()) {
             return Err(SetupError::DeliveryWithoutRepository(hook.name()));
@@ -164,7 +164,7 @@ impl Remediation {
             let endpoint = rules
                 .iter()
                 .find(|r| r.id == finding.rule_id)
-                .and_then(|r| r.verifier.as_deref())
+                .and_then(|r| r.verifier)
                 .and_then(Endpoint::for_verifier);
             let context = HookContext {
                 hooks,

@@ -197,7 +197,7 @@ pub fn scan_dirs(
                         } else {
                             found.push(Match {
                                 rule: m.rule,
-                                location: m.location(&shown, None),
+                                location: crate::sources::location_of(&m, &shown, None),
                                 secret: m.secret,
                             });
                         }

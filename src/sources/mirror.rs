@@ -216,7 +216,7 @@ impl Mirrors {
 /// Whether git may be given the token for `url`: at the git origin exactly, over HTTPS (or
 /// plain HTTP to a loopback address).
 fn gets_token(url: &str, git_origin: &Origin) -> bool {
-    Origin::of(url).as_ref() == Some(git_origin) && crate::verify::checked_api_base(url).is_ok()
+    Origin::of(url).as_ref() == Some(git_origin) && crate::http::checked_api_base(url).is_ok()
 }
 
 /// Settings given to every git run on a mirror, ahead of the mirror's own: no hook runs, no
@@ -236,7 +236,7 @@ fn hardening(url: &str) -> Vec<&'static str> {
         "-c",
         "http.sslVerify=true",
     ];
-    let plain_loopback = url.starts_with("http://") && crate::verify::checked_api_base(url).is_ok();
+    let plain_loopback = url.starts_with("http://") && crate::http::checked_api_base(url).is_ok();
     if plain_loopback {
         settings.extend(["-c", "protocol.http.allow=always"]);
     }

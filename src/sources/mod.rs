@@ -67,6 +67,28 @@ pub fn unquote_path(text: &str) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// Where a match is, in the input that reports call `path`: an archive entry's path joined to
+/// its archive's with `!`.
+pub fn location_of(
+    m: &crate::matcher::LocatedMatch,
+    path: &str,
+    commit: Option<crate::finding::CommitInfo>,
+) -> crate::finding::Location {
+    crate::finding::Location {
+        path: match &m.entry {
+            Some(entry) => format!("{path}!{entry}"),
+            None => path.to_string(),
+        },
+        entry: m.entry.clone(),
+        cell: m.cell.clone(),
+        line: m.line,
+        column: m.column,
+        commit,
+        repository: None,
+        decoded: m.decoded.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,7 @@ impl<'a> Sink<'a> {
         }
         let found = Match {
             rule: m.rule,
-            location: m.location(&self.name, None),
+            location: crate::sources::location_of(&m, &self.name, None),
             secret: m.secret,
         };
         if let Err(err) = (self.on_match)(found) {

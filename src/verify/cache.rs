@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
 use crate::finding::{Verification, VerificationStatus};
+use crate::fs::now_seconds;
 use crate::secret::Secret;
-use crate::store::now_seconds;
 
 #[derive(Debug, thiserror::Error)]
 #[error("verification cache {}: {reason}", path.display())]

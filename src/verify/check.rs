@@ -16,8 +16,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::provider::Provider;
 use crate::finding::{Verification, VerificationStatus};
+use crate::http::{header, retry_after, shorten};
+use crate::provider::Provider;
 
 /// What to do with an answer.
 #[derive(Debug, PartialEq)]
@@ -69,7 +70,7 @@ pub enum Answer {
 
 impl Check {
     /// The check a rule's `verifier` names, if ferret knows it.
-    pub fn for_verifier(verifier: &str) -> Option<&'static Check> {
+    pub fn for_verifier(verifier: crate::provider::VerifierId) -> Option<&'static Check> {
         super::openai::Endpoint::for_verifier(verifier)
             .map(super::openai::Endpoint::check)
             .or_else(|| super::providers::check(verifier))
@@ -265,32 +266,6 @@ pub(crate) fn unexplained(
             VerificationStatus::Error,
             Some(detail.unwrap_or_else(|| format!("unexpected HTTP status {code}"))),
         ),
-    }
-}
-
-pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// `Retry-After` in seconds (what the providers send); HTTP dates are not used by these APIs.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    header(headers, "retry-after")?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-/// Keeps provider messages short in reports.
-pub(crate) fn shorten(message: &str) -> String {
-    const MAX: usize = 200;
-    match message.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_string(),
     }
 }
 

@@ -10,7 +10,6 @@
 mod cache;
 mod check;
 pub mod openai;
-mod provider;
 mod providers;
 
 use std::collections::HashMap;
@@ -21,12 +20,12 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::finding::{Finding, Verification, VerificationStatus};
+use crate::http::{BodyError, read_body, shorten, transport_error};
+use crate::provider::ApiBases;
 use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
 use cache::Cache;
 pub use check::{Auth, Check, Method, Outcome};
-pub(crate) use check::{header, retry_after, shorten};
-pub use provider::{ApiBases, Provider};
 
 /// Largest answer read from a provider: an error body is a few hundred bytes, a list of models
 /// some tens of KiB. A larger answer makes the key's verification an `error`.
@@ -38,14 +37,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error(
-        "API base `{0}` is not allowed: keys are sent over https, or plain http to a loopback address only"
-    )]
-    InsecureBase(String),
-    #[error("API base `{0}` is not a URL: {1}")]
-    BadBase(String, String),
-    #[error("cannot start the verifier: {0}")]
-    Setup(String),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    #[error("cannot start the verifier")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// How verification runs.
@@ -66,27 +61,9 @@ pub struct VerifyOptions {
     pub cache_ttl: Duration,
 }
 
-/// Checks that keys may be sent to `base`, and normalises it.
-pub fn checked_api_base(base: &str) -> Result<String, VerifyError> {
-    let url = reqwest::Url::parse(base)
-        .map_err(|e| VerifyError::BadBase(base.to_string(), e.to_string()))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(VerifyError::InsecureBase(base.to_string())),
-    }
-    Ok(base.trim_end_matches('/').to_string())
-}
-
 /// The default cache file: `$FERRET_CACHE_DIR/verify.sqlite`, else under the XDG cache home.
 pub fn default_cache_path() -> Option<PathBuf> {
-    Some(crate::store::cache_dir()?.join("verify.sqlite"))
+    Some(crate::fs::cache_dir()?.join("verify.sqlite"))
 }
 
 pub struct Verifier {
@@ -101,12 +78,12 @@ pub struct Verifier {
 impl Verifier {
     /// `on_warning` hears about a cache that cannot be used (verification then runs without it).
     pub fn new(options: VerifyOptions, on_warning: &dyn Fn(String)) -> Result<Self, VerifyError> {
-        let client = http_client(options.request_timeout)?;
+        let client = crate::http::client(options.request_timeout)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(|e| VerifyError::Setup(e.to_string()))?;
+            .map_err(VerifyError::Runtime)?;
         let cache =
             options
                 .cache
@@ -132,7 +109,7 @@ impl Verifier {
     pub fn verify_findings(&self, findings: &mut [Finding], rules: &[Rule]) {
         let check_of = |finding: &Finding| {
             let rule = rules.iter().find(|r| r.id == finding.rule_id)?;
-            Check::for_verifier(rule.verifier.as_deref()?)
+            Check::for_verifier(rule.verifier?)
         };
         // Held for the whole call: verification of one batch runs at a time anyway.
         let mut seen = self.seen.lock().expect("no panics while locked");
@@ -328,93 +305,6 @@ fn not_a_header_value() -> Outcome {
     let mut verification = Verification::with_status(VerificationStatus::Error);
     verification.detail = Some("the secret cannot be sent in an HTTP header".into());
     Outcome::Done(verification)
-}
-
-/// The HTTP client every provider call uses: no redirects (a key must never follow one off
-/// the configured host), a per-request timeout, ferret's user agent.
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, VerifyError> {
-    // Several crates may link rustls; the first provider installed wins, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| VerifyError::Setup(e.to_string()))
-}
-
-/// Why an answer's body was not read.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum BodyError {
-    #[error("the answer is larger than {} MiB; not read", .0 >> 20)]
-    TooLarge(usize),
-    /// The connection failed or timed out in the middle of the body.
-    #[error("{0}")]
-    Cut(String),
-}
-
-/// Reads an answer's body, refusing one larger than `max` bytes (the rest is never read: the
-/// connection is dropped), and failing on a body cut off in transit.
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-    max: usize,
-) -> Result<Vec<u8>, BodyError> {
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Err(BodyError::TooLarge(max));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) if body.len() + chunk.len() > max => {
-                return Err(BodyError::TooLarge(max));
-            }
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => return Ok(body),
-            Err(err) => return Err(BodyError::Cut(transport_error(&err))),
-        }
-    }
-}
-
-/// A failed request in a few words, with what went wrong underneath: a timeout, a refused
-/// connection, a TLS handshake that failed (a certificate nobody trusts, a server that does not
-/// speak TLS), an answer that is not HTTP or was cut off.
-pub(crate) fn transport_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timeout".to_string();
-    }
-    // The innermost cause says what happened; reqwest's own message only names the URL.
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = None;
-    let mut next = std::error::Error::source(err);
-    while let Some(error) = next {
-        if let Some(tls) = tls_error(error) {
-            return format!("TLS handshake failed: {tls}");
-        }
-        cause = Some(error);
-        next = error.source();
-    }
-    let what = if err.is_connect() {
-        "connection failed"
-    } else if err.is_body() || err.is_decode() {
-        "the answer was cut off"
-    } else {
-        "request failed"
-    };
-    match cause {
-        Some(cause) => format!("{what}: {}", shorten(&cause.to_string())),
-        None => what.to_string(),
-    }
-}
-
-/// The TLS error an error is or wraps (rustls' errors reach the HTTP client inside
-/// `io::Error`s, whose `source` skips what they wrap).
-fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current = error;
-    loop {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
-    }
 }
 
 /// The body with every copy of the key replaced by its redaction, before anything reads it (a

@@ -10,9 +10,10 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use super::check::{Answer, Auth, Check, Method, Outcome, header, shorten, unexplained};
-use super::provider::Provider;
+use super::check::{Answer, Auth, Check, Method, Outcome, unexplained};
 use crate::finding::{Verification, VerificationStatus};
+use crate::http::{header, shorten};
+use crate::provider::{Provider, VerifierId};
 
 /// Which endpoint verifies a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +26,10 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The endpoint for a rule's `verifier`, if ferret knows it.
-    pub fn for_verifier(verifier: &str) -> Option<Endpoint> {
+    pub fn for_verifier(verifier: VerifierId) -> Option<Endpoint> {
         match verifier {
-            "openai" => Some(Endpoint::Models),
-            "openai-admin" => Some(Endpoint::AdminKeys),
+            VerifierId::OpenAi => Some(Endpoint::Models),
+            VerifierId::OpenAiAdmin => Some(Endpoint::AdminKeys),
             _ => None,
         }
     }

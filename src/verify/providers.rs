@@ -8,14 +8,14 @@
 use serde_json::Value;
 
 use super::check::{Answer, Auth, Check, Method, Owner, Reading};
-use super::provider::Provider;
 use crate::finding::VerificationStatus;
+use crate::provider::{Provider, VerifierId};
 
 /// The check a rule's `verifier` names, if it is one of these.
-pub(super) fn check(verifier: &str) -> Option<&'static Check> {
+pub(super) fn check(verifier: VerifierId) -> Option<&'static Check> {
     CHECKS
         .iter()
-        .find(|(name, _)| *name == verifier)
+        .find(|(id, _)| *id == verifier)
         .map(|(_, check)| check)
 }
 
@@ -60,10 +60,10 @@ const fn anthropic(path: &'static str, owner: Owner) -> Check {
 }
 
 /// `(verifier name, check)` for every provider but OpenAI.
-pub static CHECKS: &[(&str, Check)] = &[
+pub static CHECKS: &[(VerifierId, Check)] = &[
     // Listing models costs nothing.
     (
-        "anthropic",
+        VerifierId::Anthropic,
         anthropic(
             "/v1/models?limit=1",
             Owner::Header("anthropic-organization-id"),
@@ -71,7 +71,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // Admin keys work only on the Admin API; this names the organization they administer.
     (
-        "anthropic-admin",
+        VerifierId::AnthropicAdmin,
         anthropic("/v1/organizations/me", Owner::Field("/id")),
     ),
     // The Gemini API's model list. The key goes in `x-goog-api-key` (documented), not in the
@@ -79,7 +79,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     // call Gemini (the Generative Language API is off in its project, or the key is restricted
     // to other APIs, referrers or apps) is restricted: it still works somewhere.
     (
-        "google-gemini",
+        VerifierId::GoogleGemini,
         Check {
             provider: Provider::Google,
             method: Method::Get,
@@ -102,7 +102,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // Who the token belongs to (user or organization name).
     (
-        "huggingface",
+        VerifierId::HuggingFace,
         get_with_bearer(
             Provider::HuggingFace,
             "/api/whoami-v2",
@@ -114,7 +114,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // Groq's OpenAI-compatible model list.
     (
-        "groq",
+        VerifierId::Groq,
         get_with_bearer(
             Provider::Groq,
             "/openai/v1/models",
@@ -127,7 +127,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     // The key's own record: its team, and whether it or its team is blocked or disabled
     // (still a 200). xAI answers a wrong key with 400 "Incorrect API key provided".
     (
-        "xai",
+        VerifierId::Xai,
         get_with_bearer(
             Provider::Xai,
             "/v1/api-key",
@@ -141,7 +141,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // The key's own record: its credit limit and usage.
     (
-        "openrouter",
+        VerifierId::OpenRouter,
         get_with_bearer(
             Provider::OpenRouter,
             "/api/v1/key",
@@ -153,12 +153,12 @@ pub static CHECKS: &[(&str, Check)] = &[
         ),
     ),
     (
-        "mistral",
+        VerifierId::Mistral,
         get_with_bearer(Provider::Mistral, "/v1/models", PLAIN),
     ),
     // Cohere's own key check: 200 with `valid` and the owning organization.
     (
-        "cohere",
+        VerifierId::Cohere,
         Check {
             provider: Provider::Cohere,
             method: Method::Post,
@@ -174,7 +174,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // The account the token belongs to.
     (
-        "replicate",
+        VerifierId::Replicate,
         get_with_bearer(
             Provider::Replicate,
             "/v1/account",
@@ -186,7 +186,7 @@ pub static CHECKS: &[(&str, Check)] = &[
     ),
     // The account's balance, and whether it can pay for API calls.
     (
-        "deepseek",
+        VerifierId::DeepSeek,
         get_with_bearer(
             Provider::DeepSeek,
             "/user/balance",
@@ -257,7 +257,7 @@ mod tests {
     use crate::verify::check::Outcome;
 
     fn classify(verifier: &str, status: u16, body: &str) -> VerificationStatus {
-        let check = check(verifier).unwrap();
+        let check = check(verifier.parse().unwrap()).unwrap();
         match check.classify(
             StatusCode::from_u16(status).unwrap(),
             &HeaderMap::new(),
@@ -270,11 +270,17 @@ mod tests {
 
     #[test]
     fn every_builtin_rules_verifier_is_known() {
+        for verifier in VerifierId::ALL {
+            assert!(
+                Check::for_verifier(verifier).is_some(),
+                "verifier {verifier} has no check"
+            );
+        }
         let rules = crate::rules::RuleSet::builtin().unwrap();
         for rule in &rules.rules {
             if let Some(verifier) = &rule.verifier {
                 assert!(
-                    Check::for_verifier(verifier).is_some(),
+                    Check::for_verifier(*verifier).is_some(),
                     "rule {}: unknown verifier {verifier}",
                     rule.id
                 );

@@ -409,6 +409,6 @@ pub(crate) fn push_match(
     out.matches.push(Match {
         rule: m.rule,
         secret: m.secret.clone(),
-        location: m.location(path, commit),
+        location: crate::sources::location_of(m, path, commit),
     });
 }

@@ -3,11 +3,11 @@
 //! Every provider has a default API base and an override the operator sets with
 //! `FERRET_<PROVIDER>_API_BASE` or `[verify.api_bases]` in their own `--config` file (never a
 //! `.ferret.toml` found in the scanned tree). Every base, default or not, passes
-//! [`checked_api_base`](super::checked_api_base): https, or plain http to loopback only.
+//! [`checked_api_base`](crate::http::checked_api_base): https, or plain http to loopback only.
 
 use serde::Deserialize;
 
-use super::{VerifyError, checked_api_base};
+use crate::http::{HttpError, checked_api_base};
 
 /// A provider with a verification endpoint. The serde names (`openai`, `huggingface`…) are the
 /// keys of `[verify.api_bases]`.
@@ -95,7 +95,7 @@ impl ApiBases {
     pub fn resolve(
         env: impl Fn(&str) -> Option<String>,
         configured: impl Fn(Provider) -> Option<String>,
-    ) -> Result<Self, VerifyError> {
+    ) -> Result<Self, HttpError> {
         let bases = Provider::ALL
             .iter()
             .map(|&provider| {
@@ -122,6 +122,82 @@ impl ApiBases {
     }
 }
 
+/// A verification a rule asks for (its `verifier`): which provider's endpoint checks its keys.
+/// Parsed when rules load, so a misspelt verifier is an error, never a rule that is silently
+/// left unverified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VerifierId {
+    OpenAi,
+    OpenAiAdmin,
+    Anthropic,
+    AnthropicAdmin,
+    GoogleGemini,
+    HuggingFace,
+    Groq,
+    Xai,
+    OpenRouter,
+    Mistral,
+    Cohere,
+    Replicate,
+    DeepSeek,
+}
+
+impl VerifierId {
+    pub const ALL: [VerifierId; 13] = [
+        VerifierId::OpenAi,
+        VerifierId::OpenAiAdmin,
+        VerifierId::Anthropic,
+        VerifierId::AnthropicAdmin,
+        VerifierId::GoogleGemini,
+        VerifierId::HuggingFace,
+        VerifierId::Groq,
+        VerifierId::Xai,
+        VerifierId::OpenRouter,
+        VerifierId::Mistral,
+        VerifierId::Cohere,
+        VerifierId::Replicate,
+        VerifierId::DeepSeek,
+    ];
+
+    /// The name rule files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerifierId::OpenAi => "openai",
+            VerifierId::OpenAiAdmin => "openai-admin",
+            VerifierId::Anthropic => "anthropic",
+            VerifierId::AnthropicAdmin => "anthropic-admin",
+            VerifierId::GoogleGemini => "google-gemini",
+            VerifierId::HuggingFace => "huggingface",
+            VerifierId::Groq => "groq",
+            VerifierId::Xai => "xai",
+            VerifierId::OpenRouter => "openrouter",
+            VerifierId::Mistral => "mistral",
+            VerifierId::Cohere => "cohere",
+            VerifierId::Replicate => "replicate",
+            VerifierId::DeepSeek => "deepseek",
+        }
+    }
+}
+
+impl std::str::FromStr for VerifierId {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        VerifierId::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = VerifierId::ALL.iter().map(|v| v.name()).collect();
+                format!("unknown verifier `{name}` (known: {})", known.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for VerifierId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,7 +217,7 @@ mod tests {
             |var| (var == "FERRET_XAI_API_BASE").then(|| "http://example.com".into()),
             |_| None,
         );
-        assert!(matches!(refused, Err(VerifyError::InsecureBase(_))));
+        assert!(matches!(refused, Err(HttpError::InsecureBase(_))));
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! The one HTTP client ferret talks to services with, and what every call shares: which API
+//! bases a key may be sent to (https, or plain http to loopback only), no redirects, bounded
+//! answers, and failures described in a few words.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+/// Why an API base or the client was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(
+        "API base `{0}` is not allowed: keys are sent over https, or plain http to a loopback address only"
+    )]
+    InsecureBase(String),
+    #[error("API base `{0}` is not a URL")]
+    BadBase(String, #[source] url::ParseError),
+    #[error("cannot start the HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Checks that keys may be sent to `base`, and normalises it.
+pub fn checked_api_base(base: &str) -> Result<String, HttpError> {
+    let url = reqwest::Url::parse(base).map_err(|e| HttpError::BadBase(base.to_string(), e))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(HttpError::InsecureBase(base.to_string())),
+    }
+    Ok(base.trim_end_matches('/').to_string())
+}
+
+/// The HTTP client every provider call uses: no redirects (a key must never follow one off
+/// the configured host), a per-request timeout, ferret's user agent.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, HttpError> {
+    // Several crates may link rustls; the first provider installed wins, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(HttpError::Client)
+}
+
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than {} MiB; not read", .0 >> 20)]
+    TooLarge(usize),
+    /// The connection failed or timed out in the middle of the body.
+    #[error("{0}")]
+    Cut(String),
+}
+
+/// Reads an answer's body, refusing one larger than `max` bytes (the rest is never read: the
+/// connection is dropped), and failing on a body cut off in transit.
+pub async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > max => {
+                return Err(BodyError::TooLarge(max));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(err) => return Err(BodyError::Cut(transport_error(&err))),
+        }
+    }
+}
+
+/// A failed request in a few words, with what went wrong underneath: a timeout, a refused
+/// connection, a TLS handshake that failed (a certificate nobody trusts, a server that does not
+/// speak TLS), an answer that is not HTTP or was cut off.
+pub fn transport_error(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "timeout".to_string();
+    }
+    // The innermost cause says what happened; reqwest's own message only names the URL.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut next = std::error::Error::source(err);
+    while let Some(error) = next {
+        if let Some(tls) = tls_error(error) {
+            return format!("TLS handshake failed: {tls}");
+        }
+        cause = Some(error);
+        next = error.source();
+    }
+    let what = if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    match cause {
+        Some(cause) => format!("{what}: {}", shorten(&cause.to_string())),
+        None => what.to_string(),
+    }
+}
+
+/// The TLS error an error is or wraps (rustls' errors reach the HTTP client inside
+/// `io::Error`s, whose `source` skips what they wrap).
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = error;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// A header's value, when it is text.
+pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `Retry-After` in seconds (what the providers send); HTTP dates are not used by these APIs.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    header(headers, "retry-after")?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Keeps provider messages short in reports.
+pub fn shorten(message: &str) -> String {
+    const MAX: usize = 200;
+    match message.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_string(),
+    }
+}
