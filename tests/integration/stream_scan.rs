@@ -1,7 +1,7 @@
 //! `ferret stdin` and `ferret log`: findings come out while the input is still open, one flushed
 //! line at a time; `--follow` keeps reading a growing (and rotated) log.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};

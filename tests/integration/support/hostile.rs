@@ -59,10 +59,6 @@ impl Received {
     pub fn carries(&self, secret: &str) -> bool {
         contains(&self.bytes, secret.as_bytes())
     }
-
-    pub fn path(&self) -> &str {
-        self.request_line.split(' ').nth(1).unwrap_or_default()
-    }
 }
 
 /// Whether `needle` occurs in `haystack`.
@@ -133,10 +129,6 @@ impl HostileServer {
     pub fn localhost_uri(&self) -> String {
         self.uri()
             .replace(&self.acceptor.address().ip().to_string(), "localhost")
-    }
-
-    pub fn set(&self, misbehaviour: Misbehaviour) {
-        *lock(&self.shared.misbehaviour) = misbehaviour;
     }
 
     /// Requests whose path starts with `prefix` are answered with `misbehaviour` instead (the

@@ -5,7 +5,7 @@
 //! with every step in the SQLite ledger; runs that are killed in the middle are completed by the
 //! next one.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use support::github::GitHubMock;
 use support::openai_org::{FAST_CONFIRM, OpenAiOrg};
 use support::{
-    Killable, Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url,
+    Killable, Run, Served, Shape, Tree, describe_key, fingerprint, marker, random_b64url, strs,
 };
 
 const GITHUB_TOKEN: &str = "ghs_testtokenforthemockonly";
@@ -812,10 +812,6 @@ fn a_scanned_trees_config_cannot_add_hooks_or_revoke_settings() {
         "a scanned tree's hook must never run"
     );
     assert_eq!(finding(&run, &key)["verification"]["status"], "live");
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
 }
 
 /// The leaks of the kill-point test and what revoking each deletes.

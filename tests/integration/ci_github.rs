@@ -4,14 +4,14 @@
 //! commit ids and flags of each scenario); the annotations on stdout, the step summary and the
 //! SARIF file.
 
-mod support;
+use crate::support;
 
 use support::git::Repo;
 use support::{Run, Tree, ferret_command, fingerprint, project_key};
 
-const PULL_REQUEST: &str = include_str!("../fixtures/github-events/pull_request.json");
-const PUSH: &str = include_str!("../fixtures/github-events/push.json");
-const SCHEDULE: &str = include_str!("../fixtures/github-events/schedule.json");
+const PULL_REQUEST: &str = include_str!("../../fixtures/github-events/pull_request.json");
+const PUSH: &str = include_str!("../../fixtures/github-events/push.json");
+const SCHEDULE: &str = include_str!("../../fixtures/github-events/schedule.json");
 const NULL_SHA: &str = "0000000000000000000000000000000000000000";
 
 /// The Actions variables a run of the tests must not inherit from a real Actions job.

@@ -10,7 +10,7 @@
 //! A key counts as leaked in any of the forms ferret can read it in: plain, base64 (both
 //! alphabets, every alignment), UTF-16, hex, and the escaped forms the corpus uses.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

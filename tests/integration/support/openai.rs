@@ -81,7 +81,6 @@ pub struct Seen {
     pub key: Option<String>,
     /// Path and query, e.g. `/v1/organization/admin_api_keys?limit=1`.
     pub target: String,
-    pub status: u16,
     /// The `x-request-id` the response carried.
     pub request_id: String,
 }
@@ -127,12 +126,11 @@ impl Respond for OpenAi {
                 entry.behaviour.clone().step(step)
             })
         });
-        let (status, template) = answer(request, key.as_deref(), behaviour);
+        let (_, template) = answer(request, key.as_deref(), behaviour);
         state.log.push(Seen {
             at,
             key,
             target,
-            status,
             request_id: request_id.clone(),
         });
         template.insert_header("x-request-id", request_id.as_str())

@@ -1,7 +1,7 @@
 //! `ferret git`: whole history, attribution, `--unreachable`, `--range` and `--staged`, on
 //! real repositories built with the git CLI.
 
-mod support;
+use crate::support;
 
 use support::git::Repo;
 use support::{Record, Shape, fingerprint, project_key};

@@ -6,7 +6,7 @@
 //! scan no old blob, shards that partition the repositories and merge back into the unsharded
 //! report, and a token that never lands in a mirror, a log or a report.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +18,7 @@ use tempfile::TempDir;
 use support::git::Repo;
 use support::git_server::{GitServer, basic_authorization};
 use support::github::{GitHubMock, RateLimitKind, RepoSpec};
-use support::{Killable, Run, fingerprint, project_key};
+use support::{Killable, Run, fingerprint, project_key, strs};
 
 const TOKEN: &str = "ghp_sweeptokenforthemocksonly0000";
 const ORG: &str = "acme";
@@ -459,10 +459,6 @@ fn kept_in(dir: &Path) -> Vec<String> {
 
 fn path_text(path: &Path) -> String {
     path.to_str().expect("UTF-8 path").to_string()
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
 }
 
 /// Copies a directory tree (a state and its mirrors), for one more run from the same start.

@@ -4,7 +4,7 @@
 //! on the documented path with the documented authentication, reads live, invalid and
 //! rate-limited answers, and sends keys only to its own provider's configured API base.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `ferret rules list | check [DIR]`, and extra rule directories (`--rules`) in scans.
 
-mod support;
+use crate::support;
 
 use support::{BUILTIN_RULE_IDS as BUILTIN_IDS, Tree};
 

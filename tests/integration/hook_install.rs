@@ -1,6 +1,6 @@
 //! `ferret hook install`: the plain git pre-commit hook, exercised through real `git commit`s.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

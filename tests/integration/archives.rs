@@ -4,16 +4,15 @@
 //! archives (a zip bomb, a nested bomb, archives nested deeper than the limit) are refused or
 //! cut short with a warning, and the scan goes on.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 
 use flate2::Compression;
-use serde_json::Value;
 use zip::write::SimpleFileOptions;
 
 use support::git::Repo;
-use support::{Run, Tree, fingerprint, project_key};
+use support::{Tree, fingerprint, project_key};
 
 /// A zip of `(name, contents)` entries, deflated.
 fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -56,32 +55,6 @@ fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
             .expect("tar entry");
     }
     tar.into_inner().expect("tar")
-}
-
-/// The JSONL record of `key`'s only finding.
-#[track_caller]
-fn record_of(run: &Run, key: &str) -> Value {
-    let fingerprint = fingerprint(key);
-    let records: Vec<Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSONL"))
-        .filter(|r| r["fingerprint"] == fingerprint.as_str())
-        .collect();
-    assert_eq!(records.len(), 1, "one finding for the key; {run}");
-    records.into_iter().next().unwrap()
-}
-
-/// `(path, line, column, entry)` of `key`'s finding.
-#[track_caller]
-fn place_of(run: &Run, key: &str) -> (String, u64, u64, Option<String>) {
-    let record = record_of(run, key);
-    (
-        record["path"].as_str().unwrap().to_string(),
-        record["line"].as_u64().unwrap(),
-        record["column"].as_u64().unwrap(),
-        record["entry"].as_str().map(str::to_string),
-    )
 }
 
 fn env_line(key: &str) -> Vec<u8> {
@@ -134,7 +107,7 @@ fn keys_in_every_kind_of_archive_are_found_at_their_entry() {
     for key in &keys {
         run.expect_key_hidden(key);
     }
-    let at = |i: usize| place_of(&run, &keys[i]);
+    let at = |i: usize| run.place_of(&keys[i]);
     let entry = |path: &str| Some(path.to_string());
     assert_eq!(
         at(0),
@@ -208,7 +181,7 @@ fn keys_in_every_kind_of_archive_are_found_at_their_entry() {
     // Depth 0 leaves archives closed: a tar's bytes are still read raw, a deflated entry's
     // are not.
     let closed = tree.ferret(&["dir", ".", "--format", "jsonl", "--archive-depth", "0"]);
-    let (path, _, _, entry) = place_of(&closed, &keys[5]);
+    let (path, _, _, entry) = closed.place_of(&keys[5]);
     assert_eq!((path.as_str(), entry), ("plain.tar", None));
     assert!(!closed.stdout.contains(&fingerprint(&keys[0])), "{closed}");
 
@@ -239,7 +212,7 @@ fn archives_in_history_a_range_and_the_index_are_opened() {
 
     let history = repo.ferret(&["git", ".", "--format", "jsonl"]);
     history.expect_code(1);
-    let record = record_of(&history, &key);
+    let record = history.record_of(&key);
     assert_eq!(record["path"], "dist/bundle.zip!config/.env");
     assert_eq!(record["entry"], "config/.env");
     assert_eq!(record["line"], 2);
@@ -254,10 +227,7 @@ fn archives_in_history_a_range_and_the_index_are_opened() {
         "jsonl",
     ]);
     range.expect_code(1);
-    assert_eq!(
-        record_of(&range, &key)["path"],
-        "dist/bundle.zip!config/.env"
-    );
+    assert_eq!(range.record_of(&key)["path"], "dist/bundle.zip!config/.env");
 
     // Staged: a new archive with a key is stopped; staging the same archive again (its key
     // already committed) is not.
@@ -268,7 +238,7 @@ fn archives_in_history_a_range_and_the_index_are_opened() {
     let staged = repo.ferret(&["git", ".", "--staged", "--format", "jsonl"]);
     staged.expect_code(1);
     assert_eq!(
-        record_of(&staged, &staged_key)["path"],
+        staged.record_of(&staged_key)["path"],
         "release.zip!secrets/prod.env"
     );
     repo.commit_all("release");
@@ -312,7 +282,7 @@ fn keys_in_notebooks_are_reported_with_their_cell() {
 
     let run = tree.ferret(&["dir", ".", "--format", "jsonl"]);
     run.expect_code(1);
-    let source = record_of(&run, &in_source);
+    let source = run.record_of(&in_source);
     assert_eq!(source["path"], "analysis.ipynb");
     assert_eq!(
         source["cell"],
@@ -321,12 +291,12 @@ fn keys_in_notebooks_are_reported_with_their_cell() {
     // Lines are the file's own.
     let line = text.lines().position(|l| l.contains(&in_source)).unwrap() as u64 + 1;
     assert_eq!(source["line"], line);
-    let output = record_of(&run, &in_output);
+    let output = run.record_of(&in_output);
     assert_eq!(
         output["cell"],
         serde_json::json!({"index": 2, "part": "outputs"})
     );
-    let zipped = record_of(&run, &in_zip);
+    let zipped = run.record_of(&in_zip);
     assert_eq!(zipped["path"], "notebooks.zip!nb/explore.ipynb");
     assert_eq!(zipped["cell"]["index"], 1);
 
@@ -342,7 +312,7 @@ fn keys_in_notebooks_are_reported_with_their_cell() {
     repo.commit_all("notebook");
     let history = repo.ferret(&["git", ".", "--format", "jsonl"]);
     assert_eq!(
-        record_of(&history, &in_output)["cell"],
+        history.record_of(&in_output)["cell"],
         serde_json::json!({"index": 2, "part": "outputs"})
     );
 }
@@ -374,7 +344,7 @@ fn a_zip_bomb_is_refused_with_a_warning_and_the_scan_goes_on() {
 
     let run = tree.ferret(&["dir", ".", "--format", "jsonl"]);
     run.expect_code(1).expect_no_panic();
-    assert_eq!(record_of(&run, &key)["path"], "ok.env");
+    assert_eq!(run.record_of(&key)["path"], "ok.env");
     for refused in [
         "bomb.zip!zeros.bin: archive refused",
         "bomb.gz.gz",

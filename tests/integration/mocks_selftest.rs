@@ -2,7 +2,7 @@
 //! driven with a plain HTTP client, and of the loopback git server (support/git_server.rs),
 //! driven with the git CLI: they pin the behaviour the revocation and sweep tests rely on.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Output};

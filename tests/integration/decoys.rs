@@ -3,7 +3,7 @@
 //! key's prefix (`sk-`, `hf_`, `gsk_`, `AIza`, `r8_`), and hex hashes beside a provider's name.
 //! None may be reported, in any format, and the exit code stays 0.
 
-mod support;
+use crate::support;
 
 use support::{Tree, marker, random_alnum, random_b64url};
 

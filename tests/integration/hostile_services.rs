@@ -8,7 +8,7 @@
 //! never panics, reads no more than it must, and no key, admin key or token ever reaches
 //! another host or comes back out.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

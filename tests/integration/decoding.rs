@@ -4,32 +4,14 @@
 //! was decoded; `--decode-depth` bounds the nesting, and hostile input (deep nesting, a long
 //! base64 run, many lookalike runs) ends (within the runs' timeout) with the right answer.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use support::git::Repo;
-use support::{Run, Tree, fingerprint, project_key};
-
-/// `(path, line, column, decoded)` of the finding of `key`.
-#[track_caller]
-fn place_of(run: &Run, key: &str) -> (String, u64, u64, Option<String>) {
-    let fingerprint = fingerprint(key);
-    let record: Value = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSONL"))
-        .find(|r| r["fingerprint"] == fingerprint.as_str())
-        .unwrap_or_else(|| panic!("no finding for the key; {run}"));
-    (
-        record["path"].as_str().unwrap().to_string(),
-        record["line"].as_u64().unwrap(),
-        record["column"].as_u64().unwrap(),
-        record["decoded"].as_str().map(str::to_string),
-    )
-}
+use support::{Tree, fingerprint, project_key};
 
 fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
     text.encode_utf16()
@@ -84,7 +66,7 @@ fn every_encoding_is_decoded_and_reported_where_the_encoded_text_is() {
     for key in &keys {
         run.expect_key_hidden(key);
     }
-    let at = |i: usize| place_of(&run, &keys[i]);
+    let at = |i: usize| run.place_of(&keys[i]);
     assert_eq!(
         at(0),
         ("k8s/secret.yaml".into(), 4, 19, Some("base64".into()))
@@ -133,10 +115,7 @@ fn a_key_two_encodings_deep_is_found() {
     );
     let run = tree.ferret(&["dir", ".", "--format", "jsonl"]);
     run.expect_code(1);
-    assert_eq!(
-        place_of(&run, &key).3.as_deref(),
-        Some("base64>json-escape")
-    );
+    assert_eq!(run.place_of(&key).3.as_deref(), Some("base64>json-escape"));
 }
 
 #[test]
@@ -182,6 +161,6 @@ fn hostile_encodings_stay_bounded() {
     tree.write("deep.txt", STANDARD.encode(&key));
     let run = tree.ferret(&["dir", ".", "--format", "jsonl"]);
     run.expect_code(1);
-    assert_eq!(place_of(&run, &key).3.as_deref(), Some("base64"));
+    assert_eq!(run.place_of(&key).3.as_deref(), Some("base64"));
     assert_eq!(run.stdout.lines().count(), 1, "{run}");
 }

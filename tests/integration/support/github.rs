@@ -68,7 +68,6 @@ pub struct GhRequest {
     pub headers: Vec<(String, String)>,
     /// The request body, when it was JSON.
     pub body: Option<Value>,
-    pub at: Instant,
 }
 
 impl GhRequest {
@@ -1121,7 +1120,6 @@ struct Responder {
 
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let at = Instant::now();
         let request_id = github_request_id();
         let mut github = self.github.lock().expect("mock state");
         let method = request.method.as_str();
@@ -1153,7 +1151,6 @@ impl Respond for Responder {
                 })
                 .collect(),
             body: serde_json::from_slice(&request.body).ok(),
-            at,
         });
         let template = match scenario {
             // The scenario set its own rate-limit headers.
@@ -1297,35 +1294,9 @@ impl GitHubMock {
         self.update_repo(owner, name, |repo| repo.clone_url = Some(url.to_string()));
     }
 
-    pub fn set_private(&self, owner: &str, name: &str, private: bool) {
-        self.update_repo(owner, name, |repo| repo.private = private);
-    }
-
-    pub fn set_fork(&self, owner: &str, name: &str, fork: bool) {
-        self.update_repo(owner, name, |repo| repo.fork = fork);
-    }
-
     /// An archived repository is listed as such and refuses SARIF uploads with 403.
     pub fn set_archived(&self, owner: &str, name: &str, archived: bool) {
         self.update_repo(owner, name, |repo| repo.archived = archived);
-    }
-
-    pub fn set_default_branch(&self, owner: &str, name: &str, branch: &str) {
-        self.update_repo(owner, name, |repo| {
-            repo.default_branch = branch.to_string();
-        });
-    }
-
-    /// Sets the size in KB the API reports.
-    pub fn set_size(&self, owner: &str, name: &str, size_kb: u64) {
-        self.update_repo(owner, name, |repo| repo.size = size_kb);
-    }
-
-    /// Records a push to `owner/name` now (on the mock's clock): `pushed_at` and `updated_at`
-    /// move past every earlier time.
-    pub fn touch(&self, owner: &str, name: &str) {
-        let now = self.github().tick();
-        self.update_repo(owner, name, |repo| repo.pushed_at = now);
     }
 
     /// The next `count` requests whose method is `method` and whose path starts with

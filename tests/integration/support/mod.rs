@@ -6,9 +6,6 @@
 //! marker that is itself split in two. Failure messages never print a full key either: they
 //! show fingerprints, or the run's output with every key masked.
 
-// Each test file uses its own subset of these helpers.
-#![allow(dead_code)]
-
 mod faults;
 pub mod git;
 pub mod git_server;
@@ -467,6 +464,42 @@ impl Run {
         found[0].clone()
     }
 
+    /// Every record of `key` in the JSONL report on stdout, as JSON.
+    #[track_caller]
+    pub fn records_of(&self, key: &str) -> Vec<Value> {
+        let fingerprint = fingerprint(key);
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}; {self}")))
+            .filter(|r| r["fingerprint"] == fingerprint.as_str())
+            .collect()
+    }
+
+    /// The one record of `key` in the JSONL report on stdout.
+    #[track_caller]
+    pub fn record_of(&self, key: &str) -> Value {
+        let mut records = self.records_of(key);
+        assert_eq!(
+            records.len(),
+            1,
+            "one record of {}; {self}",
+            describe_key(key)
+        );
+        records.remove(0)
+    }
+
+    /// `(path, line, column, entry)` of `key`'s one record.
+    #[track_caller]
+    pub fn place_of(&self, key: &str) -> (String, u64, u64, Option<String>) {
+        let record = self.record_of(key);
+        (
+            record["path"].as_str().unwrap_or_default().to_string(),
+            record["line"].as_u64().unwrap_or_default(),
+            record["column"].as_u64().unwrap_or_default(),
+            record["entry"].as_str().map(str::to_string),
+        )
+    }
+
     /// The stdout as one JSON document.
     #[track_caller]
     pub fn json(&self) -> Value {
@@ -561,4 +594,9 @@ impl LineReader {
     pub fn next_within(&self, timeout: Duration) -> Option<String> {
         self.lines.recv_timeout(timeout).ok()
     }
+}
+
+/// Borrowed views of owned arguments, for APIs that take `&[&str]`.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

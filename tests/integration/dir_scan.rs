@@ -2,7 +2,7 @@
 //! walk visits (ignore files, `.git`, hidden files, symlinks, unreadable files), large inputs,
 //! and the repository itself.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

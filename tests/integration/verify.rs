@@ -4,7 +4,7 @@
 //! sent (never where a scanned `.ferret.toml` or a redirect says), `--fail-on live`, and the
 //! status in every report format and scanning command.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

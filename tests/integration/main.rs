@@ -1,0 +1,27 @@
+//! Every integration test of ferret, in one binary (one compile and link of the shared
+//! support instead of one per suite): each module is a suite, run against the real `ferret`
+//! binary with real git, temporary trees and loopback mocks from [`support`].
+
+mod support;
+
+mod archives;
+mod ci_github;
+mod decoding;
+mod decoys;
+mod dir_scan;
+mod exit_codes;
+mod git_history;
+mod github_sweep;
+mod hook_install;
+mod hostile_inputs;
+mod hostile_services;
+mod mocks_selftest;
+mod no_leak;
+mod precommit;
+mod providers;
+mod reports;
+mod revoke;
+mod rules_cli;
+mod stream_scan;
+mod suppression;
+mod verify;
