@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/hostile-inputs.sh: the release build of ferret against inputs too large for `cargo test`
-# (tests/hostile_inputs.rs has the quick ones), each built under $BENCH_DIR and deleted after its
+# (tests/integration/hostile_inputs.rs has the quick ones), each built under $BENCH_DIR and deleted after its
 # run:
 #   sparse-4g   ferret dir: a 4 GB sparse file (a hole, read as zeros) with a key at its end
 #   line-1g     ferret dir: one line of 1 GB, a key at its end
