@@ -24,30 +24,30 @@
 //! everywhere it is printed.
 
 // ── leaves: data and plumbing ──
-pub mod config;
-pub mod finding;
+pub mod secret;
+pub mod units;
 pub mod fs;
-pub mod github;
 pub mod http;
 pub mod provider;
 pub mod rules;
-pub mod secret;
-pub mod units;
+pub mod finding;
+pub mod config;
+pub mod github;
 // ── 1. find, and the report formats (later stages read and write records) ──
 pub mod matcher;
-pub mod report;
 pub mod sources;
+pub mod report;
 // ── 2. decide ──
 pub mod suppress;
 pub mod verify;
 // ── 3. act ──
+pub mod store;
 pub mod hooks;
 pub mod revoke;
-pub mod store;
 // ── the pipeline, once ──
 pub mod pipeline;
 // ── drivers: run the pipeline from somewhere ──
-pub mod ci;
-pub mod cli;
-pub mod git_hook;
 pub mod sweep;
+pub mod ci;
+pub mod git_hook;
+pub mod cli;
