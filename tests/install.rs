@@ -627,6 +627,24 @@ fn action_download_falls_back_to_building_at_a_ref_that_is_not_a_release_without
             done.run
         );
     }
+    // With no ACTION_REF, the ref comes from the action's path, a Windows runner's too.
+    let done = download(
+        &server.uri(),
+        &[("GITHUB_ACTION_PATH", r"D:\a\_actions\someone\ferret\main")],
+    );
+    assert_eq!(
+        (done.run.code, done.output.as_str()),
+        (0, "ferret=\n"),
+        "{}",
+        done.run
+    );
+    assert!(
+        done.run
+            .stdout
+            .contains("The action's ref 'main' is not a release tag"),
+        "{}",
+        done.run
+    );
     assert!(
         server.received().is_empty(),
         "nothing is downloaded for such a ref"

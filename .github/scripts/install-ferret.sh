@@ -41,7 +41,9 @@ fall_back() {
 # The ref and repository, from the step's env or else from where the runner put the action.
 ref=${ACTION_REF:-}
 repository=${ACTION_REPOSITORY:-}
-if [[ -z $ref && ${GITHUB_ACTION_PATH:-} =~ /_actions/([^/]+/[^/]+)/([^/]+)/?$ ]]; then
+action_path=${GITHUB_ACTION_PATH:-}
+action_path=${action_path//\\//}
+if [[ -z $ref && $action_path =~ /_actions/([^/]+/[^/]+)/([^/]+)/?$ ]]; then
     repository=${repository:-${BASH_REMATCH[1]}}
     ref=${BASH_REMATCH[2]}
 fi
@@ -76,6 +78,7 @@ else
     protocols='=https'
 fi
 
+command -v curl >/dev/null || fall_back "curl is not installed on this runner."
 work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ferret-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -119,8 +122,12 @@ fi
 
 # Verified: unpack it and check that it is ferret of this version.
 mkdir "$work/unpacked"
-if [[ $asset == *.zip ]]; then
+if [[ $asset == *.zip ]] && command -v unzip >/dev/null; then
     unzip -q "$work/$asset" -d "$work/unpacked" || fail "cannot unpack $asset."
+elif [[ $asset == *.zip ]]; then
+    powershell -NoProfile -NonInteractive -Command "Expand-Archive -LiteralPath \
+        '$(cygpath -w "$work/$asset")' -DestinationPath '$(cygpath -w "$work/unpacked")'" ||
+        fail "cannot unpack $asset."
 else
     tar -xzf "$work/$asset" -C "$work/unpacked" || fail "cannot unpack $asset."
 fi
