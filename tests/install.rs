@@ -25,7 +25,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use support::git::Repo;
 use support::{PROXY_VARIABLES, Run, Served, Tree, project_key};
@@ -76,12 +76,17 @@ fn python_tool(name: &str, package: &str) -> PathBuf {
     bin
 }
 
+/// Held while the binary under test may be replaced: the wheel's cargo build puts its own
+/// `ferret` where `CARGO_BIN_EXE_ferret` points until `wheel` puts the test build's back.
+static BINARY_UNDER_TEST: Mutex<()> = Mutex::new(());
+
 /// The host's wheel of ferret-scanner, built once per test run: pypi/pyproject.toml through
 /// maturin, in the profile (and so the build cache) of the binary under test. Unstripped, as
 /// stripping would change the binary's flags and rebuild it (the release strips).
 fn wheel() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let _binary = BINARY_UNDER_TEST.lock().unwrap_or_else(|e| e.into_inner());
         let maturin = python_tool("maturin", "maturin>=1.9,<2");
         let profile = match Path::new(env!("CARGO_BIN_EXE_ferret"))
             .parent()
@@ -108,6 +113,7 @@ fn wheel() -> &'static Path {
             "install: maturin built the wheel in {:.1?}",
             started.elapsed()
         );
+        restore_test_binary(&profile);
         let wheels: Vec<PathBuf> = std::fs::read_dir(&out)
             .expect("maturin's output directory")
             .map(|entry| entry.expect("a directory entry").path())
@@ -120,6 +126,33 @@ fn wheel() -> &'static Path {
         );
         wheels.into_iter().next().unwrap()
     })
+}
+
+/// Puts the test build's `ferret` back where `CARGO_BIN_EXE_ferret` points: the wheel's build
+/// (without the dev-dependencies, whose features change some dependencies) left its own there,
+/// and the test binaries after this one are to run the binary `cargo test` built. Nothing is
+/// compiled: cargo finds the test build fresh and only links its output into place.
+fn restore_test_binary(profile: &str) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["test", "--no-run", "--quiet", "--test", "install"])
+        .current_dir(FERRET_REPO);
+    match profile {
+        "dev" => {}
+        "release" => {
+            command.arg("--release");
+        }
+        other => {
+            command.args(["--profile", other]);
+        }
+    }
+    without_cargo_test_variables(&mut command);
+    let restored = run(&mut command);
+    assert_eq!(
+        restored.code, 0,
+        "cannot put the test build's ferret back: {restored}"
+    );
 }
 
 /// Removes from `command`'s environment what cargo sets for a test process (`CARGO_PKG_*`,
@@ -408,6 +441,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The binary under test, stripped (what a release ships; and small to serve), else as it is.
 fn release_like_ferret(dir: &Tree) -> PathBuf {
+    let _binary = BINARY_UNDER_TEST.lock().unwrap_or_else(|e| e.into_inner());
     let stripped = dir.join("ferret");
     let done = Command::new("strip")
         .arg("-o")
