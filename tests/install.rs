@@ -517,9 +517,13 @@ fn action_download_installs_the_release_binary_that_matches_sha256sums() {
         (format!("{tag}/SHA256SUMS"), sums.into_bytes()),
         (format!("{tag}/ferret-{target}.tar.gz"), good.clone()),
     ]));
-    // The ref as the runner gives it when `github.action_ref` is empty: from the action's path.
+    // The ref where the runner put the action; it wins over `github.action_ref`, which names
+    // the outer action when this one runs inside another composite action.
     let action_path = format!("/home/runner/work/_actions/{ACTION_REPOSITORY}/{tag}");
-    let done = download(&server.uri(), &[("GITHUB_ACTION_PATH", &action_path)]);
+    let done = download(
+        &server.uri(),
+        &[("GITHUB_ACTION_PATH", &action_path), ("ACTION_REF", "v2")],
+    );
     assert_eq!(done.run.code, 0, "{}", done.run);
     let installed = done.dest.join("ferret");
     assert_eq!(done.output, format!("ferret={}\n", installed.display()));

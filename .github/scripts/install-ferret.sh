@@ -2,11 +2,11 @@
 # Installs the release binary of ferret for this runner into DIR: the GitHub Action's first
 # step (action.yml). Usage: install-ferret.sh DIR
 #
-# Which release: the action's own ref, ACTION_REF (`${{ github.action_ref }}`, given through the
-# step's env because composite actions see it empty inside `run`); when that is empty too, the
-# REF of GITHUB_ACTION_PATH (the runner unpacks an action in .../_actions/OWNER/REPO/REF). Only
-# a version tag (v1.2.3, v1.2.3-rc.1) names a release; a branch, a commit or a tag such as `v1`
-# does not, and ferret is then built from the action's source by the steps that follow.
+# Which release: the action's own ref, from GITHUB_ACTION_PATH (the runner unpacks an action in
+# .../_actions/OWNER/REPO/REF), else ACTION_REF (`${{ github.action_ref }}`, given through the
+# step's env because composite actions see it empty inside `run`). Only a version tag (v1.2.3,
+# v1.2.3-rc.1) names a release; a branch, a commit or a tag such as `v1` does not, and ferret
+# is then built from the action's source by the steps that follow.
 # Where from: FERRET_RELEASE_BASE/TAG/ASSET, FERRET_RELEASE_BASE defaulting to GitHub's
 # releases of the action's repository (tests point it at a loopback server).
 # What: ferret-TARGET.tar.gz (ferret-TARGET.zip on Windows) for RUNNER_OS and RUNNER_ARCH, and
@@ -38,13 +38,15 @@ fall_back() {
     exit 0
 }
 
-# The ref and repository, from the step's env or else from where the runner put the action.
+# The ref and repository: where the runner put this action says exactly; the step's env, when
+# the path does not (a local action, another runner's layout), though inside another composite
+# action that env may name the outer action.
 ref=${ACTION_REF:-}
 repository=${ACTION_REPOSITORY:-}
 action_path=${GITHUB_ACTION_PATH:-}
 action_path=${action_path//\\//}
-if [[ -z $ref && $action_path =~ /_actions/([^/]+/[^/]+)/([^/]+)/?$ ]]; then
-    repository=${repository:-${BASH_REMATCH[1]}}
+if [[ $action_path =~ /_actions/([^/]+/[^/]+)/([^/]+)/?$ ]]; then
+    repository=${BASH_REMATCH[1]}
     ref=${BASH_REMATCH[2]}
 fi
 if [[ ! $ref =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
