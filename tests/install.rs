@@ -136,7 +136,14 @@ fn restore_test_binary(profile: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["test", "--no-run", "--quiet", "--test", "install"])
+        // This test binary's target: rebuilding (finding fresh) it relinks the binary.
+        .args([
+            "test",
+            "--no-run",
+            "--quiet",
+            "--test",
+            env!("CARGO_CRATE_NAME"),
+        ])
         .current_dir(FERRET_REPO);
     match profile {
         "dev" => {}
