@@ -92,3 +92,25 @@ fn verification(validation: &Value) -> Verification {
     };
     verdict(verdict_of, detail)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacted_snippets_are_not_secrets_and_statuses_map() {
+        let m = json!({"rule": {"id": "kingfisher.openai.1", "name": "OpenAI API Key"},
+            "finding": {"snippet": "[REDACTED:bb58202c]", "fingerprint": "42",
+                        "validation": {"status": "Inconclusive Validation", "response": "HTTP 500"},
+                        "line": 2, "path": "./a/.env"}});
+        let sighting = read_match(&m).unwrap();
+        assert!(sighting.secret.is_none());
+        assert_eq!(sighting.shown, "[REDACTED:bb58202c]");
+        assert_eq!(sighting.tool_key.as_deref(), Some("42"));
+        assert_eq!(sighting.place.path, "a/.env");
+        assert_eq!(sighting.verification.status_name(), "error");
+        assert_eq!(sighting.verification.detail.as_deref(), Some("HTTP 500"));
+        assert!(read_match(&json!({"rule": {}, "finding": {}})).is_err());
+    }
+}

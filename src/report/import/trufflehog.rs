@@ -73,3 +73,30 @@ fn place(value: &Value) -> Place {
             .map(|d| format!("decoded from {}", d.to_ascii_lowercase())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn verification_errors_are_undecided_and_github_sources_link() {
+        let secret = format!("ghp_{}", "x".repeat(36));
+        let result = json!({
+            "SourceMetadata": {"Data": {"Github": {
+                "link": "https://github.com/acme/api/blob/abc/a.py#L3", "repository":
+                "https://github.com/acme/api.git", "commit": "abc", "file": "a.py", "line": 3,
+                "email": "Ada <ada@example.com>", "timestamp": "2024-01-01 00:00:00 +0000"}}},
+            "DetectorName": "Github", "DecoderName": "BASE64", "Verified": false,
+            "VerificationError": "connection refused", "Raw": secret, "Redacted": ""
+        });
+        let sighting = read(&result).unwrap();
+        assert_eq!(sighting.verification.status_name(), "error");
+        assert_eq!(sighting.place.repository.as_deref(), Some("acme/api"));
+        assert_eq!(sighting.place.line, 3);
+        assert_eq!(sighting.place.note.as_deref(), Some("decoded from base64"));
+        assert!(sighting.secret.is_some());
+        let unverified = read(&json!({"DetectorName": "AWS", "Verified": false, "Raw": ""}));
+        assert_eq!(unverified.unwrap().verification.status_name(), "unverified");
+    }
+}
