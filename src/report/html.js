@@ -3,8 +3,8 @@
 // never as markup; links are made only from http(s) addresses.
 (function () {
   "use strict";
-  var PAGE = 100;
   var data = JSON.parse(document.getElementById("data").textContent);
+  var PAGE = data.pageRows || 100;
   var all = data.findings;
   var multiTool = data.tools.length > 1;
   var STATUS_RANK = { live: 0, restricted: 1, quota_exceeded: 2, error: 3, unverified: 4, invalid: 5 };

@@ -656,6 +656,8 @@ fn tools_of(page: &Page) -> Vec<&str> {
 /// The findings as the script reads them (short keys: 20,000 of them must stay small).
 #[derive(Serialize)]
 struct Data<'a> {
+    #[serde(rename = "pageRows")]
+    page_rows: usize,
     tools: Vec<&'a str>,
     consoles: BTreeMap<&'a str, &'a str>,
     steps: BTreeMap<&'a str, &'a [&'a str]>,
@@ -728,6 +730,7 @@ struct Row<'a> {
 fn data(page: &Page) -> Data<'_> {
     let findings = page.findings.iter().map(row_data).collect();
     Data {
+        page_rows: PAGE_ROWS,
         tools: tools_of(page),
         consoles: CONSOLES.iter().copied().collect(),
         steps: STEPS.iter().copied().collect(),
