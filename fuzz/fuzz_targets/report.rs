@@ -170,4 +170,26 @@ fuzz_target!(|input: Input| {
     assert_eq!(annotations.lines().count(), written.len());
     assert!(annotations.lines().all(|l| l.starts_with("::")));
     let _ = write(Format::Text, &findings, &options);
+
+    // The HTML page: nothing a finding holds becomes markup, and each secret is one row.
+    let html = write(Format::Html, &findings, &options);
+    assert_eq!(
+        html.matches("<script").count(),
+        2,
+        "only the page's own scripts"
+    );
+    assert_eq!(html.matches("</noscript>").count(), 1);
+    let start = html.find("id=\"data\">").expect("the page's data") + 10;
+    let end = start + html[start..].find("</script>").expect("the data ends");
+    let data: serde_json::Value = serde_json::from_str(&html[start..end]).expect("data is JSON");
+    let mut secrets: Vec<&str> = written
+        .iter()
+        .map(|(f, _)| f.fingerprint.0.as_str())
+        .collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    assert_eq!(
+        data["findings"].as_array().map_or(0, Vec::len),
+        secrets.len()
+    );
 });

@@ -3,7 +3,8 @@
 //! JSON/JSONL records are regrouped exactly as one run would have written them: one finding
 //! (rule and fingerprint) at a time, findings in the order of their first location, locations
 //! ordered by repository, path, line and column, duplicates dropped. SARIF runs are joined into
-//! one run whose rules are the union of theirs.
+//! one run whose rules are the union of theirs. `--format html` (or `-o FILE.html`) makes one
+//! page of any of them, as `ferret report` does.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,6 +17,16 @@ use super::output::write_whole;
 use crate::report::Format;
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
+    let implied = args.output.as_deref().and_then(Format::from_extension);
+    if args.format.or(implied) == Some(Format::Html) {
+        let options = crate::report::ReportOptions {
+            show_secrets: args.show_secrets,
+            color: false,
+        };
+        let output = args.output.as_deref();
+        super::cmd_report::write_html(&args.reports, output, "ferret report", &options)?;
+        return Ok(0);
+    }
     let mut documents = Vec::new();
     for path in &args.reports {
         let text = std::fs::read_to_string(path)

@@ -7,6 +7,7 @@ mod cmd_git;
 mod cmd_github;
 mod cmd_hook;
 mod cmd_merge;
+mod cmd_report;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
@@ -45,6 +46,9 @@ pub enum Command {
     Github(GithubArgs),
     /// Merge JSON/JSONL or SARIF reports (e.g. of sweep shards) into one.
     Merge(MergeArgs),
+    /// One offline HTML page from earlier reports of ferret, gitleaks, TruffleHog, Kingfisher
+    /// or any SARIF 2.1.0 tool, one row per secret.
+    Report(ReportArgs),
     /// Scan standard input as it arrives, reporting each finding as soon as it is seen.
     Stdin(StdinArgs),
     /// Scan log files; with --follow keep reading as they grow.
@@ -276,6 +280,23 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Reports to show: ferret JSON/JSONL/SARIF, SARIF 2.1.0, gitleaks JSON, TruffleHog JSONL,
+    /// Kingfisher JSON/JSONL (recognised by their contents).
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Write the page to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The page's title.
+    #[arg(long, default_value = "ferret report")]
+    pub title: String,
+    /// Show the full secrets the reports hold; without this the page redacts them.
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StdinArgs {
     /// Name standard input has in reports.
     #[arg(long, default_value = "stdin")]
@@ -409,6 +430,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dir(args) => cmd_dir::run(args),
         Command::Github(args) => cmd_github::run(args),
         Command::Merge(args) => cmd_merge::run(args),
+        Command::Report(args) => cmd_report::run(args),
         Command::Stdin(args) => cmd_stream::run_stdin(args),
         Command::Log(args) => cmd_stream::run_log(args),
         Command::Verify(args) => cmd_verify::run_verify(args),

@@ -1,8 +1,13 @@
 //! Reports: turning findings into text for people, JSON/JSONL for scripts, SARIF for GitHub
-//! code scanning, and workflow annotations for GitHub Actions; and reading JSON/JSONL reports
-//! back ([`parse_records`]). Every writer redacts secrets unless `show_secrets` is set.
+//! code scanning, workflow annotations for GitHub Actions, and one offline HTML page; reading
+//! JSON/JSONL reports back ([`parse_records`]), and other tools' reports into the HTML page
+//! ([`import`]). Every writer redacts secrets unless `show_secrets` is set.
 
+mod chart;
 mod github;
+pub mod html;
+pub mod import;
+pub mod page;
 mod records;
 mod sarif;
 mod text;
@@ -30,6 +35,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands: one `::error file=…,line=…::` annotation a location.
     Github,
+    /// One self-contained HTML page: counts, a chart, a table to filter and sort.
+    Html,
 }
 
 impl Format {
@@ -44,6 +51,8 @@ impl Format {
             Some(Format::Json)
         } else if name.ends_with(".txt") {
             Some(Format::Text)
+        } else if name.ends_with(".html") || name.ends_with(".htm") {
+            Some(Format::Html)
         } else {
             None
         }
@@ -201,6 +210,7 @@ pub fn write_report(
             writeln!(out)
         }
         Format::Github => github::write_annotations(findings, options, out),
+        Format::Html => html::write_page(&page::Page::from_findings(findings, options), out),
     }?;
     out.flush()
 }
@@ -223,8 +233,8 @@ fn write_jsonl(record: &FindingRecord, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// A report written while a stream is scanned: text, JSONL and annotation lines go out
-/// (flushed) as each finding is seen; JSON and SARIF, which are single documents, are written
-/// at the end.
+/// (flushed) as each finding is seen; JSON, SARIF and HTML, which are single documents, are
+/// written at the end.
 pub struct StreamingReport<'o> {
     format: Format,
     options: ReportOptions,
@@ -258,17 +268,17 @@ impl<'o> StreamingReport<'o> {
                 github::write_annotations(std::slice::from_ref(&finding), &self.options, self.out)?;
                 self.out.flush()
             }
-            Format::Json | Format::Sarif => {
+            Format::Json | Format::Sarif | Format::Html => {
                 self.held.push(finding);
                 Ok(())
             }
         }
     }
 
-    /// Writes the final document for JSON and SARIF.
+    /// Writes the final document for JSON, SARIF and HTML.
     pub fn finish(self, rules: &[Rule]) -> io::Result<()> {
         match self.format {
-            Format::Json | Format::Sarif => {
+            Format::Json | Format::Sarif | Format::Html => {
                 write_report(self.format, &self.held, rules, &self.options, self.out)
             }
             Format::Text | Format::Jsonl | Format::Github => self.out.flush(),

@@ -15,6 +15,7 @@ mod github_sweep;
 mod hook_install;
 mod hostile_inputs;
 mod hostile_services;
+mod html_report;
 mod install;
 mod mocks_selftest;
 mod no_leak;
