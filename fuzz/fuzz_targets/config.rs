@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use ferret::config::Config;
-use ferret::suppress::Suppressions;
 use ferret::provider::Provider;
+use ferret::suppress::Suppressions;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

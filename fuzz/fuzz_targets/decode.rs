@@ -8,7 +8,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use ferret::matcher::decode::{MAX_DECODED, MAX_ENCODED_RUN, Transform, decode, encoded_run, unescape};
+use ferret::matcher::decode::{
+    MAX_DECODED, MAX_ENCODED_RUN, Transform, decode, encoded_run, unescape,
+};
 use ferret_fuzz::escape;
 use libfuzzer_sys::fuzz_target;
 

@@ -4,8 +4,8 @@
 
 #![no_main]
 
-use ferret::matcher::{ChunkScanner, Matcher};
 use ferret::matcher::examples::check_examples;
+use ferret::matcher::{ChunkScanner, Matcher};
 use ferret::rules::RuleSet;
 use libfuzzer_sys::fuzz_target;
 
