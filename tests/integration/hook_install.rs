@@ -178,7 +178,7 @@ fn a_moved_binary_falls_back_to_path_and_a_missing_one_blocks_with_a_fix() {
     // Install with a copy of ferret, then remove the copy.
     let bin = Tree::new();
     let copy = bin.join("ferret");
-    std::fs::copy(Path::new(env!("CARGO_BIN_EXE_ferret")), &copy).expect("copy ferret");
+    support::copy_executable(Path::new(env!("CARGO_BIN_EXE_ferret")), &copy);
     let run = Command::new(&copy)
         .args(["hook", "install"])
         .current_dir(repo.path())

@@ -600,3 +600,16 @@ impl LineReader {
 pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
+
+/// Copies an executable for a test to run, in a child process (`cp`): a file this process had
+/// open for writing could be inherited by a child another test thread is forking at that
+/// moment, and running it would then fail with "Text file busy" (ETXTBSY).
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}
