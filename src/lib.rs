@@ -24,6 +24,7 @@
 //! everywhere it is printed.
 
 // ── leaves: data and plumbing ──
+pub mod error;
 pub mod secret;
 pub mod units;
 pub mod fs;
