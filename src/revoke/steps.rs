@@ -949,74 +949,49 @@ mod tests {
         }
     }
 
+    /// A replacement the run created for key_1's leak, as service account `account`.
+    fn created(id: i64, account: &str) -> Step {
+        step(
+            id,
+            Action::CreateReplacement,
+            target(Some("proj_1"), Some("key_1"), Some(account)),
+            Some(StepResult::Ok),
+        )
+    }
+
+    /// The delete of the leak key_1 itself.
+    fn revoking(id: i64, result: Option<StepResult>) -> Step {
+        step(
+            id,
+            Action::DeleteKey,
+            target(Some("proj_1"), Some("key_1"), None),
+            result,
+        )
+    }
+
+    /// The service accounts of stale replacements.
+    fn stale_accounts(steps: &[Step]) -> Vec<String> {
+        stale_replacements(steps)
+            .into_iter()
+            .map(|t| t.service_account.unwrap_or_default())
+            .collect()
+    }
+
     #[test]
     fn replacements_of_runs_that_died_before_revoking_are_stale() {
-        let created = |id, account| {
-            step(
-                id,
-                Action::CreateReplacement,
-                target(Some("proj_1"), Some("key_1"), Some(account)),
-                Some(StepResult::Ok),
-            )
-        };
-        let revoke = |id, result| {
-            step(
-                id,
-                Action::DeleteKey,
-                target(Some("proj_1"), Some("key_1"), None),
-                result,
-            )
-        };
-        let deleted = |id, account, result| {
-            step(
-                id,
-                Action::DeleteReplacement,
-                target(Some("proj_1"), None, Some(account)),
-                Some(result),
-            )
-        };
-        let accounts = |stale: Vec<Target>| -> Vec<String> {
-            stale
-                .into_iter()
-                .map(|t| t.service_account.unwrap_or_default())
-                .collect()
-        };
         // Created, and the run died before revoking (or revoking failed, or stayed open).
-        assert_eq!(
-            accounts(stale_replacements(&[created(1, "svc_1")])),
-            ["svc_1"]
-        );
+        assert_eq!(stale_accounts(&[created(1, "svc_1")]), ["svc_1"]);
         for result in [
             None,
             Some(StepResult::Failed),
             Some(StepResult::Unconfirmed),
         ] {
-            let steps = [created(1, "svc_1"), revoke(2, result)];
-            assert_eq!(
-                accounts(stale_replacements(&steps)),
-                ["svc_1"],
-                "{result:?}"
-            );
+            let steps = [created(1, "svc_1"), revoking(2, result)];
+            assert_eq!(stale_accounts(&steps), ["svc_1"], "{result:?}");
         }
         // Two interrupted rotations: both replacements are stale.
         let steps = [created(1, "svc_1"), created(2, "svc_2")];
-        assert_eq!(accounts(stale_replacements(&steps)), ["svc_1", "svc_2"]);
-        // A replacement deleted since (or found gone) is not.
-        for result in [StepResult::Ok, StepResult::NotFound] {
-            let steps = [
-                created(1, "svc_1"),
-                created(2, "svc_2"),
-                deleted(3, "svc_1", result),
-            ];
-            assert_eq!(accounts(stale_replacements(&steps)), ["svc_2"]);
-        }
-        let steps = [created(1, "svc_1"), deleted(2, "svc_1", StepResult::Failed)];
-        assert_eq!(accounts(stale_replacements(&steps)), ["svc_1"]);
-        // The replacement created before the leak was revoked is the one kept.
-        for result in [StepResult::Ok, StepResult::NotFound] {
-            let steps = [created(1, "svc_1"), revoke(2, Some(result))];
-            assert!(stale_replacements(&steps).is_empty());
-        }
+        assert_eq!(stale_accounts(&steps), ["svc_1", "svc_2"]);
         // A creation that failed, or never finished, made nothing known.
         let failed = step(
             1,
@@ -1031,6 +1006,34 @@ mod tests {
             None,
         );
         assert!(stale_replacements(&[failed, open]).is_empty());
+    }
+
+    #[test]
+    fn a_deleted_replacement_and_the_one_before_the_revocation_are_not_stale() {
+        let deleted = |id, account, result| {
+            step(
+                id,
+                Action::DeleteReplacement,
+                target(Some("proj_1"), None, Some(account)),
+                Some(result),
+            )
+        };
+        // Deleted since, or found gone.
+        for result in [StepResult::Ok, StepResult::NotFound] {
+            let steps = [
+                created(1, "svc_1"),
+                created(2, "svc_2"),
+                deleted(3, "svc_1", result),
+            ];
+            assert_eq!(stale_accounts(&steps), ["svc_2"]);
+        }
+        let steps = [created(1, "svc_1"), deleted(2, "svc_1", StepResult::Failed)];
+        assert_eq!(stale_accounts(&steps), ["svc_1"]);
+        // The replacement created before the leak was revoked is the one kept.
+        for result in [StepResult::Ok, StepResult::NotFound] {
+            let steps = [created(1, "svc_1"), revoking(2, Some(result))];
+            assert!(stale_replacements(&steps).is_empty());
+        }
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Walk<'_> {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
-                self.warn(err.to_string());
+                self.warn(crate::error::chain(&err));
                 return WalkState::Continue;
             }
         };
@@ -253,7 +253,7 @@ impl Walk<'_> {
         let bytes = match scanned {
             Ok(bytes) => bytes,
             Err(err) => {
-                self.warn(format!("{}: {err}", path.display()));
+                self.warn(format!("{}: {}", path.display(), crate::error::Chain(&err)));
                 0
             }
         };
