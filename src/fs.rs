@@ -17,7 +17,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum FsError {
     #[error("{}: {reason}", path.display())]
     Unsafe { path: PathBuf, reason: String },
-    #[error("{}: {source}", path.display())]
+    /// The I/O error is the `source`: the chain of causes prints it after the path.
+    #[error("{}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
 

@@ -25,10 +25,14 @@ pub const CHAINED_HOOK: &str = "pre-commit.local";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("{}: not a git repository: {reason}", path.display())]
-    NotARepository { path: PathBuf, reason: String },
-    #[error("core.hooksPath: {0}")]
-    HooksPath(String),
+    #[error("{}: not a git repository", path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("core.hooksPath")]
+    HooksPath(#[source] gix::Error),
     #[error(
         "{} exists and is not ferret's hook: pass --chain to keep it (it becomes {CHAINED_HOOK} \
          and runs before ferret) or --force to replace it",
@@ -40,7 +44,7 @@ pub enum HookError {
         .0.display()
     )]
     ChainTargetExists(PathBuf),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -80,7 +84,7 @@ pub fn hooks_dir(repo: &gix::Repository) -> Result<PathBuf, HookError> {
     let configured = repo
         .config_snapshot()
         .trusted_path("core.hooksPath")
-        .map_err(|e| HookError::HooksPath(e.to_string()))?;
+        .map_err(HookError::HooksPath)?;
     Ok(match configured {
         Some(path) if path.is_absolute() => path,
         Some(path) => repo.workdir().unwrap_or_else(|| repo.git_dir()).join(path),
@@ -130,7 +134,7 @@ pub fn install(
 ) -> Result<Installed, HookError> {
     let repo = gix::discover(repo_path).map_err(|e| HookError::NotARepository {
         path: repo_path.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let dir = hooks_dir(&repo)?;
     let hook = dir.join("pre-commit");

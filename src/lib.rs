@@ -21,9 +21,11 @@
 //!
 //! Modules are listed in layer order: each imports only modules listed before it
 //! (`.ci/module-graph` checks this). Secrets travel as [`secret::Secret`], which redacts itself
-//! everywhere it is printed.
+//! everywhere it is printed. Each module has its own error types, which keep their causes as
+//! sources; [`error::Chain`] prints an error with its causes on one line.
 
 // ── leaves: data and plumbing ──
+pub mod error;
 pub mod secret;
 pub mod units;
 pub mod fs;

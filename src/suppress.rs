@@ -29,12 +29,18 @@ pub enum SuppressError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}: not a ferret JSON or JSONL report: {reason}", path.display())]
+    #[error("{}:{line}: not a ferret JSON or JSONL report", path.display())]
     Baseline {
         path: PathBuf,
         line: usize,
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
+    #[error(
+        "{}:{line}: not a ferret JSON or JSONL report: a finding has no `fingerprint`",
+        path.display()
+    )]
+    NoFingerprint { path: PathBuf, line: usize },
 }
 
 #[derive(Debug, Default)]
@@ -102,18 +108,21 @@ impl Suppressions {
             path: path.to_path_buf(),
             source,
         })?;
-        let bad = |line: usize, reason: String| SuppressError::Baseline {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
-        let records = crate::report::parse_records::<serde_json::Value>(&text)
-            .map_err(|e| bad(e.line, e.reason))?;
+        let records = crate::report::parse_records::<serde_json::Value>(&text).map_err(|e| {
+            SuppressError::Baseline {
+                path: path.to_path_buf(),
+                line: e.line,
+                source: e.source,
+            }
+        })?;
         for (line, record) in records {
             let fingerprint = record
                 .get("fingerprint")
                 .and_then(|f| f.as_str())
-                .ok_or_else(|| bad(line, "a finding has no `fingerprint`".into()))?;
+                .ok_or_else(|| SuppressError::NoFingerprint {
+                    path: path.to_path_buf(),
+                    line,
+                })?;
             self.fingerprints
                 .insert(Fingerprint(fingerprint.to_ascii_lowercase()));
         }

@@ -9,18 +9,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use gix::ObjectId;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
 use crate::finding::{CommitInfo, Location, Match, SourceRepository};
-use crate::github::GitHub;
 use crate::github::repos::RepoInfo;
+use crate::github::{GitHub, GitHubError};
 use crate::matcher::Matcher;
 use crate::secret::Secret;
-use crate::sources::Warning;
-use crate::sources::contents::ArchiveLimits;
-use crate::sources::git::{self, GitOptions};
-use crate::sources::mirror::Mirrors;
+use crate::sources::git::{self, GitError, GitOptions, ObjectIdSet};
+use crate::sources::mirror::{MirrorError, Mirrors};
+use crate::sources::{ScanContext, Warning};
+use crate::store::StoreError;
 use crate::store::sweep::{Seen, SweepState};
 
 /// Which repositories to sweep.
@@ -75,14 +76,45 @@ pub struct SweepOptions {
     pub since_last: bool,
     pub shard: Option<Shard>,
     pub threads: usize,
-    /// How far archives in blobs are opened.
-    pub archives: ArchiveLimits,
     /// Git objects larger than this are not scanned.
     pub max_object_size: u64,
     /// Also feed the organization's open `openai_api_key` secret-scanning alerts in.
     pub include_alerts: bool,
     /// The git host the token may be sent to (default: the one that goes with the API).
     pub git_base: Option<String>,
+}
+
+/// Why a sweep could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("cannot start the GitHub client")]
+    Runtime(#[source] std::io::Error),
+    #[error("--exclude `{pattern}`")]
+    Exclude {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("--exclude")]
+    Excludes(#[source] globset::Error),
+    /// Listing the repositories or the alerts failed.
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    State(#[from] StoreError),
+}
+
+/// Why one repository could not be swept; the sweep goes on with the others.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSwept {
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    #[error("cannot open the mirror")]
+    Open(#[source] gix::Error),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    State(#[from] StoreError),
 }
 
 /// One repository swept.
@@ -97,8 +129,8 @@ pub struct Swept {
 pub struct SweepOutcome {
     pub matches: Vec<Match>,
     pub swept: Vec<Swept>,
-    /// `(owner/name, reason)` of repositories that could not be swept.
-    pub failures: Vec<(String, String)>,
+    /// Repositories that could not be swept (`owner/name`), and why.
+    pub failures: Vec<(String, NotSwept)>,
     /// Repositories whose refs had not moved since the last sweep.
     pub unchanged: usize,
     pub objects: u64,
@@ -112,31 +144,51 @@ pub struct SweepOutcome {
     pub alerts: usize,
 }
 
+impl SweepOutcome {
+    /// Adds what sweeping `repo` found.
+    fn add(&mut self, repo: RepoInfo, swept: SweptRepository) {
+        if swept.unchanged {
+            self.rechecked += swept.scan.objects;
+        } else {
+            self.objects += swept.scan.objects;
+            self.bytes += swept.scan.bytes;
+        }
+        self.skipped_blobs += swept.scan.skipped_blobs;
+        self.unchanged += usize::from(swept.unchanged);
+        self.fixed += swept.fixed;
+        self.matches.extend(swept.scan.matches);
+        self.swept.push(Swept {
+            repo,
+            head: swept.head,
+        });
+    }
+}
+
 pub struct Sweeper {
     runtime: tokio::runtime::Runtime,
     github: GitHub,
 }
 
 impl Sweeper {
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, SweepError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the GitHub client: {e}"))?;
+            .map_err(SweepError::Runtime)?;
         Ok(Sweeper {
             runtime,
             github: GitHub::from_env(),
         })
     }
 
-    /// Runs the sweep; `on_warning` hears about rate-limit waits and repositories that fail.
+    /// Runs the sweep; the context's `on_warning` hears about rate-limit waits and repositories
+    /// that fail.
     pub fn sweep(
         &self,
         options: &SweepOptions,
-        matcher: &Matcher,
-        on_warning: &(dyn Fn(&Warning) + Sync),
-    ) -> Result<SweepOutcome, String> {
-        let say = |text: String| on_warning(&Warning(text));
+        context: &ScanContext<'_>,
+    ) -> Result<SweepOutcome, SweepError> {
+        let say = |text: String| (context.on_warning)(&Warning(text));
         let exclude = globs(&options.exclude)?;
         let repos = self
             .runtime
@@ -147,68 +199,33 @@ impl Sweeper {
             .unwrap_or_else(|| crate::sources::mirror::git_base_for(self.github.base()));
         let mirrors = Mirrors::new(options.cache.clone(), self.github.token(), &git_base);
         let mut state = match &options.state {
-            Some(path) => Some(SweepState::open(path).map_err(|e| e.to_string())?),
+            Some(path) => Some(SweepState::open(path)?),
             None => None,
         };
         let mut outcome = SweepOutcome::default();
         let mut seen_names = std::collections::HashSet::new();
         for repo in repos {
-            let name = repo.full_name.to_ascii_lowercase();
-            let chosen = seen_names.insert(name)
-                && (options.include_forks || !repo.fork)
-                && (options.include_archived || !repo.archived)
-                && !exclude.is_match(&repo.full_name)
-                && options.shard.is_none_or(|s| s.takes(&repo.full_name));
-            if !chosen {
+            let first = seen_names.insert(repo.full_name.to_ascii_lowercase());
+            if !first || !chosen(&repo, options, &exclude) {
                 continue;
             }
-            match sweep_one(
-                &repo,
-                &mirrors,
-                state.as_mut(),
-                options,
-                matcher,
-                on_warning,
-            ) {
-                Ok(swept) => {
-                    if swept.unchanged {
-                        outcome.rechecked += swept.scan.objects;
-                    } else {
-                        outcome.objects += swept.scan.objects;
-                        outcome.bytes += swept.scan.bytes;
-                    }
-                    outcome.skipped_blobs += swept.scan.skipped_blobs;
-                    outcome.unchanged += usize::from(swept.unchanged);
-                    outcome.fixed += swept.fixed;
-                    outcome.matches.extend(swept.scan.matches);
-                    outcome.swept.push(Swept {
-                        repo,
-                        head: swept.head,
-                    });
-                }
-                Err(reason) => {
+            match sweep_one(&repo, &mirrors, state.as_mut(), options, context) {
+                Ok(swept) => outcome.add(repo, swept),
+                Err(err) => {
+                    let reason = crate::error::chain(&err);
                     say(format!("{}: not swept: {reason}", repo.full_name));
                     if let Some(state) = &state {
                         // The failure is already reported; the state only keeps it for later.
                         let _ = state.record_failure(&repo.full_name, &reason);
                     }
-                    outcome.failures.push((repo.full_name, reason));
+                    outcome.failures.push((repo.full_name, err));
                 }
             }
         }
         if options.include_alerts
             && let Some(org) = &options.targets.org
         {
-            let alerts = self
-                .runtime
-                .block_on(self.github.openai_alerts(org, &say))?;
-            outcome.alerts = alerts.len();
-            for alert in alerts {
-                if !options.shard.is_none_or(|s| s.takes(&alert.repository)) {
-                    continue;
-                }
-                outcome.matches.extend(alert_matches(alert, matcher, &say));
-            }
+            self.add_alerts(org, options, context, &mut outcome)?;
         }
         Ok(outcome)
     }
@@ -218,7 +235,7 @@ impl Sweeper {
         &self,
         targets: &Targets,
         say: &dyn Fn(String),
-    ) -> Result<Vec<RepoInfo>, String> {
+    ) -> Result<Vec<RepoInfo>, GitHubError> {
         let mut repos = Vec::new();
         if let Some(org) = &targets.org {
             repos.extend(self.github.org_repos(org, say).await?);
@@ -232,6 +249,29 @@ impl Sweeper {
         Ok(repos)
     }
 
+    /// Adds the keys of the organization's open secret-scanning alerts (this shard's).
+    fn add_alerts(
+        &self,
+        org: &str,
+        options: &SweepOptions,
+        context: &ScanContext<'_>,
+        outcome: &mut SweepOutcome,
+    ) -> Result<(), GitHubError> {
+        let say = |text: String| (context.on_warning)(&Warning(text));
+        let alerts = self
+            .runtime
+            .block_on(self.github.openai_alerts(org, &say))?;
+        outcome.alerts = alerts.len();
+        for alert in alerts {
+            if options.shard.is_none_or(|s| s.takes(&alert.repository)) {
+                outcome
+                    .matches
+                    .extend(alert_matches(alert, context.matcher, &say));
+            }
+        }
+        Ok(())
+    }
+
     /// Uploads one repository's SARIF to its code scanning.
     pub fn upload_sarif(
         &self,
@@ -240,7 +280,7 @@ impl Sweeper {
         git_ref: &str,
         sarif: &[u8],
         on_warning: &dyn Fn(String),
-    ) -> Result<String, String> {
+    ) -> Result<String, GitHubError> {
         self.runtime.block_on(
             self.github
                 .upload_sarif(repository, commit_sha, git_ref, sarif, on_warning),
@@ -248,12 +288,25 @@ impl Sweeper {
     }
 }
 
-fn globs(patterns: &[String]) -> Result<GlobSet, String> {
+/// Whether the options take `repo`: a fork or an archived repository only when asked, not
+/// excluded, and in this shard.
+fn chosen(repo: &RepoInfo, options: &SweepOptions, exclude: &GlobSet) -> bool {
+    (options.include_forks || !repo.fork)
+        && (options.include_archived || !repo.archived)
+        && !exclude.is_match(&repo.full_name)
+        && options.shard.is_none_or(|s| s.takes(&repo.full_name))
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, SweepError> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        builder.add(Glob::new(pattern).map_err(|e| format!("--exclude `{pattern}`: {e}"))?);
+        let glob = Glob::new(pattern).map_err(|source| SweepError::Exclude {
+            pattern: pattern.clone(),
+            source,
+        })?;
+        builder.add(glob);
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(SweepError::Excludes)
 }
 
 struct SweptRepository {
@@ -269,59 +322,30 @@ fn sweep_one(
     mirrors: &Mirrors,
     state: Option<&mut SweepState>,
     options: &SweepOptions,
-    matcher: &Matcher,
-    on_warning: &(dyn Fn(&Warning) + Sync),
-) -> Result<SweptRepository, String> {
-    let say = |text: String| on_warning(&Warning(text));
-    let path = mirrors
-        .update(&info.full_name, &info.clone_url, &say)
-        .map_err(|e| e.reason)?;
-    let repo = gix::open(&path).map_err(|e| format!("cannot open the mirror: {e}"))?;
-    let refs = git::ref_targets(&repo).map_err(|e| e.to_string())?;
-    let tips = hex::encode(Sha256::digest(
-        refs.iter()
-            .map(|(name, id)| format!("{name} {id}\n"))
-            .collect::<String>(),
-    ));
+    context: &ScanContext<'_>,
+) -> Result<SweptRepository, NotSwept> {
+    let say = |text: String| (context.on_warning)(&Warning(text));
+    let path = mirrors.update(&info.full_name, &info.clone_url, &say)?;
+    let repo = gix::open(&path).map_err(NotSwept::Open)?;
+    let refs = git::ref_targets(&repo)?;
+    let tips = tips_digest(&refs);
+    let earlier = match (&state, options.since_last) {
+        (Some(state), true) => Some(Earlier {
+            tips: state.tips(&info.full_name)?,
+            scanned: state.scanned(&info.full_name)?,
+        }),
+        _ => None,
+    };
+    let unchanged = earlier
+        .as_ref()
+        .is_some_and(|earlier| earlier.tips.as_deref() == Some(tips.as_str()));
     let git_options = GitOptions {
         threads: options.threads,
         collect_blob_ids: state.is_some(),
         max_object_size: options.max_object_size,
         ..GitOptions::default()
     };
-    let earlier = match (&state, options.since_last) {
-        (Some(state), true) => Some((
-            state.tips(&info.full_name).map_err(|e| e.to_string())?,
-            state.scanned(&info.full_name).map_err(|e| e.to_string())?,
-        )),
-        _ => None,
-    };
-    let unchanged = earlier
-        .as_ref()
-        .is_some_and(|(old_tips, _)| old_tips.as_deref() == Some(tips.as_str()));
-    let mut scan = match earlier {
-        Some((_, (_, matched))) if unchanged => git::rescan_objects(
-            &repo,
-            matcher,
-            &matched,
-            &git_options,
-            &options.archives,
-            on_warning,
-        ),
-        Some((_, (mut scanned, matched))) => {
-            // Objects that held secrets are scanned again, so their findings stay reported.
-            for id in &matched {
-                scanned.remove(id);
-            }
-            let history = GitOptions {
-                skip_blobs: Some(Arc::new(scanned)),
-                ..git_options
-            };
-            git::scan_history(&repo, matcher, &history, &options.archives, on_warning)
-        }
-        None => git::scan_history(&repo, matcher, &git_options, &options.archives, on_warning),
-    }
-    .map_err(|e| e.to_string())?;
+    let mut scan = scan_mirror(&repo, earlier, unchanged, git_options, context)?;
     let repository = Arc::new(SourceRepository {
         full_name: info.full_name.clone(),
         html_url: info.html_url.clone(),
@@ -330,48 +354,99 @@ fn sweep_one(
         m.location.repository = Some(repository.clone());
     }
     let fixed = match state {
-        Some(state) => {
-            let seen: Vec<Seen> = scan
-                .matches
-                .iter()
-                .map(|m| Seen {
-                    fingerprint: m.secret.fingerprint().0,
-                    rule: matcher.rules()[m.rule].id.clone(),
-                    path: m.location.path.clone(),
-                    commit: m
-                        .location
-                        .commit
-                        .as_ref()
-                        .map(|c| c.id.clone())
-                        .unwrap_or_default(),
-                })
-                .collect();
-            let new_blobs = std::mem::take(&mut scan.scanned_blobs);
-            state
-                .record_sweep(
-                    &info.full_name,
-                    &tips,
-                    &new_blobs,
-                    &scan.matched_objects,
-                    &seen,
-                )
-                .map_err(|e| e.to_string())?
-                .len()
-        }
+        Some(state) => record_sweep(state, &info.full_name, &tips, &mut scan, context.matcher)?,
         None => 0,
     };
-    let head = info.default_branch.as_ref().and_then(|branch| {
-        let name = format!("refs/heads/{branch}");
-        refs.iter()
-            .find(|(r, _)| *r == name)
-            .map(|(_, id)| (id.to_string(), name))
-    });
     Ok(SweptRepository {
         scan,
         unchanged,
         fixed,
-        head,
+        head: default_head(info, &refs),
     })
+}
+
+/// What the sweep state remembers of a repository's last sweep.
+struct Earlier {
+    tips: Option<String>,
+    /// Blobs scanned then, and the objects that held secrets.
+    scanned: (ObjectIdSet, Vec<ObjectId>),
+}
+
+/// A digest of every ref and its target: equal when the refs have not moved.
+fn tips_digest(refs: &[(String, ObjectId)]) -> String {
+    hex::encode(Sha256::digest(
+        refs.iter()
+            .map(|(name, id)| format!("{name} {id}\n"))
+            .collect::<String>(),
+    ))
+}
+
+/// Scans a mirror: the whole history; with an earlier sweep, only blobs it did not scan (plus
+/// the objects that held secrets then, so their findings stay reported); with refs that have
+/// not moved, only those objects.
+fn scan_mirror(
+    repo: &gix::Repository,
+    earlier: Option<Earlier>,
+    unchanged: bool,
+    options: GitOptions,
+    context: &ScanContext<'_>,
+) -> Result<git::GitScan, GitError> {
+    match earlier {
+        Some(Earlier {
+            scanned: (_, matched),
+            ..
+        }) if unchanged => git::rescan_objects(repo, &matched, &options, context),
+        Some(Earlier {
+            scanned: (mut scanned, matched),
+            ..
+        }) => {
+            for id in &matched {
+                scanned.remove(id);
+            }
+            let history = GitOptions {
+                skip_blobs: Some(Arc::new(scanned)),
+                ..options
+            };
+            git::scan_history(repo, &history, context)
+        }
+        None => git::scan_history(repo, &options, context),
+    }
+}
+
+/// Records the sweep of `name` in the state; returns how many earlier findings are fixed.
+fn record_sweep(
+    state: &mut SweepState,
+    name: &str,
+    tips: &str,
+    scan: &mut git::GitScan,
+    matcher: &Matcher,
+) -> Result<usize, StoreError> {
+    let seen: Vec<Seen> = scan
+        .matches
+        .iter()
+        .map(|m| Seen {
+            fingerprint: m.secret.fingerprint().0,
+            rule: matcher.rules()[m.rule].id.clone(),
+            path: m.location.path.clone(),
+            commit: m
+                .location
+                .commit
+                .as_ref()
+                .map(|c| c.id.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let new_blobs = std::mem::take(&mut scan.scanned_blobs);
+    let fixed = state.record_sweep(name, tips, &new_blobs, &scan.matched_objects, &seen)?;
+    Ok(fixed.len())
+}
+
+/// The default branch's commit and ref, when the mirror has it.
+fn default_head(info: &RepoInfo, refs: &[(String, ObjectId)]) -> Option<(String, String)> {
+    let name = format!("refs/heads/{}", info.default_branch.as_ref()?);
+    refs.iter()
+        .find(|(r, _)| *r == name)
+        .map(|(_, id)| (id.to_string(), name))
 }
 
 /// The matches of one secret-scanning alert: its key at each place GitHub saw it.

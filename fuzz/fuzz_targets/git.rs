@@ -247,12 +247,11 @@ fuzz_target!(|data: &[u8]| {
         threads: 1,
         ..GitOptions::default()
     };
-    let _ = git::scan_history(
-        &repo,
-        &MATCHER,
-        &options,
-        &ferret::sources::contents::ArchiveLimits::default(),
-        &|_| {},
-    );
+    let context = ferret::sources::ScanContext {
+        matcher: &MATCHER,
+        archives: &ferret::sources::contents::ArchiveLimits::default(),
+        on_warning: &|_| {},
+    };
+    let _ = git::scan_history(&repo, &options, &context);
     let _ = git::ref_targets(&repo);
 });

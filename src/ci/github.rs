@@ -28,8 +28,12 @@ const FETCH_HINT: &str = "check out with actions/checkout's fetch-depth: 0 (and,
 
 #[derive(Debug, thiserror::Error)]
 pub enum CiError {
-    #[error("the {event} event payload is not the JSON GitHub writes: {reason}")]
-    Payload { event: String, reason: String },
+    #[error("the {event} event payload is not the JSON GitHub writes")]
+    Payload {
+        event: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("the {event} event payload has no `{field}`")]
     MissingField { event: String, field: &'static str },
 }
@@ -123,9 +127,9 @@ struct Repository {
 /// Decides what to scan in `repo` (the checkout) for the event `event` with `payload` (the
 /// contents of `GITHUB_EVENT_PATH`).
 pub fn decide(repo: &gix::Repository, event: &str, payload: &[u8]) -> Result<Decision, CiError> {
-    let payload: Payload = serde_json::from_slice(payload).map_err(|e| CiError::Payload {
+    let payload: Payload = serde_json::from_slice(payload).map_err(|source| CiError::Payload {
         event: event.to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     let missing = |field| CiError::MissingField {
         event: event.to_string(),

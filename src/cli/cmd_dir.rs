@@ -26,18 +26,17 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
         gitignore: args.gitignore,
         follow_links: args.follow_links,
         threads: args.scan.threads.unwrap_or(0),
-        archives: setup.archives.clone(),
     };
     let progress = Spinner(scan_setup::spinner(
         &args.scan,
         "{spinner} scanning {bytes} ({bytes_per_sec})",
     ));
+    let on_warning = |warning: &crate::sources::Warning| progress.0.suspend(|| warn(warning));
     let scan = scan_dirs(
         &args.paths,
         &options,
-        &setup.matcher,
+        &setup.scan_context(&on_warning),
         &progress,
-        &|warning| progress.0.suspend(|| warn(warning)),
     );
     progress.0.finish_and_clear();
     scan_setup::report_matches(&mut setup, scan.matches)

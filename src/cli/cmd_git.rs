@@ -42,7 +42,7 @@ pub(super) fn scan_repo(
 ) -> anyhow::Result<GitScan> {
     let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
     let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
-    let scan = git::scan(repo, &setup.matcher, target, &setup.archives, &on_warning)?;
+    let scan = git::scan(repo, target, &setup.scan_context(&on_warning))?;
     spinner.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
         eprintln!("ferret: {reason}");

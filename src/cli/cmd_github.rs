@@ -8,10 +8,12 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::output::write_whole;
+use super::scan_setup::ScanSetup;
 use super::{EXIT_ERROR, GithubArgs, scan_setup, warn};
+use crate::error::Chain;
 use crate::finding::Finding;
 use crate::report::{Format, write_report};
-use crate::sweep::{SweepOptions, Sweeper, Targets};
+use crate::sweep::{SweepOptions, SweepOutcome, Sweeper, Swept, Targets};
 
 pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     if args.shard.is_some() && args.scan.revoke.revoke {
@@ -23,6 +25,29 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         );
     }
     let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
+    let options = sweep_options(&args)?;
+    let sweeper = Sweeper::new()?;
+    let spinner = scan_setup::spinner(&args.scan, "{spinner} sweeping repositories ({elapsed})");
+    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
+    let mut outcome = sweeper.sweep(&options, &setup.scan_context(&on_warning))?;
+    spinner.finish_and_clear();
+    let matches = std::mem::take(&mut outcome.matches);
+    let findings = scan_setup::process_matches(&mut setup, matches);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    setup.output.publish()?;
+    if let Some(dir) = &args.sarif_dir {
+        let upload = args.upload_sarif.then_some(&sweeper);
+        write_sarifs(dir, &setup, &findings, &outcome.swept, upload)?;
+    }
+    print_summary(&outcome, &findings, args.include_alerts);
+    if !outcome.failures.is_empty() {
+        return Ok(EXIT_ERROR);
+    }
+    Ok(scan_setup::exit_code(&setup))
+}
+
+/// What the arguments ask the sweep to do, with the default mirror cache and sweep state.
+fn sweep_options(args: &GithubArgs) -> anyhow::Result<SweepOptions> {
     let cache = args
         .cache
         .clone()
@@ -35,7 +60,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     if args.since_last && state.is_none() {
         anyhow::bail!("--since-last needs the sweep state: pass --state FILE");
     }
-    let options = SweepOptions {
+    Ok(SweepOptions {
         targets: Targets {
             org: args.org.clone(),
             user: args.user.clone(),
@@ -49,54 +74,55 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         since_last: args.since_last,
         shard: args.shard,
         threads: args.scan.threads.unwrap_or(0),
-        archives: setup.archives.clone(),
         max_object_size: args.scan.max_object_size.0,
         include_alerts: args.include_alerts,
         git_base: std::env::var("FERRET_GITHUB_GIT_BASE")
             .ok()
             .filter(|b| !b.is_empty()),
-    };
-    let sweeper = Sweeper::new().map_err(anyhow::Error::msg)?;
-    let spinner = scan_setup::spinner(&args.scan, "{spinner} sweeping repositories ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
-    let outcome = sweeper
-        .sweep(&options, &setup.matcher, &on_warning)
-        .map_err(anyhow::Error::msg)?;
-    spinner.finish_and_clear();
-    let findings = scan_setup::process_matches(&mut setup, outcome.matches);
-    scan_setup::write_findings(&mut setup, &findings)?;
-    setup.output.publish()?;
-    if let Some(dir) = &args.sarif_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for swept in &outcome.swept {
-            let name = &swept.repo.full_name;
-            let own = findings_of(&findings, name);
-            let path = dir.join(format!("{}.sarif", name.replace('/', "__")));
-            let mut sarif = Vec::new();
-            write_report(
-                Format::Sarif,
-                &own,
-                setup.matcher.rules(),
-                &setup.options,
-                &mut sarif,
-            )?;
-            write_whole(&path, &sarif, setup.options.show_secrets)?;
-            if args.upload_sarif {
-                match &swept.head {
-                    Some((commit, git_ref)) => {
-                        if let Err(err) =
-                            sweeper.upload_sarif(name, commit, git_ref, &sarif, &|w| warn(w))
-                        {
-                            warn(format_args!("{name}: SARIF not uploaded: {err}"));
-                        }
-                    }
-                    None => warn(format_args!(
-                        "{name}: SARIF not uploaded: its default branch is not in the mirror"
-                    )),
+    })
+}
+
+/// One SARIF file per swept repository in `dir`, each uploaded to the repository's code
+/// scanning with `upload`.
+fn write_sarifs(
+    dir: &Path,
+    setup: &ScanSetup,
+    findings: &[Finding],
+    swept: &[Swept],
+    upload: Option<&Sweeper>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for swept in swept {
+        let name = &swept.repo.full_name;
+        let own = findings_of(findings, name);
+        let path = dir.join(format!("{}.sarif", name.replace('/', "__")));
+        let mut sarif = Vec::new();
+        write_report(
+            Format::Sarif,
+            &own,
+            setup.matcher.rules(),
+            &setup.options,
+            &mut sarif,
+        )?;
+        write_whole(&path, &sarif, setup.options.show_secrets)?;
+        let Some(sweeper) = upload else { continue };
+        match &swept.head {
+            Some((commit, git_ref)) => {
+                if let Err(err) = sweeper.upload_sarif(name, commit, git_ref, &sarif, &|w| warn(w))
+                {
+                    warn(format_args!("{name}: SARIF not uploaded: {}", Chain(&err)));
                 }
             }
+            None => warn(format_args!(
+                "{name}: SARIF not uploaded: its default branch is not in the mirror"
+            )),
         }
     }
+    Ok(())
+}
+
+/// What the sweep did, on stderr, and each repository that failed.
+fn print_summary(outcome: &SweepOutcome, findings: &[Finding], include_alerts: bool) {
     eprintln!(
         "ferret: swept {} repositories ({} unchanged since the last sweep, {} failed): scanned {} \
          objects ({:.1} MB), skipped {} blobs scanned before, re-checked {} that held secrets; \
@@ -110,19 +136,15 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         outcome.rechecked,
         findings.iter().map(|f| f.locations.len()).sum::<usize>(),
         outcome.fixed,
-        if args.include_alerts {
+        if include_alerts {
             format!("; {} secret-scanning alerts read", outcome.alerts)
         } else {
             String::new()
         }
     );
     for (name, reason) in &outcome.failures {
-        eprintln!("ferret: failed: {name}: {reason}");
+        eprintln!("ferret: failed: {name}: {}", Chain(reason));
     }
-    if !outcome.failures.is_empty() {
-        return Ok(EXIT_ERROR);
-    }
-    Ok(scan_setup::exit_code(&setup))
 }
 
 /// The findings with locations in `repository`, with only those locations.

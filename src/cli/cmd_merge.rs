@@ -141,7 +141,7 @@ fn merge_records(documents: &[(&Path, String)]) -> anyhow::Result<Vec<Value>> {
     let mut records: Vec<Value> = Vec::new();
     for (path, text) in documents {
         let read = crate::report::parse_records::<Value>(text)
-            .map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}:{}", path.display(), crate::error::Chain(&e)))?;
         records.extend(read.into_iter().map(|(_, record)| record));
     }
     let place = |r: &Value| {

@@ -18,7 +18,8 @@ fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, ReadRecord)>> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
-    crate::report::parse_records(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
+    crate::report::parse_records(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}", path.display(), crate::error::Chain(&e)))
 }
 
 pub fn run_verify(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {

@@ -443,7 +443,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("ferret: error: {err:#}");
+            // Each cause once, on one line (some libraries repeat theirs in their message).
+            eprintln!("ferret: error: {}", crate::error::Chain(err.as_ref()));
             ExitCode::from(EXIT_ERROR)
         }
     }

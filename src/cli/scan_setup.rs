@@ -33,6 +33,20 @@ pub struct ScanSetup {
     pub output: ReportOutput,
 }
 
+impl ScanSetup {
+    /// What the sources scan with: this setup's matcher and archive limits, and `on_warning`.
+    pub fn scan_context<'a>(
+        &'a self,
+        on_warning: &'a (dyn Fn(&crate::sources::Warning) + Sync),
+    ) -> crate::sources::ScanContext<'a> {
+        crate::sources::ScanContext {
+            matcher: &self.matcher,
+            archives: &self.archives,
+            on_warning,
+        }
+    }
+}
+
 /// Loads everything a scan rooted at `root` needs.
 pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     let mut rules = RuleSet::builtin()?;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{GitHub, split_repository};
+use super::{GitHub, GitHubError, split_repository};
 
 /// One open alert, with where GitHub saw the key.
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ impl GitHub {
         &self,
         org: &str,
         on_wait: &dyn Fn(String),
-    ) -> Result<Vec<OpenAiAlert>, String> {
+    ) -> Result<Vec<OpenAiAlert>, GitHubError> {
         let alerts: Vec<Alert> = self
             .all_pages(
                 &format!(

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{GitHub, split_repository};
+use super::{GitHub, GitHubError, split_repository};
 
 #[derive(Deserialize)]
 struct Receipt {
@@ -25,12 +25,12 @@ impl GitHub {
         git_ref: &str,
         sarif: &[u8],
         on_wait: &dyn Fn(String),
-    ) -> Result<String, String> {
+    ) -> Result<String, GitHubError> {
         let (owner, name) = split_repository(repository)?;
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gzip.write_all(sarif)
             .and_then(|()| gzip.try_finish())
-            .map_err(|e| format!("cannot compress the SARIF: {e}"))?;
+            .map_err(GitHubError::Compress)?;
         let body = json!({
             "commit_sha": commit_sha,
             "ref": git_ref,

@@ -42,14 +42,86 @@ const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Rate-limit waits in a row before giving up on a call.
 const MAX_RATE_LIMIT_WAITS: u32 = 5;
 
+/// Why a GitHub call failed. Callers decide by the variant: a rate limit that outlasts
+/// ferret's patience, a token GitHub refuses, something that is not there, an answer that
+/// never came (or came unreadable), or any other status.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error("GITHUB_TOKEN is not set")]
+    NoToken,
+    #[error("GITHUB_TOKEN cannot be sent in an HTTP header")]
+    TokenNotAHeader,
+    /// `FERRET_GITHUB_TIMEOUT` is not a duration (the parser's message).
+    #[error("FERRET_GITHUB_TIMEOUT: {0}")]
+    BadTimeout(String),
+    #[error("FERRET_GITHUB_API_BASE")]
+    BadBase(#[source] http::uri::InvalidUri),
+    /// The API base is not allowed, or the HTTP client cannot start.
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    #[error("`{0}` is not OWNER/NAME")]
+    NotOwnerName(String),
+    /// A page of a list links to a page on another host.
+    #[error("GitHub: the next page ({0}) is not on the API's host; not followed")]
+    OffHostPage(String),
+    /// Still rate limited after every wait ferret sits through (`reset_in`: how long the
+    /// limit said to wait).
+    #[error(
+        "GitHub: HTTP {status}: {message} (rate limited; the limit resets in {}s)",
+        reset_in.as_secs()
+    )]
+    RateLimited {
+        status: u16,
+        message: String,
+        reset_in: Duration,
+    },
+    #[error("GitHub: HTTP 401: {message}")]
+    Unauthorized { message: String },
+    #[error("GitHub: HTTP 404: {message}")]
+    NotFound { message: String },
+    #[error("GitHub: HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    /// No answer, or one that could not be read (a timeout, TLS, an answer too large or cut off,
+    /// JSON that does not parse).
+    #[error("GitHub")]
+    Transport(#[source] Transport),
+    #[error("cannot compress the SARIF")]
+    Compress(#[source] std::io::Error),
+}
+
+/// What went wrong on the way to or from GitHub, in a few words without the token: the
+/// innermost cause of octocrab's error. The error itself is kept for callers that want more
+/// ([`Transport::octocrab`]), but is no part of the chain of causes: its text spans lines,
+/// repeats its own causes, and may quote an answer that echoed the token.
+#[derive(Debug)]
+pub struct Transport {
+    detail: String,
+    error: octocrab::Error,
+}
+
+impl Transport {
+    /// octocrab's error, as it came.
+    pub fn octocrab(&self) -> &octocrab::Error {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for Transport {}
+
 /// The GitHub API as the operator configured it; the octocrab client is built on first use,
 /// inside the tokio runtime it needs.
 pub struct GitHub {
     base: String,
     token: Option<String>,
-    /// `FERRET_GITHUB_TIMEOUT`, or why it could not be read.
-    timeout: Result<Duration, String>,
-    client: OnceCell<Result<Octocrab, String>>,
+    /// `FERRET_GITHUB_TIMEOUT`, read when the client is built.
+    timeout: Option<String>,
+    client: OnceCell<Octocrab>,
 }
 
 impl GitHub {
@@ -58,17 +130,10 @@ impl GitHub {
         let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let base = variable("FERRET_GITHUB_API_BASE")
             .unwrap_or_else(|| DEFAULT_GITHUB_API_BASE.to_string());
-        let timeout = match variable("FERRET_GITHUB_TIMEOUT") {
-            Some(text) => text
-                .parse::<crate::units::Duration>()
-                .map(|d| d.0)
-                .map_err(|e| format!("FERRET_GITHUB_TIMEOUT: {e}")),
-            None => Ok(DEFAULT_TIMEOUT),
-        };
         GitHub {
             base: base.trim_end_matches('/').to_string(),
             token: variable("GITHUB_TOKEN"),
-            timeout,
+            timeout: variable("FERRET_GITHUB_TIMEOUT"),
             client: OnceCell::new(),
         }
     }
@@ -83,16 +148,23 @@ impl GitHub {
         &self.base
     }
 
-    pub async fn client(&self) -> Result<&Octocrab, String> {
-        let built = self
-            .client
-            .get_or_init(|| async {
-                let token = self.token.as_deref().ok_or("GITHUB_TOKEN is not set")?;
-                crate::http::checked_api_base(&self.base).map_err(|e| e.to_string())?;
-                build_client(&self.base, token, self.timeout.clone()?)
+    /// The octocrab client, built on first use (a configuration it cannot be built from is an
+    /// error each time it is asked for).
+    pub async fn client(&self) -> Result<&Octocrab, GitHubError> {
+        self.client
+            .get_or_try_init(|| async {
+                let token = self.token.as_deref().ok_or(GitHubError::NoToken)?;
+                crate::http::checked_api_base(&self.base)?;
+                let timeout = match &self.timeout {
+                    Some(text) => {
+                        let parsed = text.parse::<crate::units::Duration>();
+                        parsed.map_err(GitHubError::BadTimeout)?.0
+                    }
+                    None => DEFAULT_TIMEOUT,
+                };
+                build_client(&self.base, token, timeout)
             })
-            .await;
-        built.as_ref().map_err(Clone::clone)
+            .await
     }
 
     /// Whether `uri` is on the API's scheme, host and port.
@@ -103,11 +175,11 @@ impl GitHub {
         uri.scheme() == base.scheme() && uri.authority() == base.authority()
     }
 
-    /// An octocrab error in one line: GitHub's status and message when it answered, else what
-    /// went wrong on the way (a timeout, TLS, an answer too large). The token is never in it,
-    /// even when an answer echoes it.
-    pub fn describe(&self, err: octocrab::Error) -> String {
-        describe(err, self.token.as_deref())
+    /// An octocrab error as ferret's: GitHub's status and message when it answered, else what
+    /// went wrong on the way (a timeout, TLS, an answer too large). The token is never in its
+    /// text, even when an answer echoes it.
+    pub fn error(&self, err: octocrab::Error) -> GitHubError {
+        classify(err, self.token.as_deref())
     }
 
     /// Runs `call`, waiting out rate limits (`on_wait` hears about each wait).
@@ -115,7 +187,7 @@ impl GitHub {
         &self,
         on_wait: &dyn Fn(String),
         mut call: F,
-    ) -> Result<T, String>
+    ) -> Result<T, GitHubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = octocrab::Result<T>>,
@@ -127,15 +199,18 @@ impl GitHub {
                 Err(err) => err,
             };
             let Some(wait) = rate_limit_wait(&err) else {
-                return Err(self.describe(err));
+                return Err(self.error(err));
             };
             waits += 1;
             if waits > MAX_RATE_LIMIT_WAITS || wait > MAX_RATE_LIMIT_WAIT {
-                return Err(format!(
-                    "{} (rate limited; the limit resets in {}s)",
-                    self.describe(err),
-                    wait.as_secs()
-                ));
+                return Err(match self.error(err) {
+                    GitHubError::Status { status, message } => GitHubError::RateLimited {
+                        status,
+                        message,
+                        reset_in: wait,
+                    },
+                    other => other,
+                });
             }
             on_wait(format!(
                 "GitHub rate limit reached; waiting {}s",
@@ -177,14 +252,12 @@ fn rate_limit_wait(err: &octocrab::Error) -> Option<Duration> {
 }
 
 /// The octocrab client on ferret's HTTP client (see the module's documentation).
-fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, String> {
-    let base_uri: http::Uri = base
-        .parse()
-        .map_err(|e| format!("FERRET_GITHUB_API_BASE: {e}"))?;
+fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, GitHubError> {
+    let base_uri: http::Uri = base.parse().map_err(GitHubError::BadBase)?;
     let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| "GITHUB_TOKEN cannot be sent in an HTTP header".to_string())?;
+        .map_err(|_| GitHubError::TokenNotAHeader)?;
     authorization.set_sensitive(true);
-    let http = crate::http::client(timeout).map_err(|e| e.to_string())?;
+    let http = crate::http::client(timeout)?;
     let limit_body = MapResponseBodyLayer::new(|body| Limited::new(body, MAX_BODY_BYTES));
     let client = OctocrabBuilder::new_empty()
         .with_service(ReqwestConnector::new(http))
@@ -205,65 +278,67 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
     }
 }
 
-/// An octocrab error in one line: GitHub's status and message when it answered, else the
-/// innermost cause (a timeout, a TLS failure, an answer too large).
-fn describe(err: octocrab::Error, token: Option<&str>) -> String {
+/// An octocrab error as ferret's: by GitHub's status when it answered, else the innermost
+/// cause (a timeout, a TLS failure, an answer too large) as a [`Transport`] error.
+fn classify(err: octocrab::Error, token: Option<&str>) -> GitHubError {
     // The token is taken out before a message is shortened, which could cut it in two.
     let shorten = |text: &str| match token {
         Some(token) => crate::http::shorten(&text.replace(token, "***")),
         None => crate::http::shorten(text),
     };
-    match &err {
-        octocrab::Error::GitHub { source, .. } => {
-            return format!(
-                "GitHub: HTTP {}: {}",
-                source.status_code.as_u16(),
-                shorten(&source.message)
-            );
-        }
+    if let octocrab::Error::GitHub { source, .. } = &err {
+        let message = shorten(&source.message);
+        return match source.status_code.as_u16() {
+            401 => GitHubError::Unauthorized { message },
+            404 => GitHubError::NotFound { message },
+            status => GitHubError::Status { status, message },
+        };
+    }
+    let detail = transport_detail(&err, &shorten);
+    GitHubError::Transport(Transport { detail, error: err })
+}
+
+/// What went wrong on the way, in a few words: an unreadable answer, the HTTP client's
+/// description of the failure, an answer too large, or octocrab's own first line.
+fn transport_detail(err: &octocrab::Error, shorten: &dyn Fn(&str) -> String) -> String {
+    match err {
         octocrab::Error::Serde { source, .. } => {
-            return format!(
-                "GitHub: unreadable answer: {}",
-                shorten(&source.to_string())
-            );
+            return format!("unreadable answer: {}", shorten(&source.to_string()));
         }
         octocrab::Error::Json { source, .. } => {
             return format!(
-                "GitHub: unreadable answer at `{}`: {}",
+                "unreadable answer at `{}`: {}",
                 source.path(),
                 shorten(&source.inner().to_string())
             );
         }
         _ => {}
     }
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(error) = cause {
         if let Some(error) = error.downcast_ref::<reqwest::Error>() {
-            return format!("GitHub: {}", shorten(&crate::http::transport_error(error)));
+            return shorten(&crate::http::transport_error(error));
         }
         if error.is::<http_body_util::LengthLimitError>() {
             return format!(
-                "GitHub: the answer is larger than {} MiB; not read",
+                "the answer is larger than {} MiB; not read",
                 MAX_BODY_BYTES >> 20
             );
         }
         cause = error.source();
     }
     // Some of octocrab's messages end in a backtrace on further lines; `Other` says only that.
-    let text = match &err {
+    let text = match err {
         octocrab::Error::Other { source, .. } => source.to_string(),
         other => other.to_string(),
     };
-    format!(
-        "GitHub: {}",
-        shorten(text.lines().next().unwrap_or_default())
-    )
+    shorten(text.lines().next().unwrap_or_default())
 }
 
 /// `owner/name` split in two.
-pub fn split_repository(repository: &str) -> Result<(&str, &str), String> {
+pub fn split_repository(repository: &str) -> Result<(&str, &str), GitHubError> {
     repository
         .split_once('/')
         .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
-        .ok_or_else(|| format!("`{repository}` is not OWNER/NAME"))
+        .ok_or_else(|| GitHubError::NotOwnerName(repository.to_string()))
 }

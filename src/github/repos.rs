@@ -4,7 +4,7 @@
 use octocrab::Page;
 use serde::Deserialize;
 
-use super::{GitHub, split_repository};
+use super::{GitHub, GitHubError, split_repository};
 
 /// A repository as the REST API describes it (the fields a sweep uses).
 #[derive(Clone, Debug, Deserialize)]
@@ -27,7 +27,7 @@ impl GitHub {
         &self,
         org: &str,
         on_wait: &dyn Fn(String),
-    ) -> Result<Vec<RepoInfo>, String> {
+    ) -> Result<Vec<RepoInfo>, GitHubError> {
         self.all_pages(&format!("/orgs/{org}/repos?type=all&per_page=100"), on_wait)
             .await
     }
@@ -37,7 +37,7 @@ impl GitHub {
         &self,
         user: &str,
         on_wait: &dyn Fn(String),
-    ) -> Result<Vec<RepoInfo>, String> {
+    ) -> Result<Vec<RepoInfo>, GitHubError> {
         self.all_pages(
             &format!("/users/{user}/repos?type=all&per_page=100"),
             on_wait,
@@ -50,7 +50,7 @@ impl GitHub {
         &self,
         full_name: &str,
         on_wait: &dyn Fn(String),
-    ) -> Result<RepoInfo, String> {
+    ) -> Result<RepoInfo, GitHubError> {
         let (owner, name) = split_repository(full_name)?;
         let client = self.client().await?;
         let route = format!("/repos/{owner}/{name}");
@@ -63,7 +63,7 @@ impl GitHub {
         &self,
         route: &str,
         on_wait: &dyn Fn(String),
-    ) -> Result<Vec<T>, String> {
+    ) -> Result<Vec<T>, GitHubError> {
         let client = self.client().await?;
         let mut page: Page<T> = self
             .with_rate_limits(on_wait, || client.get(route, None::<&()>))
@@ -73,9 +73,8 @@ impl GitHub {
             // A page elsewhere would get no token, but its list of repositories would be
             // believed: only the API's own pages are read.
             if !self.on_api_host(&next) {
-                return Err(format!(
-                    "GitHub: the next page ({}) is not on the API's host; not followed",
-                    next.authority().map_or("?", |a| a.as_str())
+                return Err(GitHubError::OffHostPage(
+                    next.authority().map_or("?", |a| a.as_str()).to_string(),
                 ));
             }
             let next = Some(next);

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use octocrab::models::repos::secrets::CreateRepositorySecret;
 use serde_json::json;
 
-use super::Event;
+use super::{Event, HookRunError};
 use crate::github::{GitHub, split_repository};
 use crate::secret::Secret;
 
@@ -29,7 +29,7 @@ impl GitHubHooks {
         repository: &str,
         name: &str,
         key: &Secret,
-    ) -> Result<String, String> {
+    ) -> Result<String, HookRunError> {
         let (owner, repo) = split_repository(repository)?;
         let client = self.github.client().await?;
         let repository_handler = client.repos(owner, repo);
@@ -37,7 +37,7 @@ impl GitHubHooks {
         let public_key = secrets
             .get_public_key()
             .await
-            .map_err(|e| self.github.describe(e))?;
+            .map_err(|e| self.github.error(e))?;
         let sealed = seal(&public_key.key, key.expose())?;
         secrets
             .create_or_update_secret(
@@ -48,7 +48,7 @@ impl GitHubHooks {
                 },
             )
             .await
-            .map_err(|e| self.github.describe(e))?;
+            .map_err(|e| self.github.error(e))?;
         Ok(format!("stored as {repository} secret {name}"))
     }
 
@@ -58,7 +58,7 @@ impl GitHubHooks {
         repository: &str,
         labels: &[String],
         event: &Event<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<String, HookRunError> {
         let (owner, repo) = split_repository(repository)?;
         let client = self.github.client().await?;
         let finding = event.finding;
@@ -104,7 +104,7 @@ impl GitHubHooks {
                 Some(&json!({ "title": title, "body": body, "labels": labels })),
             )
             .await
-            .map_err(|e| self.github.describe(e))?;
+            .map_err(|e| self.github.error(e))?;
         Ok(format!(
             "opened {}",
             created["html_url"].as_str().unwrap_or(repository)
@@ -113,14 +113,14 @@ impl GitHubHooks {
 }
 
 /// A libsodium sealed box of `plaintext` for the base64 X25519 `public_key`, base64.
-fn seal(public_key: &str, plaintext: &[u8]) -> Result<String, String> {
+fn seal(public_key: &str, plaintext: &[u8]) -> Result<String, HookRunError> {
     let bytes: [u8; 32] = BASE64
         .decode(public_key.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or("the repository's public key is not 32 bytes of base64")?;
+        .ok_or(HookRunError::BadPublicKey)?;
     let sealed = crypto_box::PublicKey::from(bytes)
         .seal(&mut crypto_box::aead::OsRng, plaintext)
-        .map_err(|_| "sealing failed".to_string())?;
+        .map_err(|_| HookRunError::Seal)?;
     Ok(BASE64.encode(sealed))
 }

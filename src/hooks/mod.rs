@@ -30,8 +30,75 @@ const MAX_HOOK_OUTPUT: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookSetupError {
-    #[error("hook `{hook}`: {reason}")]
-    Invalid { hook: String, reason: String },
+    #[error("hook `{hook}`: `argv` is empty")]
+    NoArgv { hook: String },
+    #[error("hook `{hook}`")]
+    Url {
+        hook: String,
+        #[source]
+        source: crate::http::HttpError,
+    },
+}
+
+/// Why one run of a hook failed. It is reported and recorded (its text, with its causes, is the
+/// run's `detail` in the report and the ledger); it never stops the other hooks.
+#[derive(Debug, thiserror::Error)]
+pub enum HookRunError {
+    #[error("cannot run `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` failed")]
+    Wait {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` timed out after {timeout:?}")]
+    TimedOut { program: String, timeout: Duration },
+    /// The command exited unsuccessfully; the last line of its stderr.
+    #[error("`{program}` {status}: {last_line}")]
+    Exited {
+        program: String,
+        status: std::process::ExitStatus,
+        last_line: String,
+    },
+    #[error("the signing secret ${0} is not set")]
+    NoSigningSecret(String),
+    /// The webhook answered with a status that is not retried.
+    #[error("HTTP {status}")]
+    WebhookRefused { status: u16 },
+    #[error("{last} after {attempts} attempts")]
+    WebhookGaveUp {
+        last: DeliveryFailure,
+        attempts: u32,
+    },
+    #[error("no repository: set `repository` in the hook")]
+    NoRepository,
+    #[error("no repository: set `repository` in the hook (or run in GitHub Actions)")]
+    NoRepositoryFound,
+    #[error("no replacement key in this event")]
+    NoReplacementKey,
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GitHubError),
+    #[error("the repository's public key is not 32 bytes of base64")]
+    BadPublicKey,
+    #[error("sealing failed")]
+    Seal,
+}
+
+/// How one attempt to deliver a webhook failed. The HTTP client's error is left out: it names
+/// the URL, which may carry a token of the receiver's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryFailure {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("timeout")]
+    Timeout,
+    #[error("request failed")]
+    RequestFailed,
 }
 
 /// One event, as the hooks hear it.
@@ -64,16 +131,15 @@ impl Hooks {
     /// Checks the hooks and prepares their clients. `http` must not follow redirects.
     pub fn new(hooks: Vec<Hook>, http: reqwest::Client) -> Result<Self, HookSetupError> {
         for hook in &hooks {
-            let invalid = |reason: String| HookSetupError::Invalid {
-                hook: hook.name(),
-                reason,
-            };
             match hook {
                 Hook::Command { argv, .. } if argv.is_empty() => {
-                    return Err(invalid("`argv` is empty".into()));
+                    return Err(HookSetupError::NoArgv { hook: hook.name() });
                 }
                 Hook::Webhook { url, .. } => {
-                    crate::http::checked_api_base(url).map_err(|e| invalid(e.to_string()))?;
+                    crate::http::checked_api_base(url).map_err(|source| HookSetupError::Url {
+                        hook: hook.name(),
+                        source,
+                    })?;
                 }
                 _ => {}
             }
@@ -113,10 +179,10 @@ impl Hooks {
                     detail: note.and_then(detail),
                     delivered_key: with_key,
                 },
-                Err(reason) => HookOutcome {
+                Err(err) => HookOutcome {
                     hook: hook.name(),
                     ok: false,
-                    detail: detail(reason),
+                    detail: detail(crate::error::chain(&err)),
                     delivered_key: false,
                 },
             });
@@ -129,7 +195,7 @@ impl Hooks {
         hook: &Hook,
         event: &Event<'_>,
         with_key: bool,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, HookRunError> {
         match hook {
             Hook::Command { argv, timeout, .. } => {
                 run_command(argv, &event_json(event, with_key), timeout.0).await
@@ -143,7 +209,7 @@ impl Hooks {
                 let secret = std::env::var(secret_env)
                     .ok()
                     .filter(|s| !s.is_empty())
-                    .ok_or_else(|| format!("the signing secret ${secret_env} is not set"))?;
+                    .ok_or_else(|| HookRunError::NoSigningSecret(secret_env.clone()))?;
                 let body = event_json(event, false);
                 post_webhook(
                     &self.http,
@@ -160,10 +226,8 @@ impl Hooks {
                 secret_name,
             } => {
                 // Only where the operator said: the leak's own repository may be anyone's copy.
-                let repository = repository
-                    .as_deref()
-                    .ok_or("no repository: set `repository` in the hook")?;
-                let key = event.new_key.ok_or("no replacement key in this event")?;
+                let repository = repository.as_deref().ok_or(HookRunError::NoRepository)?;
+                let key = event.new_key.ok_or(HookRunError::NoReplacementKey)?;
                 self.github
                     .store_actions_secret(repository, secret_name, key)
                     .await
@@ -184,7 +248,7 @@ impl Hooks {
 
 /// The repository a GitHub hook acts on: configured, else where the leak was found, else the
 /// repository of the GitHub Actions run.
-fn target_repository(configured: Option<&str>, event: &Event) -> Result<String, String> {
+fn target_repository(configured: Option<&str>, event: &Event) -> Result<String, HookRunError> {
     let found_in = event
         .finding
         .locations
@@ -199,9 +263,7 @@ fn target_repository(configured: Option<&str>, event: &Event) -> Result<String, 
                 .ok()
                 .filter(|r| !r.is_empty())
         })
-        .ok_or_else(|| {
-            "no repository: set `repository` in the hook (or run in GitHub Actions)".to_string()
-        })
+        .ok_or(HookRunError::NoRepositoryFound)
 }
 
 /// The event as JSON: the finding as reports show it (redacted), its locations, what
@@ -266,7 +328,8 @@ async fn run_command(
     argv: &[String],
     input: &[u8],
     timeout: Duration,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, HookRunError> {
+    let program = argv[0].clone();
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(std::process::Stdio::piped())
@@ -274,7 +337,10 @@ async fn run_command(
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
+        .map_err(|source| HookRunError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let run = async {
         // A command that does not read its input is not an error.
@@ -284,8 +350,8 @@ async fn run_command(
     };
     let output = match tokio::time::timeout(timeout, run).await {
         Ok(Ok(output)) => output,
-        Ok(Err(err)) => return Err(format!("`{}` failed: {err}", argv[0])),
-        Err(_) => return Err(format!("`{}` timed out after {timeout:?}", argv[0])),
+        Ok(Err(source)) => return Err(HookRunError::Wait { program, source }),
+        Err(_) => return Err(HookRunError::TimedOut { program, timeout }),
     };
     if output.status.success() {
         return Ok(None);
@@ -296,8 +362,11 @@ async fn run_command(
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
-    let last_line: String = last_line.chars().take(MAX_HOOK_OUTPUT).collect();
-    Err(format!("`{}` {}: {last_line}", argv[0], output.status))
+    Err(HookRunError::Exited {
+        program,
+        status: output.status,
+        last_line: last_line.chars().take(MAX_HOOK_OUTPUT).collect(),
+    })
 }
 
 /// POSTs `body` with `X-Ferret-Signature: sha256=<hex HMAC-SHA256 of the body>`, retrying
@@ -309,7 +378,7 @@ async fn post_webhook(
     body: &[u8],
     kind: EventKind,
     timeout: Duration,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, HookRunError> {
     let signature = webhook_signature(secret, body);
     let event_name = serde_json::to_value(kind)
         .ok()
@@ -331,17 +400,21 @@ async fn post_webhook(
             Ok(response) if response.status().is_success() => return Ok(None),
             Ok(response) => {
                 let status = response.status();
-                let failure = format!("HTTP {}", status.as_u16());
                 if !(status.is_server_error() || status.as_u16() == 429) {
-                    return Err(failure);
+                    return Err(HookRunError::WebhookRefused {
+                        status: status.as_u16(),
+                    });
                 }
-                failure
+                DeliveryFailure::Status(status.as_u16())
             }
-            Err(err) if err.is_timeout() => "timeout".to_string(),
-            Err(_) => "request failed".to_string(),
+            Err(err) if err.is_timeout() => DeliveryFailure::Timeout,
+            Err(_) => DeliveryFailure::RequestFailed,
         };
         if attempt >= WEBHOOK_ATTEMPTS {
-            return Err(format!("{failure} after {attempt} attempts"));
+            return Err(HookRunError::WebhookGaveUp {
+                last: failure,
+                attempts: attempt,
+            });
         }
         tokio::time::sleep(WEBHOOK_FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
     }

@@ -33,11 +33,12 @@ pub struct ReadRecord {
 
 /// A report record that could not be read: where, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{line}: not a ferret JSON or JSONL report: {reason}")]
+#[error("{line}: not a ferret JSON or JSONL report")]
 pub struct RecordError {
     /// 1-based line of the JSONL record, or where the parser stopped in a JSON array.
     pub line: usize,
-    pub reason: String,
+    #[source]
+    pub source: serde_json::Error,
 }
 
 /// Every record of a report's text with the 1-based line it starts on. Text whose first
@@ -45,9 +46,9 @@ pub struct RecordError {
 /// else is JSONL, one record a line, blank lines skipped.
 pub fn parse_records<T: DeserializeOwned>(text: &str) -> Result<Vec<(usize, T)>, RecordError> {
     if text.trim_start().starts_with('[') {
-        let records: Vec<T> = serde_json::from_str(text).map_err(|e| RecordError {
-            line: e.line(),
-            reason: e.to_string(),
+        let records: Vec<T> = serde_json::from_str(text).map_err(|source| RecordError {
+            line: source.line(),
+            source,
         })?;
         return Ok(records.into_iter().map(|r| (1, r)).collect());
     }
@@ -56,9 +57,9 @@ pub fn parse_records<T: DeserializeOwned>(text: &str) -> Result<Vec<(usize, T)>,
         if line.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str(line).map_err(|e| RecordError {
+        let record = serde_json::from_str(line).map_err(|source| RecordError {
             line: index + 1,
-            reason: e.to_string(),
+            source,
         })?;
         records.push((index + 1, record));
     }

@@ -8,6 +8,7 @@ use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use regex::Regex;
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -160,6 +161,41 @@ struct Page {
     has_more: bool,
     #[serde(default)]
     last_id: Option<String>,
+}
+
+/// One call to make: what, where, and whether it may be repeated.
+struct Request<'a> {
+    method: Method,
+    url: String,
+    /// The path with its query, as the ledger records calls.
+    target: &'a str,
+    /// The path without its query, as errors name calls.
+    path: String,
+    body: Option<Value>,
+    /// Anything but a creation: repeating it after a network failure cannot do it twice.
+    repeatable: bool,
+}
+
+impl Request<'_> {
+    /// A failure of this call that is not an HTTP status.
+    fn fail(&self, reason: String) -> AdminError {
+        AdminError::Transport {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+/// How one attempt of a call ended.
+enum Attempt {
+    /// The answer, or an error not worth another try.
+    Done(Result<(Value, Option<String>), AdminError>),
+    /// An error worth another try, after `after` when the server said how long to wait.
+    Retry {
+        after: Option<Duration>,
+        error: AdminError,
+    },
 }
 
 pub struct AdminApi {
@@ -345,97 +381,23 @@ impl AdminApi {
         target: &str,
         body: Option<Value>,
     ) -> Result<(Value, Option<String>), AdminError> {
-        let url = format!("{}{target}", self.base);
-        let path = target.split('?').next().unwrap_or(target).to_string();
-        let repeatable = method != Method::POST;
+        let request = Request {
+            url: format!("{}{target}", self.base),
+            path: target.split('?').next().unwrap_or(target).to_string(),
+            repeatable: method != Method::POST,
+            method,
+            target,
+            body,
+        };
         let authorization = self
             .admin_key
             .bearer()
-            .ok_or_else(|| AdminError::Transport {
-                method: method.clone(),
-                path: path.clone(),
-                reason: "the admin key cannot be sent in an HTTP header".into(),
-            })?;
+            .ok_or_else(|| request.fail("the admin key cannot be sent in an HTTP header".into()))?;
         let mut attempt = 0;
         loop {
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .header(reqwest::header::AUTHORIZATION, authorization.clone());
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let outcome = request.send().await;
-            let (retry_after, error) = 'answer: {
-                match outcome {
-                    Ok(response) => {
-                        let status = response.status();
-                        let request_id = header(response.headers(), "x-request-id")
-                            .map(|id| shorten(&scrub(&id)));
-                        let retry_after = retry_after(response.headers());
-                        let response_headers = &response.headers().clone();
-                        self.remember(&method, target, Some(status.as_u16()), request_id.clone());
-                        // Wiped once read: a created service account's answer holds its new key.
-                        let bytes = match read_body(response, MAX_BODY_BYTES).await {
-                            Ok(bytes) => Zeroizing::new(bytes),
-                            Err(err) => {
-                                let retryable =
-                                    matches!(err, BodyError::Cut(_)) && method == Method::GET;
-                                let error = AdminError::Transport {
-                                    method: method.clone(),
-                                    path: path.clone(),
-                                    reason: scrub(&err.to_string()),
-                                };
-                                // What a change did is done whatever its answer: only a read whose
-                                // answer was cut off is asked again.
-                                if !retryable {
-                                    return Err(error);
-                                }
-                                break 'answer (None, error);
-                            }
-                        };
-                        if status.is_success() {
-                            self.answered_for(header(response_headers, "openai-organization"));
-                            let value = if bytes.is_empty() {
-                                Value::Null
-                            } else {
-                                serde_json::from_slice(&bytes).map_err(|e| {
-                                    AdminError::Transport {
-                                        method: method.clone(),
-                                        path: path.clone(),
-                                        reason: scrub(&format!("unreadable answer: {e}")),
-                                    }
-                                })?
-                            };
-                            return Ok((value, request_id));
-                        }
-                        let error = AdminError::Status {
-                            method: method.clone(),
-                            path: path.clone(),
-                            status: status.as_u16(),
-                            message: error_message(&bytes),
-                            request_id,
-                        };
-                        let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                            || (status.is_server_error() && repeatable);
-                        if !retryable {
-                            return Err(error);
-                        }
-                        (retry_after, error)
-                    }
-                    Err(err) => {
-                        self.remember(&method, target, None, None);
-                        let error = AdminError::Transport {
-                            method: method.clone(),
-                            path: path.clone(),
-                            reason: transport_error(&err),
-                        };
-                        if !repeatable {
-                            return Err(error);
-                        }
-                        (None, error)
-                    }
-                }
+            let (retry_after, error) = match self.attempt(&request, &authorization).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retry { after, error } => (after, error),
             };
             attempt += 1;
             let delay = retry_after.unwrap_or(FIRST_BACKOFF * 2u32.pow(attempt - 1));
@@ -443,6 +405,85 @@ impl AdminApi {
                 return Err(error);
             }
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt of a call.
+    async fn attempt(&self, request: &Request<'_>, authorization: &HeaderValue) -> Attempt {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), &request.url)
+            .header(reqwest::header::AUTHORIZATION, authorization.clone());
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        match builder.send().await {
+            Ok(response) => self.answer(request, response).await,
+            Err(err) => {
+                self.remember(&request.method, request.target, None, None);
+                let error = request.fail(transport_error(&err));
+                if request.repeatable {
+                    Attempt::Retry { after: None, error }
+                } else {
+                    Attempt::Done(Err(error))
+                }
+            }
+        }
+    }
+
+    /// Reads an answer: its JSON when it succeeded, else an error, retried after a rate limit
+    /// or (for a call that may be repeated) a server error or a read cut off.
+    async fn answer(&self, request: &Request<'_>, response: reqwest::Response) -> Attempt {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let request_id = header(&headers, "x-request-id").map(|id| shorten(&scrub(&id)));
+        self.remember(
+            &request.method,
+            request.target,
+            Some(status.as_u16()),
+            request_id.clone(),
+        );
+        // Wiped once read: a created service account's answer holds its new key.
+        let bytes = match read_body(response, MAX_BODY_BYTES).await {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(err) => {
+                // What a change did is done whatever its answer: only a read whose answer was
+                // cut off is asked again.
+                let retryable = matches!(err, BodyError::Cut(_)) && request.method == Method::GET;
+                let error = request.fail(scrub(&err.to_string()));
+                return if retryable {
+                    Attempt::Retry { after: None, error }
+                } else {
+                    Attempt::Done(Err(error))
+                };
+            }
+        };
+        if status.is_success() {
+            self.answered_for(header(&headers, "openai-organization"));
+            let value = if bytes.is_empty() {
+                Ok(Value::Null)
+            } else {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| request.fail(scrub(&format!("unreadable answer: {e}"))))
+            };
+            return Attempt::Done(value.map(|value| (value, request_id)));
+        }
+        let error = AdminError::Status {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            status: status.as_u16(),
+            message: error_message(&bytes),
+            request_id,
+        };
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || (status.is_server_error() && request.repeatable);
+        if retryable {
+            Attempt::Retry {
+                after: retry_after(&headers),
+                error,
+            }
+        } else {
+            Attempt::Done(Err(error))
         }
     }
 

@@ -277,6 +277,6 @@ async fn handle(
             &revocation,
         )
     {
-        warn(err.to_string());
+        warn(crate::error::chain(&err));
     }
 }

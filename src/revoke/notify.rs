@@ -54,7 +54,7 @@ impl HookContext<'_> {
                     outcome.detail.as_deref(),
                 )
             {
-                (self.warn)(err.to_string());
+                (self.warn)(crate::error::chain(&err));
             }
         }
         outcomes

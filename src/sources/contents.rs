@@ -21,6 +21,7 @@ use std::io::{self, Cursor, Read, Seek};
 use flate2::read::MultiGzDecoder;
 
 use super::notebook;
+use crate::error::Chain;
 use crate::matcher::{ChunkScanner, LocatedMatch, Matcher};
 
 /// Bounds on opening archives.
@@ -338,7 +339,7 @@ impl Opener<'_, '_> {
         let mut archive = tar::Archive::new(reader);
         let entries = match archive.entries() {
             Ok(entries) => entries,
-            Err(err) => return self.warn(path, &format!("unreadable tar: {err}")),
+            Err(err) => return self.warn(path, &format!("unreadable tar: {}", Chain(&err))),
         };
         for entry in entries {
             if self.budget.refused.get() {
@@ -347,7 +348,9 @@ impl Opener<'_, '_> {
             let mut entry = match entry {
                 Ok(entry) => entry,
                 Err(_) if self.budget.spent() => return self.refuse(path, &self.over_budget()),
-                Err(err) => return self.warn(path, &format!("tar entries unreadable: {err}")),
+                Err(err) => {
+                    return self.warn(path, &format!("tar entries unreadable: {}", Chain(&err)));
+                }
             };
             if !entry.header().entry_type().is_file()
                 && !entry.header().entry_type().is_gnu_sparse()
@@ -377,7 +380,7 @@ impl Opener<'_, '_> {
             ),
             Ok(_) => self.zip(&mut Cursor::new(bytes), path, depth),
             Err(_) if self.budget.spent() => self.refuse(path, &self.over_budget()),
-            Err(err) => self.warn(path, &format!("unreadable: {err}")),
+            Err(err) => self.warn(path, &format!("unreadable: {}", Chain(&err))),
         }
     }
 
@@ -388,7 +391,7 @@ impl Opener<'_, '_> {
                 // A damaged zip (a download cut short) still shows its stored entries' bytes.
                 self.warn(
                     path,
-                    &format!("unreadable zip, scanned as raw bytes: {err}"),
+                    &format!("unreadable zip, scanned as raw bytes: {}", Chain(&err)),
                 );
                 if let Err(err) = reader.rewind() {
                     return self.entry_error(path, err);
@@ -403,7 +406,7 @@ impl Opener<'_, '_> {
             let mut file = match archive.by_index(index) {
                 Ok(file) => file,
                 Err(err) => {
-                    self.warn(path, &format!("zip entry {index} skipped: {err}"));
+                    self.warn(path, &format!("zip entry {index} skipped: {}", Chain(&err)));
                     continue;
                 }
             };
@@ -519,7 +522,7 @@ impl Opener<'_, '_> {
         if self.budget.spent() {
             self.refuse(at, &self.over_budget());
         } else {
-            self.warn(at, &format!("unreadable, skipped: {err}"));
+            self.warn(at, &format!("unreadable, skipped: {}", Chain(&err)));
         }
     }
 }

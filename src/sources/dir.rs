@@ -11,10 +11,10 @@ use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
 
-use super::contents::{self, ArchiveLimits};
-use super::{Warning, display_path};
+use super::contents;
+use super::{ScanContext, Warning, display_path};
 use crate::finding::Match;
-use crate::matcher::{ChunkScanner, Matcher};
+use crate::matcher::ChunkScanner;
 
 #[derive(Clone, Debug, Default)]
 pub struct DirOptions {
@@ -24,8 +24,6 @@ pub struct DirOptions {
     pub follow_links: bool,
     /// Walker threads (0: one per core).
     pub threads: usize,
-    /// How far archives are opened.
-    pub archives: ArchiveLimits,
 }
 
 /// Progress counters a caller can display while the walk runs.
@@ -106,19 +104,42 @@ fn open_regular(path: &Path, no_follow: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
-/// Scans every file under `roots`; `on_warning` hears about each problem as it happens.
+/// Scans every file under `roots`; the context's `on_warning` hears about each problem as it
+/// happens.
 pub fn scan_dirs(
     roots: &[PathBuf],
     options: &DirOptions,
-    matcher: &Matcher,
+    context: &ScanContext<'_>,
     progress: &dyn Progress,
-    on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> DirScan {
-    let Some((first, rest)) = roots.split_first() else {
+    if roots.is_empty() {
         return DirScan::default();
+    }
+    let walk = Walk {
+        roots,
+        options,
+        context,
+        progress,
+        canonical_roots: roots
+            .iter()
+            .filter_map(|r| std::fs::canonicalize(r).ok())
+            .collect(),
+        seen_files: Mutex::new(std::collections::HashSet::new()),
+        result: Mutex::new(DirScan::default()),
     };
-    let mut builder = WalkBuilder::new(first);
-    for root in rest {
+    walker(roots, options).build_parallel().run(|| {
+        let mut scanner = ChunkScanner::new(context.matcher);
+        let walk = &walk;
+        Box::new(move |entry| walk.visit(entry, &mut scanner))
+    });
+    walk.result.into_inner().expect("no panics while locked")
+}
+
+/// The parallel walk over `roots` (not empty) that `options` ask for: hidden and ignored files
+/// included unless `gitignore`, `.git` internals never.
+fn walker(roots: &[PathBuf], options: &DirOptions) -> WalkBuilder {
+    let mut builder = WalkBuilder::new(&roots[0]);
+    for root in &roots[1..] {
         builder.add(root);
     }
     let respect = options.gitignore;
@@ -133,95 +154,114 @@ pub fn scan_dirs(
         .follow_links(options.follow_links)
         .threads(options.threads)
         .filter_entry(|entry| entry.file_name() != ".git");
+    builder
+}
 
-    let result = Mutex::new(DirScan::default());
-    let several_roots = roots.len() > 1;
-    let canonical_roots: Vec<PathBuf> = roots
-        .iter()
-        .filter_map(|r| std::fs::canonicalize(r).ok())
-        .collect();
-    let seen_files = Mutex::new(std::collections::HashSet::new());
-    builder.build_parallel().run(|| {
-        let mut scanner = ChunkScanner::new(matcher);
-        let result = &result;
-        let (canonical_roots, seen_files) = (&canonical_roots, &seen_files);
-        Box::new(move |entry| {
-            let warn = |text: String| {
-                let warning = Warning(text);
-                on_warning(&warning);
-                result
-                    .lock()
-                    .expect("no panics while locked")
-                    .warnings
-                    .push(warning);
-            };
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => {
-                    warn(err.to_string());
-                    return WalkState::Continue;
-                }
-            };
-            let Some(file_type) = entry.file_type() else {
-                return WalkState::Continue;
-            };
-            if file_type.is_dir() || file_type.is_symlink() {
-                // A symlink reaches here only when links are not followed.
-                return WalkState::Continue;
-            }
-            let path = entry.path();
-            if !file_type.is_file() {
-                warn(format!("{}: skipped, not a regular file", path.display()));
+/// One directory scan, shared by the walker's threads.
+struct Walk<'a> {
+    roots: &'a [PathBuf],
+    options: &'a DirOptions,
+    context: &'a ScanContext<'a>,
+    progress: &'a dyn Progress,
+    /// The roots as the file system resolves them, to tell paths through symlinks.
+    canonical_roots: Vec<PathBuf>,
+    /// Files scanned so far (device, inode), when links are followed.
+    seen_files: Mutex<std::collections::HashSet<(u64, u64)>>,
+    result: Mutex<DirScan>,
+}
+
+impl Walk<'_> {
+    /// Tells `on_warning` about a problem and keeps it for the result.
+    fn warn(&self, text: String) {
+        let warning = Warning(text);
+        (self.context.on_warning)(&warning);
+        self.result
+            .lock()
+            .expect("no panics while locked")
+            .warnings
+            .push(warning);
+    }
+
+    /// One entry of the walk: a regular file is scanned, anything else skipped.
+    fn visit(
+        &self,
+        entry: Result<ignore::DirEntry, ignore::Error>,
+        scanner: &mut ChunkScanner<'_>,
+    ) -> WalkState {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                self.warn(crate::error::chain(&err));
                 return WalkState::Continue;
             }
-            let root = roots
-                .iter()
-                .find(|root| path.starts_with(root))
-                .unwrap_or(first);
-            if options.follow_links && !first_sighting(&entry, root, canonical_roots, seen_files) {
-                return WalkState::Continue;
+        };
+        let Some(file_type) = entry.file_type() else {
+            return WalkState::Continue;
+        };
+        if file_type.is_dir() || file_type.is_symlink() {
+            // A symlink reaches here only when links are not followed.
+            return WalkState::Continue;
+        }
+        let path = entry.path();
+        if !file_type.is_file() {
+            self.warn(format!("{}: skipped, not a regular file", path.display()));
+            return WalkState::Continue;
+        }
+        let root = self
+            .roots
+            .iter()
+            .find(|root| path.starts_with(root))
+            .unwrap_or(&self.roots[0]);
+        if self.options.follow_links
+            && !first_sighting(&entry, root, &self.canonical_roots, &self.seen_files)
+        {
+            return WalkState::Continue;
+        }
+        let shown = report_path(root, path, self.roots.len() > 1);
+        self.scan_file(&entry, &shown, scanner);
+        WalkState::Continue
+    }
+
+    /// Scans one regular file, reported as `shown`.
+    fn scan_file(&self, entry: &ignore::DirEntry, shown: &str, scanner: &mut ChunkScanner<'_>) {
+        let path = entry.path();
+        let mut found = Vec::new();
+        let mut allowed = 0;
+        let no_follow = !self.options.follow_links && entry.depth() > 0;
+        let scanned = open_regular(path, no_follow).and_then(|file| {
+            contents::scan_file(
+                file,
+                shown,
+                self.context.archives,
+                scanner,
+                &mut |m| {
+                    if m.inline_allowed {
+                        allowed += 1;
+                    } else {
+                        found.push(Match {
+                            rule: m.rule,
+                            location: crate::sources::location_of(&m, shown, None),
+                            secret: m.secret,
+                        });
+                    }
+                },
+                &mut |text| self.warn(text),
+            )
+        });
+        // The scanner counts the bytes: asking the file system (one more statx per file)
+        // cost a tenth of a tree scan.
+        let bytes = match scanned {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.warn(format!("{}: {}", path.display(), crate::error::Chain(&err)));
+                0
             }
-            let shown = report_path(root, path, several_roots);
-            let mut found = Vec::new();
-            let mut allowed = 0;
-            let no_follow = !options.follow_links && entry.depth() > 0;
-            let scanned = open_regular(path, no_follow).and_then(|file| {
-                contents::scan_file(
-                    file,
-                    &shown,
-                    &options.archives,
-                    &mut scanner,
-                    &mut |m| {
-                        if m.inline_allowed {
-                            allowed += 1;
-                        } else {
-                            found.push(Match {
-                                rule: m.rule,
-                                location: crate::sources::location_of(&m, &shown, None),
-                                secret: m.secret,
-                            });
-                        }
-                    },
-                    &mut |text| warn(text),
-                )
-            });
-            // The scanner counts the bytes: asking the file system (one more statx per file)
-            // cost a tenth of a tree scan.
-            let bytes = match scanned {
-                Ok(bytes) => bytes,
-                Err(err) => {
-                    warn(format!("{}: {err}", path.display()));
-                    0
-                }
-            };
-            progress.file_done(bytes);
-            let mut result = result.lock().expect("no panics while locked");
-            result.files += 1;
-            result.bytes += bytes;
-            result.inline_allowed += allowed;
-            result.matches.append(&mut found);
-            WalkState::Continue
-        })
-    });
-    result.into_inner().expect("no panics while locked")
+        };
+        self.progress.file_done(bytes);
+        let mut result = self.result.lock().expect("no panics while locked");
+        result.files += 1;
+        result.bytes += bytes;
+        result.inline_allowed += allowed;
+        result.matches.append(&mut found);
+    }
 }

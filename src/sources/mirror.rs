@@ -22,11 +22,24 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+/// Why a mirror could not be brought up to date (the caller knows which repository's).
 #[derive(Debug, thiserror::Error)]
-#[error("{repository}: {reason}")]
-pub struct MirrorError {
-    pub repository: String,
-    pub reason: String,
+pub enum MirrorError {
+    #[error("cannot create the mirror's directory")]
+    Directory(#[source] crate::fs::FsError),
+    #[error("cannot run git")]
+    Spawn(#[source] std::io::Error),
+    /// git ran and failed: its last message line, without the token.
+    #[error("{message}")]
+    Git { message: String },
+    #[error("cannot move the old mirror away")]
+    MoveOld(#[source] std::io::Error),
+    #[error("cannot move the clone into place")]
+    MoveIn(#[source] std::io::Error),
+    #[error("cannot rewrite the mirror's config")]
+    Config(#[source] std::io::Error),
+    #[error("cannot rewrite the mirror's config ({key})")]
+    ConfigKey { key: String },
 }
 
 pub struct Mirrors {
@@ -104,38 +117,35 @@ impl Mirrors {
         clone_url: &str,
         warn: &dyn Fn(String),
     ) -> Result<PathBuf, MirrorError> {
-        let fail = |reason: String| MirrorError {
-            repository: full_name.to_string(),
-            reason,
-        };
         let path = self.path_of(full_name);
         if !path.join("HEAD").is_file() {
-            self.clone_into_place(&path, clone_url).map_err(fail)?;
+            self.clone_into_place(&path, clone_url)?;
             return Ok(path);
         }
         // The URL may have changed (a renamed repository); it holds no credentials.
         let fetched = reset_config(&path, clone_url)
             .and_then(|()| self.git(&path, &["fetch", "--prune", "--quiet", "origin"], clone_url));
-        let Err(reason) = fetched else {
+        let Err(fetch_error) = fetched else {
             return Ok(path);
         };
         // A git killed half way through a fetch (an interrupted sweep) leaves lock files behind
         // that fail every later fetch, and maybe a damaged mirror: clone it anew. When that
-        // fails too (the repository is gone, the network is down), the fetch's reason stands.
-        self.clone_into_place(&path, clone_url)
-            .map_err(|_| fail(reason.clone()))?;
+        // fails too (the repository is gone, the network is down), the fetch's error stands.
+        if self.clone_into_place(&path, clone_url).is_err() {
+            return Err(fetch_error);
+        }
         warn(format!(
-            "{full_name}: the mirror could not be fetched ({reason}); cloned it anew"
+            "{full_name}: the mirror could not be fetched ({}); cloned it anew",
+            crate::error::Chain(&fetch_error)
         ));
         Ok(path)
     }
 
     /// Clones `clone_url` beside `path` and moves it in whole, replacing what is there: an
     /// interrupted clone leaves no mirror, an interrupted swap at worst none (cloned next time).
-    fn clone_into_place(&self, path: &Path, clone_url: &str) -> Result<(), String> {
+    fn clone_into_place(&self, path: &Path, clone_url: &str) -> Result<(), MirrorError> {
         let parent = path.parent().unwrap_or(&self.dir);
-        crate::fs::create_private_dir(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        crate::fs::create_private_dir(parent).map_err(MirrorError::Directory)?;
         let partial = path.with_extension("git.partial");
         let old = path.with_extension("git.old");
         let _ = std::fs::remove_dir_all(&partial);
@@ -146,22 +156,20 @@ impl Mirrors {
             &["clone", "--mirror", "--quiet", "--", clone_url, &target],
             clone_url,
         );
-        if let Err(reason) = cloned {
+        if let Err(err) = cloned {
             let _ = std::fs::remove_dir_all(&partial);
-            return Err(reason);
+            return Err(err);
         }
         if path.exists() {
-            std::fs::rename(path, &old)
-                .map_err(|e| format!("cannot move the old mirror away: {e}"))?;
+            std::fs::rename(path, &old).map_err(MirrorError::MoveOld)?;
         }
-        std::fs::rename(&partial, path)
-            .map_err(|e| format!("cannot move the clone into place: {e}"))?;
+        std::fs::rename(&partial, path).map_err(MirrorError::MoveIn)?;
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     }
 
     /// Runs git in `dir`; the error is git's last message line, without the token.
-    fn git(&self, dir: &Path, args: &[&str], url: &str) -> Result<(), String> {
+    fn git(&self, dir: &Path, args: &[&str], url: &str) -> Result<(), MirrorError> {
         let mut command = Command::new("git");
         command
             .current_dir(dir)
@@ -192,9 +200,7 @@ impl Mirrors {
                 .env("GIT_CONFIG_KEY_1", "http.followRedirects")
                 .env("GIT_CONFIG_VALUE_1", "false");
         }
-        let output = command
-            .output()
-            .map_err(|e| format!("cannot run git: {e}"))?;
+        let output = command.output().map_err(MirrorError::Spawn)?;
         if output.status.success() {
             return Ok(());
         }
@@ -209,7 +215,7 @@ impl Mirrors {
         if let Some((token, _)) = &self.token {
             message = message.replace(token.as_str(), "***");
         }
-        Err(message)
+        Err(MirrorError::Git { message })
     }
 }
 
@@ -247,7 +253,7 @@ fn hardening(url: &str) -> Vec<&'static str> {
 /// refspec), keeping only the repository's format version and extensions (an object format)
 /// from what is there. Anything else a shared cache may have planted (a credential helper, a
 /// proxy, `http.sslVerify`, hooks, alternates) is dropped.
-fn reset_config(mirror: &Path, clone_url: &str) -> Result<(), String> {
+fn reset_config(mirror: &Path, clone_url: &str) -> Result<(), MirrorError> {
     let config = mirror.join("config");
     let kept = Command::new("git")
         .args(["config", "--file"])
@@ -257,11 +263,10 @@ fn reset_config(mirror: &Path, clone_url: &str) -> Result<(), String> {
             r"^(core\.repositoryformatversion|extensions\..*)$",
         ])
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(MirrorError::Spawn)?;
     let mut text = String::from("[core]\n\tbare = true\n");
     text.push_str("[remote \"origin\"]\n\tfetch = +refs/*:refs/*\n\tmirror = true\n");
-    std::fs::write(&config, text)
-        .map_err(|e| format!("cannot rewrite the mirror's config: {e}"))?;
+    std::fs::write(&config, text).map_err(MirrorError::Config)?;
     let mut settings: Vec<(String, String)> = String::from_utf8_lossy(&kept.stdout)
         .lines()
         .filter_map(|line| line.split_once(' '))
@@ -274,9 +279,9 @@ fn reset_config(mirror: &Path, clone_url: &str) -> Result<(), String> {
             .arg(&config)
             .args(["--", &key, &value])
             .status()
-            .map_err(|e| format!("cannot run git: {e}"))?;
+            .map_err(MirrorError::Spawn)?;
         if !status.success() {
-            return Err(format!("cannot rewrite the mirror's config ({key})"));
+            return Err(MirrorError::ConfigKey { key });
         }
     }
     let _ = std::fs::remove_file(mirror.join("objects/info/alternates"));

@@ -9,6 +9,38 @@ pub mod mirror;
 pub mod notebook;
 pub mod stream;
 
+use crate::matcher::{LocatedMatch, Matcher};
+use contents::ArchiveLimits;
+
+/// What every scan of a source works with: the matcher, how far archives in the input are
+/// opened, and who hears about each problem as it happens.
+#[derive(Clone, Copy)]
+pub struct ScanContext<'a> {
+    pub matcher: &'a Matcher,
+    pub archives: &'a ArchiveLimits,
+    pub on_warning: &'a (dyn Fn(&Warning) + Sync),
+}
+
+impl ScanContext<'_> {
+    /// Tells `on_warning` about a problem as it happens, and keeps it in `kept` for the scan's
+    /// result.
+    pub fn warn(&self, text: String, kept: &mut Vec<Warning>) {
+        Warning::report(text, self.on_warning, kept);
+    }
+
+    /// The matches in a blob held in memory, its archives opened (see
+    /// [`contents::locate_in_blob`]); `warn` hears about archives that could not be read, which
+    /// name the blob as `what`.
+    pub fn locate_in_blob(
+        &self,
+        data: &[u8],
+        what: &dyn std::fmt::Display,
+        warn: &mut dyn FnMut(String),
+    ) -> Vec<LocatedMatch> {
+        contents::locate_in_blob(self.matcher, data, what, self.archives, warn)
+    }
+}
+
 /// A non-fatal problem met while reading input (unreadable file, broken symlink, loop): it is
 /// reported on stderr and the scan goes on.
 #[derive(Debug, Clone)]

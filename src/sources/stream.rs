@@ -107,6 +107,26 @@ fn replaced(tail: &Tail) -> Option<File> {
     None
 }
 
+/// An I/O error of the log file at `path`: the path, with the error as its source (and its kind,
+/// so that a closed pipe is still told apart).
+fn in_file(path: &std::path::Path, source: io::Error) -> io::Error {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{}", path.display())]
+    struct InFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    }
+    let kind = source.kind();
+    io::Error::new(
+        kind,
+        InFile {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
 /// Scans log files; with `follow`, never returns unless an error occurs, reading new data as
 /// the files grow.
 pub fn scan_logs(
@@ -117,8 +137,7 @@ pub fn scan_logs(
 ) -> io::Result<usize> {
     let mut tails = Vec::new();
     for path in paths {
-        let file = File::open(path)
-            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", path.display())))?;
+        let file = File::open(path).map_err(|err| in_file(path, err))?;
         tails.push(Tail {
             path: path.clone(),
             name: super::display_path(path),
@@ -145,12 +164,7 @@ pub fn scan_logs(
                 let read = match tail.file.read(&mut buf) {
                     Ok(n) => n,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(err) => {
-                        return Err(io::Error::new(
-                            err.kind(),
-                            format!("{}: {err}", tail.path.display()),
-                        ));
-                    }
+                    Err(err) => return Err(in_file(&tail.path, err)),
                 };
                 if read == 0 {
                     break;

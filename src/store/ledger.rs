@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, StoreError, now_seconds};
+use super::{Db, StoreCause, StoreError, now_seconds};
 use crate::finding::Revocation;
 use crate::secret::Fingerprint;
 
@@ -185,8 +185,8 @@ impl Ledger {
         Ok(Db::open_read_only("ledger", path)?.map(|db| Ledger { db, _lock: None }))
     }
 
-    fn fail(&self, err: impl std::fmt::Display) -> StoreError {
-        self.db.fail(err)
+    fn fail(&self, cause: impl Into<StoreCause>) -> StoreError {
+        self.db.fail(cause)
     }
 
     /// The final status recorded for a key, if any.
@@ -327,7 +327,7 @@ impl Ledger {
         for row in rows {
             let (id, action, target, result) = row.map_err(|e| self.fail(e))?;
             let action = Action::parse(&action)
-                .ok_or_else(|| self.fail(format!("step {id}: unknown action `{action}`")))?;
+                .ok_or_else(|| self.fail(StoreCause::UnknownAction { id, action }))?;
             steps.push(Step {
                 id,
                 action,
@@ -391,25 +391,19 @@ fn lock(path: &Path, wait: bool, on_wait: &dyn Fn(String)) -> Result<std::fs::Fi
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     let lock_path = std::path::PathBuf::from(lock_path);
-    let fail = |reason: String| StoreError::new("ledger", path, reason);
-    let file = crate::fs::open_private_file(&lock_path, false).map_err(|e| fail(e.to_string()))?;
+    let fail = |cause: StoreCause| StoreError::new("ledger", path, cause);
+    let file = crate::fs::open_private_file(&lock_path, false).map_err(|e| fail(e.into()))?;
     match file.try_lock() {
         Ok(()) => return Ok(file),
         Err(std::fs::TryLockError::WouldBlock) if wait => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(fail(
-                "in use by another ferret run (one run at a time revokes with a ledger): wait \
-                 for it to finish, or pass --wait-for-ledger"
-                    .to_string(),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(err)) => return Err(fail(format!("cannot lock: {err}"))),
+        Err(std::fs::TryLockError::WouldBlock) => return Err(fail(StoreCause::Busy)),
+        Err(std::fs::TryLockError::Error(err)) => return Err(fail(StoreCause::Lock(err))),
     }
     on_wait(format!(
         "the ledger {} is in use by another ferret run: waiting for it to finish",
         path.display()
     ));
-    file.lock().map_err(|e| fail(format!("cannot lock: {e}")))?;
+    file.lock().map_err(|e| fail(StoreCause::Lock(e)))?;
     Ok(file)
 }
 
@@ -438,7 +432,9 @@ mod tests {
         let ledger = open().unwrap();
         // One run at a time.
         let second = open().err().expect("the ledger is locked");
-        assert!(second.to_string().contains("--wait-for-ledger"), "{second}");
+        assert!(matches!(second.cause(), StoreCause::Busy), "{second:?}");
+        let told = crate::error::chain(&second);
+        assert!(told.contains("--wait-for-ledger"), "{told}");
         let steps = ledger.steps(&fingerprint).unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].action, Action::DeleteKey);

@@ -9,13 +9,47 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-/// An error of one of ferret's SQLite files, naming the file.
+/// An error of one of ferret's SQLite files, naming the file; what went wrong is its source.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {}: {reason}", path.display())]
+#[error("{what} {}", path.display())]
 pub struct StoreError {
     what: &'static str,
     path: PathBuf,
-    reason: String,
+    #[source]
+    cause: StoreCause,
+}
+
+/// What went wrong with one of ferret's SQLite files.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreCause {
+    /// The file (or its directory, or its lock file) is not safe to use, or cannot be opened.
+    #[error(transparent)]
+    File(#[from] crate::fs::FsError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// A record that cannot be written or read back as JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Another run holds the ledger's lock (and this one was told not to wait).
+    #[error(
+        "in use by another ferret run (one run at a time revokes with a ledger): wait for it to \
+         finish, or pass --wait-for-ledger"
+    )]
+    Busy,
+    #[error("cannot lock")]
+    Lock(#[source] std::io::Error),
+    /// A step whose action this ferret does not know (a newer ferret's, or a forged row).
+    #[error("step {id}: unknown action `{action}`")]
+    UnknownAction { id: i64, action: String },
+}
+
+impl From<crate::fs::PrivateDbError> for StoreCause {
+    fn from(err: crate::fs::PrivateDbError) -> Self {
+        match err {
+            crate::fs::PrivateDbError::Fs(err) => StoreCause::File(err),
+            crate::fs::PrivateDbError::Sqlite(err) => StoreCause::Sqlite(err),
+        }
+    }
 }
 
 /// One of ferret's SQLite files: its connection, and what to call it in errors.
@@ -31,23 +65,24 @@ pub(crate) struct FileName {
 }
 
 impl StoreError {
-    pub(crate) fn new(what: &'static str, path: &Path, reason: String) -> StoreError {
+    pub(crate) fn new(what: &'static str, path: &Path, cause: impl Into<StoreCause>) -> StoreError {
         StoreError {
             what,
             path: path.to_path_buf(),
-            reason,
+            cause: cause.into(),
         }
+    }
+
+    /// What went wrong, for callers that decide by it (wait for a busy ledger, say).
+    pub fn cause(&self) -> &StoreCause {
+        &self.cause
     }
 }
 
 impl FileName {
     /// An error of this file.
-    pub fn fail(&self, err: impl std::fmt::Display) -> StoreError {
-        StoreError {
-            what: self.what,
-            path: self.path.clone(),
-            reason: err.to_string(),
-        }
+    pub fn fail(&self, cause: impl Into<StoreCause>) -> StoreError {
+        StoreError::new(self.what, &self.path, cause)
     }
 }
 
@@ -79,8 +114,8 @@ impl Db {
         Ok(Some(Db { name, connection }))
     }
 
-    pub fn fail(&self, err: impl std::fmt::Display) -> StoreError {
-        self.name.fail(err)
+    pub fn fail(&self, cause: impl Into<StoreCause>) -> StoreError {
+        self.name.fail(cause)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use gix::ObjectId;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, StoreError, now_seconds};
+use super::{Db, StoreCause, StoreError, now_seconds};
 use crate::sources::git::ObjectIdSet;
 
 /// One finding location as the state remembers it.
@@ -63,8 +63,8 @@ impl SweepState {
         })
     }
 
-    fn fail(&self, err: impl std::fmt::Display) -> StoreError {
-        self.db.fail(err)
+    fn fail(&self, cause: impl Into<StoreCause>) -> StoreError {
+        self.db.fail(cause)
     }
 
     fn repository_id(&self, name: &str) -> Result<i64, StoreError> {

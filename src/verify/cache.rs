@@ -17,11 +17,24 @@ use crate::finding::{Verification, VerificationStatus};
 use crate::fs::now_seconds;
 use crate::secret::Secret;
 
+/// Why the verification cache cannot be used (verification then runs without it).
 #[derive(Debug, thiserror::Error)]
-#[error("verification cache {}: {reason}", path.display())]
+#[error("verification cache {}", path.display())]
 pub struct CacheError {
     path: PathBuf,
-    reason: String,
+    #[source]
+    cause: CacheCause,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CacheCause {
+    #[error(transparent)]
+    Open(#[from] crate::fs::PrivateDbError),
+    /// The HMAC secret beside the database.
+    #[error("secret")]
+    Secret(#[source] crate::fs::FsError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 pub struct Cache {
@@ -43,20 +56,20 @@ fn hmac_key(path: &Path) -> Result<[u8; 32], crate::fs::FsError> {
         return Ok(key);
     }
     let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut key).map_err(|e| io(e.into()))?;
     std::io::Write::write_all(&mut crate::fs::create_private_file(path)?, &key).map_err(io)?;
     Ok(key)
 }
 
 impl Cache {
     pub fn open(path: &Path, ttl: Duration) -> Result<Cache, CacheError> {
-        let fail = |reason: String| CacheError {
+        let fail = |cause: CacheCause| CacheError {
             path: path.to_path_buf(),
-            reason,
+            cause,
         };
-        let connection = crate::fs::open_private_db(path).map_err(|e| fail(e.to_string()))?;
+        let connection = crate::fs::open_private_db(path).map_err(|e| fail(e.into()))?;
         let hmac_key =
-            hmac_key(&path.with_extension("key")).map_err(|e| fail(format!("secret: {e}")))?;
+            hmac_key(&path.with_extension("key")).map_err(|e| fail(CacheCause::Secret(e)))?;
         connection
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS verification (
@@ -65,7 +78,7 @@ impl Cache {
                      checked_at INTEGER NOT NULL
                  );",
             )
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.into()))?;
         Ok(Cache {
             connection: Mutex::new(connection),
             hmac_key,

@@ -91,7 +91,10 @@ impl Verifier {
                 .and_then(|path| match Cache::open(path, options.cache_ttl) {
                     Ok(cache) => Some(cache),
                     Err(err) => {
-                        on_warning(format!("{err}; verifying without a cache"));
+                        on_warning(format!(
+                            "{}; verifying without a cache",
+                            crate::error::Chain(&err)
+                        ));
                         None
                     }
                 });

@@ -14,6 +14,7 @@ use gix::object::Kind;
 use gix::prelude::Find;
 
 use super::{GitError, GitOptions, MatchedObject, read_commit_info};
+use crate::error::Chain;
 use crate::finding::{CommitInfo, Match};
 use crate::matcher::LocatedMatch;
 use crate::sources::Warning;
@@ -53,17 +54,13 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
         commits: Vec::new(),
         direct: HashMap::new(),
     };
-    let platform = repo
-        .references()
-        .map_err(|e| GitError::git("cannot list refs", e))?;
-    let all = platform
-        .all()
-        .map_err(|e| GitError::git("cannot list refs", e))?;
+    let platform = repo.references().map_err(GitError::Refs)?;
+    let all = platform.all().map_err(GitError::Refs)?;
     for reference in all {
         let mut reference = match reference {
             Ok(reference) => reference,
             Err(err) => {
-                warn(format!("unreadable ref skipped: {err}"));
+                warn(format!("unreadable ref skipped: {}", Chain(&err)));
                 continue;
             }
         };
@@ -78,9 +75,12 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
                 Ok(_) => {
                     tips.direct.insert(id.detach(), name);
                 }
-                Err(err) => warn(format!("{name}: target missing, skipped: {err}")),
+                Err(err) => warn(format!("{name}: target missing, skipped: {}", Chain(&err))),
             },
-            Err(err) => warn(format!("{name}: cannot be resolved, skipped: {err}")),
+            Err(err) => warn(format!(
+                "{name}: cannot be resolved, skipped: {}",
+                Chain(&err)
+            )),
         }
     }
     if let Ok(head) = repo.head_id() {
@@ -96,10 +96,10 @@ fn commits_oldest_first(
     tips: Vec<ObjectId>,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<WalkedCommit>, GitError> {
-    let walk = repo
-        .rev_walk(tips)
-        .all()
-        .map_err(|e| GitError::git("cannot walk history", e))?;
+    let walk = repo.rev_walk(tips).all().map_err(|source| GitError::Walk {
+        what: "history",
+        source,
+    })?;
     let mut commits = Vec::new();
     let mut buf = Vec::new();
     let mut walk_errors = 0;
@@ -111,7 +111,8 @@ fn commits_oldest_first(
                 if walk_errors == 1 {
                     warn(format!(
                         "history is incomplete (shallow or partial clone?), part of it was not \
-                         attributed: {err}"
+                         attributed: {}",
+                        Chain(&err)
                     ));
                 }
                 continue;
@@ -129,7 +130,11 @@ fn commits_oldest_first(
                         };
                         commits.push((time, walked));
                     }
-                    Err(err) => warn(format!("commit {}: unreadable, skipped: {err}", info.id)),
+                    Err(err) => warn(format!(
+                        "commit {}: unreadable, skipped: {}",
+                        info.id,
+                        Chain(&err)
+                    )),
                 }
             }
             _ => warn(format!("commit {}: missing, skipped", info.id)),
@@ -304,9 +309,7 @@ pub(crate) fn attribute(
         .filter(|m| m.kind == Kind::Blob)
         .map(|m| m.id)
         .collect();
-    let mut sightings = find_blobs(repo, &commits, &wanted, &mut warn);
-    let reachable_commits: gix::hashtable::HashSet<ObjectId> =
-        commits.iter().map(|c| c.id).collect();
+    let sightings = find_blobs(repo, &commits, &wanted, &mut warn);
     let introducing: gix::hashtable::HashSet<ObjectId> = sightings
         .values()
         .flatten()
@@ -318,8 +321,44 @@ pub(crate) fn attribute(
                 .map(|m| m.id),
         )
         .collect();
-    let mut refs = refs_containing(&commits, &tips.commits, &introducing);
-    // A commit that 100,000 tags contain would repeat every name at each of its locations.
+    let refs = listed_refs(&commits, &tips.commits, &introducing, &mut warn);
+    let mut places = Places {
+        sightings,
+        tips: &tips,
+        reachable_commits: commits.iter().map(|c| c.id).collect(),
+        unreachable: options.unreachable,
+    };
+    let mut infos = CommitInfos {
+        repo,
+        refs,
+        known: HashMap::new(),
+    };
+    let mut out = Attributed {
+        matches: Vec::new(),
+        inline_allowed: 0,
+        warnings: Vec::new(),
+    };
+    for object in matched {
+        for place in places.of(&object) {
+            let commit = place.commit.and_then(|id| infos.get(id));
+            for m in &object.matches {
+                push_match(&mut out, m, &place.path, commit.clone());
+            }
+        }
+    }
+    out.warnings = warnings;
+    Ok(out)
+}
+
+/// For each introducing commit, the refs that contain it, at most [`super::MAX_REFS_LISTED`]
+/// (a commit that 100,000 tags contain would repeat every name at each of its locations).
+fn listed_refs(
+    commits: &[WalkedCommit],
+    tips: &[(String, ObjectId)],
+    introducing: &gix::hashtable::HashSet<ObjectId>,
+    warn: &mut dyn FnMut(String),
+) -> HashMap<ObjectId, Vec<String>> {
+    let mut refs = refs_containing(commits, tips, introducing);
     for (id, names) in refs.iter_mut() {
         if names.len() > super::MAX_REFS_LISTED {
             warn(format!(
@@ -330,69 +369,70 @@ pub(crate) fn attribute(
             names.truncate(super::MAX_REFS_LISTED);
         }
     }
+    refs
+}
 
-    let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
-    let mut info_of = |id: ObjectId| -> Option<CommitInfo> {
-        if let Some(info) = infos.get(&id) {
-            return Some(info.clone());
-        }
-        let mut info = read_commit_info(repo, id)?;
-        info.refs = refs.remove(&id).unwrap_or_default();
-        infos.insert(id, info.clone());
-        Some(info)
-    };
+/// Where each matched object is reported.
+struct Places<'a> {
+    /// Where the walk saw each matched blob first.
+    sightings: HashMap<ObjectId, Vec<Sighting>>,
+    tips: &'a Tips,
+    reachable_commits: gix::hashtable::HashSet<ObjectId>,
+    /// `--unreachable`: objects no ref reaches are reported too.
+    unreachable: bool,
+}
 
-    let mut out = Attributed {
-        matches: Vec::new(),
-        inline_allowed: 0,
-        warnings: Vec::new(),
-    };
-    for object in matched {
-        let places: Vec<Sighting> = match object.kind {
-            Kind::Blob => match sightings.remove(&object.id) {
+impl Places<'_> {
+    /// The places of `object`: where its blob was first seen (or the ref naming it), its
+    /// commit's message, its tag's message; none for an object reported nowhere.
+    fn of(&mut self, object: &MatchedObject) -> Vec<Sighting> {
+        let at = |path: String, commit: Option<ObjectId>| vec![Sighting { path, commit }];
+        match object.kind {
+            Kind::Blob => match self.sightings.remove(&object.id) {
                 Some(places) => places,
-                None => match tips.direct.get(&object.id) {
-                    Some(name) => vec![Sighting {
-                        path: name.clone(),
-                        commit: None,
-                    }],
-                    None if options.unreachable => vec![Sighting {
-                        path: format!("(unreachable blob {})", object.id),
-                        commit: None,
-                    }],
-                    None => continue,
+                None => match self.tips.direct.get(&object.id) {
+                    Some(name) => at(name.clone(), None),
+                    None if self.unreachable => {
+                        at(format!("(unreachable blob {})", object.id), None)
+                    }
+                    None => Vec::new(),
                 },
             },
-            Kind::Commit if reachable_commits.contains(&object.id) => vec![Sighting {
-                path: COMMIT_MESSAGE_PATH.to_string(),
-                commit: Some(object.id),
-            }],
-            Kind::Commit if options.unreachable => vec![Sighting {
-                path: COMMIT_MESSAGE_PATH.to_string(),
-                commit: Some(object.id),
-            }],
-            Kind::Tag if tips.direct.contains_key(&object.id) || options.unreachable => {
-                let name = tips
+            Kind::Commit if self.reachable_commits.contains(&object.id) || self.unreachable => {
+                at(COMMIT_MESSAGE_PATH.to_string(), Some(object.id))
+            }
+            Kind::Tag if self.tips.direct.contains_key(&object.id) || self.unreachable => {
+                let name = self
+                    .tips
                     .direct
                     .get(&object.id)
                     .cloned()
                     .unwrap_or_else(|| object.id.to_string());
-                vec![Sighting {
-                    path: format!("(tag message {name})"),
-                    commit: None,
-                }]
+                at(format!("(tag message {name})"), None)
             }
-            _ => continue,
-        };
-        for place in places {
-            let commit = place.commit.and_then(&mut info_of);
-            for m in &object.matches {
-                push_match(&mut out, m, &place.path, commit.clone());
-            }
+            _ => Vec::new(),
         }
     }
-    out.warnings = warnings;
-    Ok(out)
+}
+
+/// Each introducing commit's author, date and refs, read once.
+struct CommitInfos<'a> {
+    repo: &'a gix::Repository,
+    /// The refs containing each introducing commit (taken once its info is read).
+    refs: HashMap<ObjectId, Vec<String>>,
+    known: HashMap<ObjectId, CommitInfo>,
+}
+
+impl CommitInfos<'_> {
+    fn get(&mut self, id: ObjectId) -> Option<CommitInfo> {
+        if let Some(info) = self.known.get(&id) {
+            return Some(info.clone());
+        }
+        let mut info = read_commit_info(self.repo, id)?;
+        info.refs = self.refs.remove(&id).unwrap_or_default();
+        self.known.insert(id, info.clone());
+        Some(info)
+    }
 }
 
 /// Adds one located match at a path, unless its line is marked `ferret:allow`.

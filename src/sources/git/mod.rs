@@ -19,20 +19,43 @@ use std::sync::Arc;
 
 use gix::ObjectId;
 
-use super::Warning;
+use super::{ScanContext, Warning};
 use crate::finding::CommitInfo;
-use crate::matcher::{LocatedMatch, Matcher};
-use crate::sources::contents::{self, ArchiveLimits};
+use crate::matcher::LocatedMatch;
 
 pub use range::scan_range;
 pub use staged::scan_staged;
 
+/// Why a git scan could not run; gix's error, when there is one, is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("{}: not a git repository: {reason}", path.display())]
-    Open { path: PathBuf, reason: String },
-    #[error("{0}")]
-    Git(String),
+    #[error("{}: not a git repository", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: gix::Error,
+    },
+    /// An object the scan needs could not be read or decoded (`what`: `tree`, `commit`).
+    #[error("{what} {id}")]
+    Object {
+        what: &'static str,
+        id: ObjectId,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("{what} {id} is missing")]
+    MissingObject { what: &'static str, id: ObjectId },
+    #[error("cannot list refs")]
+    Refs(#[source] gix::Error),
+    /// Walking the commits (`what`: `history`, `the range`) failed.
+    #[error("cannot walk {what}")]
+    Walk {
+        what: &'static str,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("cannot read the index")]
+    Index(#[source] gix::Error),
     #[error("{what} `{spec}` is not in this repository{hint}")]
     MissingRevision {
         what: &'static str,
@@ -41,12 +64,6 @@ pub enum GitError {
     },
     #[error("--range needs the form BASE..HEAD, got `{0}`")]
     BadRange(String),
-}
-
-impl GitError {
-    fn git(context: &str, err: impl std::fmt::Display) -> Self {
-        GitError::Git(format!("{context}: {err}"))
-    }
 }
 
 /// What a git scan covers.
@@ -119,9 +136,9 @@ pub struct GitScan {
 
 /// Opens the repository at or above `path`.
 pub fn open(path: &Path) -> Result<gix::Repository, GitError> {
-    gix::discover(path).map_err(|err| GitError::Open {
+    gix::discover(path).map_err(|source| GitError::Open {
         path: path.to_path_buf(),
-        reason: err.to_string(),
+        source,
     })
 }
 
@@ -142,23 +159,17 @@ pub(crate) struct MatchedObject {
 
 /// Scans an object's bytes (a blob's archives opened); `None` when nothing matched.
 pub(crate) fn scan_object(
-    matcher: &Matcher,
-    archives: &ArchiveLimits,
+    context: &ScanContext<'_>,
     id: ObjectId,
     kind: gix::object::Kind,
     data: &[u8],
-    on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Option<MatchedObject> {
     let matches = if kind == gix::object::Kind::Blob {
-        contents::locate_in_blob(
-            matcher,
-            data,
-            &format_args!("blob {id}"),
-            archives,
-            &mut |text| on_warning(&Warning(text)),
-        )
+        context.locate_in_blob(data, &format_args!("blob {id}"), &mut |text| {
+            (context.on_warning)(&Warning(text))
+        })
     } else {
-        matcher.locate_all(data)
+        context.matcher.locate_all(data)
     };
     (!matches.is_empty()).then_some(MatchedObject { id, kind, matches })
 }
@@ -174,15 +185,15 @@ pub(crate) struct TreeEntry {
 pub(crate) fn read_object<'b>(
     repo: &gix::Repository,
     id: ObjectId,
-    what: &str,
+    what: &'static str,
     buf: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], GitError> {
     use gix::prelude::Find;
     let data = repo
         .objects
         .try_find(&id, buf)
-        .map_err(|e| GitError::git(&format!("{what} {id}"), e))?
-        .ok_or_else(|| GitError::Git(format!("{what} {id} is missing")))?;
+        .map_err(|source| GitError::Object { what, id, source })?
+        .ok_or(GitError::MissingObject { what, id })?;
     Ok(data.data)
 }
 
@@ -195,7 +206,11 @@ pub(crate) fn read_tree(
     let data = read_object(repo, tree, "tree", &mut buf)?;
     let mut entries = Vec::new();
     for entry in gix::objs::TreeRefIter::from_bytes(data, repo.object_hash()) {
-        let entry = entry.map_err(|e| GitError::git(&format!("tree {tree}"), e))?;
+        let entry = entry.map_err(|source| GitError::Object {
+            what: "tree",
+            id: tree,
+            source,
+        })?;
         if entry.mode.is_commit() {
             continue;
         }
@@ -240,15 +255,13 @@ pub(crate) fn commit_info(id: ObjectId, commit: &gix::objs::CommitRef<'_>) -> Co
 /// Scans `target` in `repo`.
 pub fn scan(
     repo: &gix::Repository,
-    matcher: &Matcher,
     target: &Target,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
+    context: &ScanContext<'_>,
 ) -> Result<GitScan, GitError> {
     match target {
-        Target::History(options) => scan_history(repo, matcher, options, archives, on_warning),
-        Target::Range(range) => scan_range(repo, matcher, range, archives, on_warning),
-        Target::Staged => scan_staged(repo, matcher, archives, on_warning),
+        Target::History(options) => scan_history(repo, options, context),
+        Target::Range(range) => scan_range(repo, range, context),
+        Target::Staged => scan_staged(repo, context),
     }
 }
 
@@ -256,12 +269,10 @@ pub fn scan(
 /// matched ones attributed to the commit and path that introduced them.
 pub fn scan_history(
     repo: &gix::Repository,
-    matcher: &Matcher,
     options: &GitOptions,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
+    context: &ScanContext<'_>,
 ) -> Result<GitScan, GitError> {
-    let scanned = objects::scan_all_objects(repo, matcher, options, archives, on_warning)?;
+    let scanned = objects::scan_all_objects(repo, options, context)?;
     let scan = GitScan {
         objects: scanned.objects,
         bytes: scanned.bytes,
@@ -281,7 +292,7 @@ pub fn scan_history(
         scanned.matched,
         &extra_tips,
         options,
-        on_warning,
+        context.on_warning,
     )
 }
 
@@ -289,11 +300,9 @@ pub fn scan_history(
 /// whose refs have not moved since) and attributes what they still hold.
 pub fn rescan_objects(
     repo: &gix::Repository,
-    matcher: &Matcher,
     ids: &[ObjectId],
     options: &GitOptions,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
+    context: &ScanContext<'_>,
 ) -> Result<GitScan, GitError> {
     use gix::prelude::Find;
     let mut scan = GitScan::default();
@@ -304,22 +313,20 @@ pub fn rescan_objects(
             Ok(Some(data)) => {
                 scan.objects += 1;
                 scan.bytes += data.data.len() as u64;
-                matched.extend(scan_object(
-                    matcher, archives, id, data.kind, data.data, on_warning,
-                ));
+                matched.extend(scan_object(context, id, data.kind, data.data));
             }
             // Pruned since: what it held is gone with it.
             Ok(None) => {}
-            Err(err) => {
-                Warning::report(
-                    format!("object {id}: unreadable, skipped: {err}"),
-                    on_warning,
-                    &mut scan.warnings,
-                );
-            }
+            Err(err) => context.warn(
+                format!(
+                    "object {id}: unreadable, skipped: {}",
+                    crate::error::Chain(&err)
+                ),
+                &mut scan.warnings,
+            ),
         }
     }
-    attribute_into(scan, repo, matched, &[], options, on_warning)
+    attribute_into(scan, repo, matched, &[], options, context.on_warning)
 }
 
 /// Attributes matched objects to commits and paths, into `scan`.
@@ -344,14 +351,9 @@ fn attribute_into(
 
 /// Every ref and the object it points at, sorted: what a sweep compares with the last one.
 pub fn ref_targets(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, GitError> {
-    let platform = repo
-        .references()
-        .map_err(|e| GitError::git("cannot list refs", e))?;
+    let platform = repo.references().map_err(GitError::Refs)?;
     let mut tips = Vec::new();
-    for reference in platform
-        .all()
-        .map_err(|e| GitError::git("cannot list refs", e))?
-    {
+    for reference in platform.all().map_err(GitError::Refs)? {
         let Ok(reference) = reference else { continue };
         if let Some(id) = reference.try_id() {
             tips.push((reference.name().as_bstr().to_string(), id.detach()));

@@ -18,9 +18,7 @@ use gix::ObjectId;
 use gix::odb::pack;
 
 use super::{GitError, GitOptions, MatchedObject, pack_walk, scan_object};
-use crate::matcher::Matcher;
-use crate::sources::Warning;
-use crate::sources::contents::ArchiveLimits;
+use crate::sources::{ScanContext, Warning};
 
 /// What reading every object produced.
 pub(crate) struct ScannedObjects {
@@ -59,6 +57,19 @@ impl Deref for PackMap {
     }
 }
 
+/// Why a pack could not be opened.
+#[derive(Debug, thiserror::Error)]
+enum PackError {
+    #[error(transparent)]
+    Gix(#[from] gix::Error),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A pack and its index.
 struct Pack {
     index: pack::index::File,
@@ -67,18 +78,19 @@ struct Pack {
 }
 
 impl Pack {
-    fn open(index_path: &Path, hash_kind: gix::hash::Kind) -> Result<Self, String> {
+    fn open(index_path: &Path, hash_kind: gix::hash::Kind) -> Result<Self, PackError> {
         let pack_path = index_path.with_extension("pack");
-        let index = pack::index::File::at(index_path, hash_kind).map_err(|e| e.to_string())?;
-        let file =
-            std::fs::File::open(&pack_path).map_err(|e| format!("{}: {e}", pack_path.display()))?;
+        let index = pack::index::File::at(index_path, hash_kind)?;
+        let io = |source| PackError::Io {
+            path: pack_path.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&pack_path).map_err(io)?;
         // SAFETY: the map is read-only; git never rewrites a pack file in place (new packs get
         // new names), so its bytes do not change under us.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| format!("{}: {e}", pack_path.display()))?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         let map = PackMap(Arc::new(map));
-        let data = pack::data::File::from_data(map.clone(), pack_path, hash_kind)
-            .map_err(|e| e.to_string())?;
+        let data = pack::data::File::from_data(map.clone(), pack_path, hash_kind)?;
         Ok(Pack { index, data, map })
     }
 
@@ -154,35 +166,80 @@ fn too_large(id: ObjectId, size: u64, limit: u64) -> String {
     )
 }
 
+/// Reads every object of the repository (and of the object directories it borrows from) once,
+/// scanning blobs, commits and tags.
 pub(crate) fn scan_all_objects(
     repo: &gix::Repository,
-    matcher: &Matcher,
     options: &GitOptions,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
+    context: &ScanContext<'_>,
 ) -> Result<ScannedObjects, GitError> {
     let objects_dirs = object_dirs(repo.objects.store_ref().path());
     let hash_kind = repo.object_hash();
-    let shared = Mutex::new(Shared::default());
+    let recorder = Recorder {
+        context: *context,
+        options,
+        shared: Mutex::new(Shared::default()),
+    };
     let mut warnings = Vec::new();
-    let mut warn = |text: String| Warning::report(text, on_warning, &mut warnings);
-    let collect_commits = options.unreachable;
-    let record = |id: ObjectId, kind: gix::object::Kind, data: &[u8]| {
+    let mut warn = |text: String| context.warn(text, &mut warnings);
+    if is_partial_clone(&objects_dirs) {
+        warn(
+            "partial clone: objects never fetched from its promisor remote are not scanned \
+             (clone without --filter to scan everything)"
+                .to_string(),
+        );
+    }
+    let packs = open_packs(&objects_dirs, hash_kind, &mut warn);
+    scan_packs(&packs, options, &recorder, &mut warn);
+    scan_loose(
+        &objects_dirs,
+        hash_kind,
+        &packs,
+        options,
+        &recorder,
+        &mut warn,
+    );
+    let shared = recorder
+        .shared
+        .into_inner()
+        .expect("no panics while locked");
+    Ok(ScannedObjects {
+        matched: shared.matched,
+        blob_ids: shared.blob_ids,
+        skipped_blobs: shared.skipped_blobs,
+        commit_ids: shared.commit_ids,
+        objects: shared.objects,
+        bytes: shared.bytes,
+        warnings,
+    })
+}
+
+/// Scans each object as it is read, from any thread, and counts it.
+struct Recorder<'a> {
+    context: ScanContext<'a>,
+    options: &'a GitOptions,
+    shared: Mutex<Shared>,
+}
+
+impl Recorder<'_> {
+    fn record(&self, id: ObjectId, kind: gix::object::Kind, data: &[u8]) {
         use gix::object::Kind;
+        let options = self.options;
         if kind == Kind::Blob && options.skip_blobs.as_ref().is_some_and(|s| s.contains(&id)) {
-            shared.lock().expect("no panics while locked").skipped_blobs += 1;
+            self.shared
+                .lock()
+                .expect("no panics while locked")
+                .skipped_blobs += 1;
             return;
         }
         let found = match kind {
-            Kind::Blob | Kind::Commit | Kind::Tag => {
-                scan_object(matcher, archives, id, kind, data, on_warning)
-            }
+            Kind::Blob | Kind::Commit | Kind::Tag => scan_object(&self.context, id, kind, data),
             Kind::Tree => None,
         };
-        let mut shared = shared.lock().expect("no panics while locked");
+        let mut shared = self.shared.lock().expect("no panics while locked");
         shared.objects += 1;
         shared.bytes += data.len() as u64;
-        if collect_commits && kind == Kind::Commit {
+        if options.unreachable && kind == Kind::Commit {
             shared.commit_ids.push(id);
         }
         if options.collect_blob_ids && kind == Kind::Blob {
@@ -191,29 +248,48 @@ pub(crate) fn scan_all_objects(
         if let Some(found) = found {
             shared.matched.push(found);
         }
-    };
+    }
+}
 
-    let promisor = objects_dirs.iter().any(|dir| {
+/// Whether the repository is a partial clone (a promisor pack): some objects were never
+/// fetched.
+fn is_partial_clone(objects_dirs: &[PathBuf]) -> bool {
+    objects_dirs.iter().any(|dir| {
         std::fs::read_dir(dir.join("pack")).is_ok_and(|entries| {
             entries
                 .filter_map(Result::ok)
                 .any(|e| e.path().extension().is_some_and(|ext| ext == "promisor"))
         })
-    });
-    if promisor {
-        warn(
-            "partial clone: objects never fetched from its promisor remote are not scanned \
-             (clone without --filter to scan everything)"
-                .to_string(),
-        );
-    }
-    let mut packs: Vec<Pack> = Vec::new();
+    })
+}
+
+/// Every pack of the object directories that can be opened; `warn` hears about the others.
+fn open_packs(
+    objects_dirs: &[PathBuf],
+    hash_kind: gix::hash::Kind,
+    warn: &mut dyn FnMut(String),
+) -> Vec<Pack> {
+    let mut packs = Vec::new();
     for index_path in objects_dirs.iter().flat_map(|dir| pack_indices(dir)) {
         match Pack::open(&index_path, hash_kind) {
             Ok(pack) => packs.push(pack),
-            Err(err) => warn(format!("{}: skipped: {err}", index_path.display())),
+            Err(err) => warn(format!(
+                "{}: skipped: {}",
+                index_path.display(),
+                crate::error::Chain(&err)
+            )),
         }
     }
+    packs
+}
+
+/// Traverses each pack in pack order; an object in several packs is scanned in the first one.
+fn scan_packs(
+    packs: &[Pack],
+    options: &GitOptions,
+    recorder: &Recorder<'_>,
+    warn: &mut dyn FnMut(String),
+) {
     let interrupt = AtomicBool::new(false);
     for (position, pack) in packs.iter().enumerate() {
         let earlier = &packs[..position];
@@ -225,9 +301,8 @@ pub(crate) fn scan_all_objects(
                 (options.threads > 0).then_some(options.threads),
                 &interrupt,
                 |kind, data, id| {
-                    // An object in several packs is scanned in the first one only.
                     if !earlier.iter().any(|p| p.index.lookup(id).is_some()) {
-                        record(id, kind, data);
+                        recorder.record(id, kind, data);
                     }
                 },
             )
@@ -245,22 +320,32 @@ pub(crate) fn scan_all_objects(
                 }
             }
             Err(err) => warn(format!(
-                "{}: pack could not be read completely, some objects were not scanned: {err}",
-                pack.data.path().display()
+                "{}: pack could not be read completely, some objects were not scanned: {}",
+                pack.data.path().display(),
+                crate::error::Chain(&err)
             )),
         }
     }
+}
 
-    // Loose objects that no pack holds.
+/// Reads the loose objects that no pack holds.
+fn scan_loose(
+    objects_dirs: &[PathBuf],
+    hash_kind: gix::hash::Kind,
+    packs: &[Pack],
+    options: &GitOptions,
+    recorder: &Recorder<'_>,
+    warn: &mut dyn FnMut(String),
+) {
     let mut buf = Vec::new();
     let mut seen_loose = gix::hashtable::HashSet::default();
-    for dir in &objects_dirs {
+    for dir in objects_dirs {
         let loose = gix::odb::loose::Store::at(dir, hash_kind);
         for id in loose.iter() {
             let id = match id {
                 Ok(id) => id,
                 Err(err) => {
-                    warn(format!("loose object: {err}"));
+                    warn(format!("loose object: {}", crate::error::Chain(&err)));
                     continue;
                 }
             };
@@ -274,20 +359,13 @@ pub(crate) fn scan_all_objects(
                 continue;
             }
             match loose.try_find(&id, &mut buf) {
-                Ok(Some(data)) => record(id, data.kind, data.data),
+                Ok(Some(data)) => recorder.record(id, data.kind, data.data),
                 Ok(None) => {}
-                Err(err) => warn(format!("loose object {id}: unreadable, skipped: {err}")),
+                Err(err) => warn(format!(
+                    "loose object {id}: unreadable, skipped: {}",
+                    crate::error::Chain(&err)
+                )),
             }
         }
     }
-    let shared = shared.into_inner().expect("no panics while locked");
-    Ok(ScannedObjects {
-        matched: shared.matched,
-        blob_ids: shared.blob_ids,
-        skipped_blobs: shared.skipped_blobs,
-        commit_ids: shared.commit_ids,
-        objects: shared.objects,
-        bytes: shared.bytes,
-        warnings,
-    })
 }

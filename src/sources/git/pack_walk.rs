@@ -42,7 +42,7 @@ pub(crate) fn traverse<D, F>(
     threads: Option<usize>,
     interrupt: &AtomicBool,
     record: F,
-) -> Result<LeftOut, String>
+) -> Result<LeftOut, gix::Error>
 where
     D: pack::FileData + Send + Sync,
     F: Fn(gix::object::Kind, &[u8], ObjectId) + Send + Sync + Clone,
@@ -58,8 +58,7 @@ where
         &mut gix::progress::Discard,
         interrupt,
         index.object_hash(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     tree.traverse(
         |slice, pack: &pack::data::File<D>| pack.entry_slice(slice),
         data,
@@ -79,8 +78,7 @@ where
             // Sizes were checked above; this only guards against a header that lied.
             alloc_limit_bytes: usize::try_from(max_size).ok(),
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok(left_out)
 }
 
@@ -90,7 +88,7 @@ fn within_limit<D: pack::FileData>(
     data: &pack::data::File<D>,
     entries: Vec<pack::index::Entry>,
     max_size: u64,
-) -> Result<(Vec<pack::index::Entry>, LeftOut), String> {
+) -> Result<(Vec<pack::index::Entry>, LeftOut), gix::Error> {
     let position = |offset: u64| {
         entries
             .binary_search_by_key(&offset, |e| e.pack_offset)
@@ -101,7 +99,7 @@ fn within_limit<D: pack::FileData>(
     let mut oversized = vec![false; entries.len()];
     let mut left_out = LeftOut::default();
     for (i, item) in entries.iter().enumerate() {
-        let entry = data.entry(item.pack_offset).map_err(|e| e.to_string())?;
+        let entry = data.entry(item.pack_offset)?;
         let size = match entry.header {
             Header::OfsDelta { base_distance } => {
                 base[i] = Header::verified_base_pack_offset(item.pack_offset, base_distance)

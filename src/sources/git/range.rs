@@ -15,9 +15,7 @@ use super::attribution::{
     Attributed, COMMIT_MESSAGE_PATH, WalkedCommit, parents_first, push_match,
 };
 use super::{GitError, GitScan, TreeEntry, read_commit_info, read_object, read_tree};
-use crate::matcher::Matcher;
-use crate::sources::Warning;
-use crate::sources::contents::{self, ArchiveLimits};
+use crate::sources::{ScanContext, Warning};
 
 /// Where a missing base usually comes from, and the fix.
 const SHALLOW_HINT: &str = " (a shallow or force-pushed checkout? fetch more history, e.g. \
@@ -93,18 +91,28 @@ fn commit_tree_and_parents(
 ) -> Result<(ObjectId, Vec<ObjectId>, i64), GitError> {
     let mut buf = Vec::new();
     let data = read_object(repo, id, "commit", &mut buf)?;
-    let commit = gix::objs::CommitRef::from_bytes(data, repo.object_hash())
-        .map_err(|e| GitError::git(&format!("commit {id}"), e))?;
+    let commit = gix::objs::CommitRef::from_bytes(data, repo.object_hash()).map_err(|source| {
+        GitError::Object {
+            what: "commit",
+            id,
+            source,
+        }
+    })?;
     let time = commit.committer().map(|c| c.seconds()).unwrap_or(0);
     Ok((commit.tree(), commit.parents().collect(), time))
 }
 
+/// A blob a commit of the range introduced at a path.
+struct Introduced {
+    blob: ObjectId,
+    path: String,
+    commit: ObjectId,
+}
+
 pub fn scan_range(
     repo: &gix::Repository,
-    matcher: &Matcher,
     range: &str,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
+    context: &ScanContext<'_>,
 ) -> Result<GitScan, GitError> {
     let (base_spec, head_spec) = range
         .split_once("..")
@@ -119,14 +127,46 @@ pub fn scan_range(
         ));
         return Ok(scan);
     }
+    let commits = range_commits(repo, base, head)?;
+    if commits.is_empty() {
+        scan.nothing_to_scan = Some(format!(
+            "nothing to scan: the range {range} has no commits ({head_spec} is an ancestor of {base_spec})"
+        ));
+        return Ok(scan);
+    }
+    let mut out = Attributed {
+        matches: Vec::new(),
+        inline_allowed: 0,
+        warnings: Vec::new(),
+    };
+    let introduced = introduced_blobs(repo, &commits, context, &mut out.warnings)?;
+    scan_introduced(repo, &introduced, context, &mut scan, &mut out);
+    scan_messages(repo, &commits, context, &mut out);
+    scan.matches = out.matches;
+    scan.inline_allowed = out.inline_allowed;
+    scan.warnings = out.warnings;
+    Ok(scan)
+}
+
+/// The commits of `base..head`, parents first, so a blob is attributed to the commit of the
+/// range that added it.
+fn range_commits(
+    repo: &gix::Repository,
+    base: ObjectId,
+    head: ObjectId,
+) -> Result<Vec<WalkedCommit>, GitError> {
+    let walk_error = |source| GitError::Walk {
+        what: "the range",
+        source,
+    };
     let walk = repo
         .rev_walk([head])
         .with_hidden([base])
         .all()
-        .map_err(|e| GitError::git("cannot walk the range", e))?;
+        .map_err(walk_error)?;
     let mut commits = Vec::new();
     for info in walk {
-        let info = info.map_err(|e| GitError::git("cannot walk the range", e))?;
+        let info = info.map_err(walk_error)?;
         let (tree, parents, time) = commit_tree_and_parents(repo, info.id)?;
         commits.push((
             time,
@@ -137,36 +177,34 @@ pub fn scan_range(
             },
         ));
     }
-    if commits.is_empty() {
-        scan.nothing_to_scan = Some(format!(
-            "nothing to scan: the range {range} has no commits ({head_spec} is an ancestor of {base_spec})"
-        ));
-        return Ok(scan);
-    }
-    // Parents first, so a blob is attributed to the commit of the range that added it.
-    let commits = parents_first(commits);
+    Ok(parents_first(commits))
+}
 
-    // Oldest introduction of each blob, at each path.
-    let mut introduced: Vec<(ObjectId, String, ObjectId)> = Vec::new();
+/// The oldest introduction of each blob at each path, by the commits (parents first).
+fn introduced_blobs(
+    repo: &gix::Repository,
+    commits: &[WalkedCommit],
+    context: &ScanContext<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Introduced>, GitError> {
+    let mut introduced = Vec::new();
     let mut known: std::collections::HashSet<(ObjectId, String)> = Default::default();
-    let mut warnings = Vec::new();
     for WalkedCommit {
         id: commit,
         tree,
         parents,
-    } in &commits
+    } in commits
     {
         let parent_trees: Vec<ObjectId> = parents
             .iter()
             .filter_map(|p| commit_tree_and_parents(repo, *p).ok().map(|(t, _, _)| t))
             .collect();
         if parent_trees.len() < parents.len() {
-            Warning::report(
+            context.warn(
                 format!(
                     "commit {commit}: a parent is missing (shallow clone?), all its files count as new"
                 ),
-                on_warning,
-                &mut warnings,
+                warnings,
             );
         }
         let mut changed = Vec::new();
@@ -176,36 +214,42 @@ pub fn scan_range(
                 .iter()
                 .any(|t| blob_at(repo, *t, &path) == Some(blob));
             if !in_other_parent && known.insert((blob, path.clone())) {
-                introduced.push((blob, path, *commit));
+                introduced.push(Introduced {
+                    blob,
+                    path,
+                    commit: *commit,
+                });
             }
         }
     }
+    Ok(introduced)
+}
 
-    let mut out = Attributed {
-        matches: Vec::new(),
-        inline_allowed: 0,
-        warnings,
-    };
+/// Scans each introduced blob once and attributes its matches to every introduction.
+fn scan_introduced(
+    repo: &gix::Repository,
+    introduced: &[Introduced],
+    context: &ScanContext<'_>,
+    scan: &mut GitScan,
+    out: &mut Attributed,
+) {
     let mut scanned: HashMap<ObjectId, Vec<crate::matcher::LocatedMatch>> = HashMap::new();
     let mut buf = Vec::new();
-    for (blob, path, commit) in &introduced {
+    for Introduced { blob, path, commit } in introduced {
         if !scanned.contains_key(blob) {
             let matches = match repo.objects.try_find(blob, &mut buf) {
                 Ok(Some(data)) if data.kind == Kind::Blob => {
                     scan.objects += 1;
                     scan.bytes += data.data.len() as u64;
-                    contents::locate_in_blob(
-                        matcher,
+                    context.locate_in_blob(
                         data.data,
                         &format_args!("{path} (blob {blob})"),
-                        archives,
-                        &mut |text| Warning::report(text, on_warning, &mut out.warnings),
+                        &mut |text| context.warn(text, &mut out.warnings),
                     )
                 }
                 _ => {
-                    Warning::report(
+                    context.warn(
                         format!("{path}: blob {blob} is missing, skipped"),
-                        on_warning,
                         &mut out.warnings,
                     );
                     Vec::new()
@@ -217,23 +261,29 @@ pub fn scan_range(
         if !matches.is_empty() {
             let info = read_commit_info(repo, *commit);
             for m in matches {
-                push_match(&mut out, m, path, info.clone());
+                push_match(out, m, path, info.clone());
             }
         }
     }
-    for WalkedCommit { id: commit, .. } in &commits {
+}
+
+/// Scans the commit messages of the range.
+fn scan_messages(
+    repo: &gix::Repository,
+    commits: &[WalkedCommit],
+    context: &ScanContext<'_>,
+    out: &mut Attributed,
+) {
+    let mut buf = Vec::new();
+    for WalkedCommit { id: commit, .. } in commits {
         if let Ok(Some(data)) = repo.objects.try_find(commit, &mut buf) {
-            let matches = matcher.locate_all(data.data);
+            let matches = context.matcher.locate_all(data.data);
             if !matches.is_empty() {
                 let info = read_commit_info(repo, *commit);
                 for m in &matches {
-                    push_match(&mut out, m, COMMIT_MESSAGE_PATH, info.clone());
+                    push_match(out, m, COMMIT_MESSAGE_PATH, info.clone());
                 }
             }
         }
     }
-    scan.matches = out.matches;
-    scan.inline_allowed = out.inline_allowed;
-    scan.warnings = out.warnings;
-    Ok(scan)
 }

@@ -15,9 +15,8 @@ use gix::prelude::Find;
 
 use super::attribution::{Attributed, push_match};
 use super::{GitError, GitScan, read_tree};
-use crate::matcher::{LocatedMatch, Matcher};
-use crate::sources::Warning;
-use crate::sources::contents::{self, ArchiveLimits};
+use crate::matcher::LocatedMatch;
+use crate::sources::ScanContext;
 
 /// Every blob path of a tree, recursively.
 fn tree_blobs(
@@ -45,15 +44,8 @@ fn line_at(text: &[u8], offset: usize) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-pub fn scan_staged(
-    repo: &gix::Repository,
-    matcher: &Matcher,
-    archives: &ArchiveLimits,
-    on_warning: &(dyn Fn(&Warning) + Sync),
-) -> Result<GitScan, GitError> {
-    let index = repo
-        .index_or_empty()
-        .map_err(|e| GitError::git("cannot read the index", e))?;
+pub fn scan_staged(repo: &gix::Repository, context: &ScanContext<'_>) -> Result<GitScan, GitError> {
+    let index = repo.index_or_empty().map_err(GitError::Index)?;
     let mut head = HashMap::new();
     if let Ok(tree) = repo.head_tree_id() {
         tree_blobs(repo, tree.detach(), "", &mut head)?;
@@ -65,7 +57,6 @@ pub fn scan_staged(
     };
     let mut scan = GitScan::default();
     let mut new_buf = Vec::new();
-    let mut old_buf = Vec::new();
     for entry in index.entries() {
         if entry.stage_raw() != 0 || entry.mode.is_submodule() || entry.mode.is_sparse() {
             continue;
@@ -79,9 +70,8 @@ pub fn scan_staged(
         let staged = match repo.objects.try_find(&entry.id, &mut new_buf) {
             Ok(Some(data)) => data.data,
             _ => {
-                Warning::report(
+                context.warn(
                     format!("{shown}: staged blob missing, skipped"),
-                    on_warning,
                     &mut out.warnings,
                 );
                 continue;
@@ -89,41 +79,55 @@ pub fn scan_staged(
         };
         scan.objects += 1;
         scan.bytes += staged.len() as u64;
-        let mut warn = |text: String| Warning::report(text, on_warning, &mut out.warnings);
-        let matches = contents::locate_in_blob(matcher, staged, &shown, archives, &mut warn);
-        if matches.is_empty() {
-            continue;
-        }
-        let old_data = match old {
-            Some(old) => match repo.objects.try_find(&old, &mut old_buf) {
-                Ok(Some(data)) => data.data,
-                _ => &[],
-            },
-            None => &[],
-        };
-        let old_lines: HashSet<&[u8]> = old_data
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .collect();
-        let old_archive_matches: Vec<LocatedMatch> = if matches.iter().any(|m| m.entry.is_some()) {
-            contents::locate_in_blob(matcher, old_data, &shown, archives, &mut warn)
-        } else {
-            Vec::new()
-        };
-        for m in &matches {
-            let added = match m.entry {
-                Some(_) => !old_archive_matches
-                    .iter()
-                    .any(|old| old.entry == m.entry && old.secret == m.secret),
-                None => !old_lines.contains(line_at(staged, m.offset as usize)),
-            };
-            if added {
-                push_match(&mut out, m, &shown, None);
-            }
-        }
+        push_added(repo, context, staged, old, &shown, &mut out);
     }
     scan.matches = out.matches;
     scan.inline_allowed = out.inline_allowed;
     scan.warnings = out.warnings;
     Ok(scan)
+}
+
+/// Adds the matches of a staged blob that its `HEAD` version (`old`) does not hold: on a line
+/// `old` does not have, or (in an archive) a secret `old`'s same entry does not hold.
+fn push_added(
+    repo: &gix::Repository,
+    context: &ScanContext<'_>,
+    staged: &[u8],
+    old: Option<ObjectId>,
+    shown: &str,
+    out: &mut Attributed,
+) {
+    let mut warn = |text: String| context.warn(text, &mut out.warnings);
+    let matches = context.locate_in_blob(staged, &shown, &mut warn);
+    if matches.is_empty() {
+        return;
+    }
+    let mut old_buf = Vec::new();
+    let old_data = match old {
+        Some(old) => match repo.objects.try_find(&old, &mut old_buf) {
+            Ok(Some(data)) => data.data,
+            _ => &[],
+        },
+        None => &[],
+    };
+    let old_lines: HashSet<&[u8]> = old_data
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .collect();
+    let old_archive_matches: Vec<LocatedMatch> = if matches.iter().any(|m| m.entry.is_some()) {
+        context.locate_in_blob(old_data, &shown, &mut warn)
+    } else {
+        Vec::new()
+    };
+    for m in &matches {
+        let added = match m.entry {
+            Some(_) => !old_archive_matches
+                .iter()
+                .any(|old| old.entry == m.entry && old.secret == m.secret),
+            None => !old_lines.contains(line_at(staged, m.offset as usize)),
+        };
+        if added {
+            push_match(out, m, shown, None);
+        }
+    }
 }
