@@ -93,7 +93,11 @@ impl Check {
 /// appears in the error message.
 #[derive(Debug)]
 pub struct Reading {
-    /// The key is unknown, revoked or disabled (HTTP 401 always means that).
+    /// The answer says nothing about the key, whatever its status (Google answers a key kind
+    /// the endpoint does not take with 401 `ACCESS_TOKEN_TYPE_UNSUPPORTED`): `error`.
+    pub undecided: &'static [&'static str],
+    /// The key is unknown, revoked or disabled (HTTP 401 always means that, unless `undecided`
+    /// says otherwise).
     pub invalid: &'static [&'static str],
     /// The key works but may not use this endpoint or API (a scope, a disabled API).
     pub restricted: &'static [&'static str],
@@ -152,7 +156,9 @@ impl Reading {
         let error = ErrorText::read(json.as_ref());
         let detail = (!error.message.is_empty()).then(|| shorten(&error.message));
         let says = |markers: &[&str]| status.is_client_error() && error.says(markers);
-        if status == StatusCode::PAYMENT_REQUIRED || says(self.no_credit) {
+        if says(self.undecided) {
+            verdict(Error, None, detail)
+        } else if status == StatusCode::PAYMENT_REQUIRED || says(self.no_credit) {
             verdict(QuotaExceeded, None, detail)
         } else if says(self.restricted) {
             verdict(Restricted, None, detail)
@@ -274,6 +280,7 @@ mod tests {
     use super::*;
 
     const READING: Reading = Reading {
+        undecided: &[],
         invalid: &["api_key_invalid"],
         restricted: &["permission_error"],
         no_credit: &["credit balance is too low"],

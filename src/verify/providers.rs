@@ -21,6 +21,7 @@ pub(super) fn check(verifier: VerifierId) -> Option<&'static Check> {
 
 /// A reading that adds nothing to the rules every provider shares.
 const PLAIN: Reading = Reading {
+    undecided: &[],
     invalid: &[],
     restricted: &[],
     no_credit: &[],
@@ -77,7 +78,11 @@ pub static CHECKS: &[(VerifierId, Check)] = &[
     // The Gemini API's model list. The key goes in `x-goog-api-key` (documented), not in the
     // `?key=` query, so it never appears in a URL. A Google API key that is valid but may not
     // call Gemini (the Generative Language API is off in its project, or the key is restricted
-    // to other APIs, referrers or apps) is restricted: it still works somewhere.
+    // to other APIs, referrers or apps) is restricted: it still works somewhere. Standard
+    // (`AIza`) and authorization (`AQ.`) keys are checked alike: Google documents both for the
+    // Gemini API. A key Google caught leaked is blocked for good ("reported as leaked", 403):
+    // invalid. A 401 `ACCESS_TOKEN_TYPE_UNSUPPORTED` (answered to some `AQ.` keys) says the
+    // endpoint did not take that kind of key, not that the key is dead: an error.
     (
         VerifierId::GoogleGemini,
         Check {
@@ -87,7 +92,13 @@ pub static CHECKS: &[(VerifierId, Check)] = &[
             auth: Auth::Header("x-goog-api-key"),
             headers: &[],
             answer: Answer::Reading(Reading {
-                invalid: &["api_key_invalid", "consumer_suspended", "api key expired"],
+                undecided: &["access_token_type_unsupported"],
+                invalid: &[
+                    "api_key_invalid",
+                    "consumer_suspended",
+                    "api key expired",
+                    "reported as leaked",
+                ],
                 restricted: &[
                     "service_disabled",
                     "api_key_service_blocked",
@@ -316,5 +327,12 @@ mod tests {
         assert_eq!(classify("google-gemini", 403, disabled), Restricted);
         let denied = r#"{"error":{"code":403,"message":"Method doesn't allow unregistered callers.","status":"PERMISSION_DENIED"}}"#;
         assert_eq!(classify("google-gemini", 403, denied), Error);
+        let leaked = r#"{"error":{"code":403,"message":"Your API key was reported as leaked. Please use another API key.","status":"PERMISSION_DENIED"}}"#;
+        assert_eq!(classify("google-gemini", 403, leaked), Invalid);
+        // What some authorization (AQ.) keys get: the endpoint refused the kind of key, which
+        // says nothing about this one.
+        let unsupported = r#"{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","status":"UNAUTHENTICATED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_TYPE_UNSUPPORTED","domain":"googleapis.com"}]}}"#;
+        assert_eq!(classify("google-gemini", 401, unsupported), Error);
+        assert_eq!(classify("google-gemini", 401, "{}"), Invalid);
     }
 }

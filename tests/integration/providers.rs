@@ -185,6 +185,11 @@ fn google_keys_are_verified_on_gemini_models_with_the_key_in_a_header() {
 }
 
 #[test]
+fn google_authorization_keys_are_verified_like_standard_ones() {
+    check_verifier(Kind::GoogleAuth);
+}
+
+#[test]
 fn hugging_face_tokens_are_verified_on_whoami() {
     check_verifier(Kind::HuggingFace);
 }

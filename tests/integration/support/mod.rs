@@ -32,7 +32,7 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Every built-in rule, in the order `ferret rules list` and SARIF reports give them.
-pub const BUILTIN_RULE_IDS: [&str; 17] = [
+pub const BUILTIN_RULE_IDS: [&str; 18] = [
     "openai-legacy-key",
     "openai-project-key",
     "openai-service-account-key",
@@ -41,6 +41,7 @@ pub const BUILTIN_RULE_IDS: [&str; 17] = [
     "anthropic-api-key",
     "anthropic-admin-key",
     "google-api-key",
+    "google-gemini-auth-key",
     "huggingface-token",
     "groq-api-key",
     "xai-api-key",

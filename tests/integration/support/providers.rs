@@ -41,6 +41,8 @@ pub enum Kind {
     Anthropic,
     AnthropicAdmin,
     Google,
+    /// Google's authorization keys (`AQ.`), verified like standard ones.
+    GoogleAuth,
     HuggingFace,
     Groq,
     Xai,
@@ -59,10 +61,11 @@ fn random_hex(len: usize) -> String {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Anthropic,
         Kind::AnthropicAdmin,
         Kind::Google,
+        Kind::GoogleAuth,
         Kind::HuggingFace,
         Kind::Groq,
         Kind::Xai,
@@ -80,6 +83,7 @@ impl Kind {
             Kind::Anthropic => "anthropic-api-key",
             Kind::AnthropicAdmin => "anthropic-admin-key",
             Kind::Google => "google-api-key",
+            Kind::GoogleAuth => "google-gemini-auth-key",
             Kind::HuggingFace => "huggingface-token",
             Kind::Groq => "groq-api-key",
             Kind::Xai => "xai-api-key",
@@ -108,6 +112,7 @@ impl Kind {
                 )
             }
             Kind::Google => format!("{}{}", ["AI", "za"].concat(), random_b64url(35)),
+            Kind::GoogleAuth => format!("{}{}", ["AQ.", "Ab8RN6"].concat(), random_b64url(44)),
             Kind::HuggingFace => format!("{}{}", ["h", "f_"].concat(), random_alnum(34)),
             Kind::Groq => format!("{}{}", ["gs", "k_"].concat(), random_alnum(52)),
             Kind::Xai => format!("{}{}", ["xa", "i-"].concat(), random_alnum(80)),
@@ -126,7 +131,7 @@ impl Kind {
         let variable = match self {
             Kind::Anthropic => "ANTHROPIC_API_KEY",
             Kind::AnthropicAdmin => "ANTHROPIC_ADMIN_KEY",
-            Kind::Google => "GEMINI_API_KEY",
+            Kind::Google | Kind::GoogleAuth => "GEMINI_API_KEY",
             Kind::HuggingFace => "HF_TOKEN",
             Kind::Groq => "GROQ_API_KEY",
             Kind::Xai => "XAI_API_KEY",
@@ -149,6 +154,7 @@ impl Kind {
                 format!("ANTHROPIC_API_KEY={}", &key[..key.len() - 20])
             }
             Kind::Google => format!("apiKey: \"{}\"", &key[..30]),
+            Kind::GoogleAuth => format!("GEMINI_API_KEY={}", &key[..40]),
             Kind::HuggingFace => "path = hf_hub_download(repo_id=repo, filename=name)".into(),
             Kind::Groq => format!("GROQ_API_KEY={}", &key[..40]),
             Kind::Xai => format!("XAI_API_KEY={}", &key[..60]),
@@ -166,7 +172,7 @@ impl Kind {
         let name = match self {
             Kind::Anthropic => "anthropic",
             Kind::AnthropicAdmin => "anthropic-admin",
-            Kind::Google => "google",
+            Kind::Google | Kind::GoogleAuth => "google",
             Kind::HuggingFace => "huggingface",
             Kind::Groq => "groq",
             Kind::Xai => "xai",
