@@ -8,8 +8,10 @@
 //! amount of memory. [`examples`] runs a rule set's examples through a matcher.
 
 pub mod chunk;
+mod context;
 pub mod decode;
 pub mod examples;
+mod fakes;
 pub mod filters;
 mod keywords;
 
@@ -63,6 +65,8 @@ pub struct Matcher {
     /// each pattern's byte order.
     utf16_forms: (Patterns, Vec<Transform>),
     secret_groups: Vec<Option<usize>>,
+    /// For each rule with a `block`, its search for keys named by their block ([`context`]).
+    blocks: Vec<Option<context::BlockFinder>>,
     /// The longest a match may reach from a keyword, over all rules.
     max_reach: usize,
     /// How many encodings deep secrets are looked for (0: plain text only).
@@ -117,6 +121,11 @@ impl Matcher {
         // before it overlap, and both are needed to tell which is right.
         let utf16_forms = (Patterns::new(&wide_bytes), wide_orders);
         let secret_groups = rules.rules.iter().map(Rule::secret_group).collect();
+        let blocks = rules
+            .rules
+            .iter()
+            .map(|rule| rule.block.as_ref().map(context::BlockFinder::new))
+            .collect();
         let max_reach = rules
             .rules
             .iter()
@@ -130,6 +139,7 @@ impl Matcher {
             base64_forms,
             utf16_forms,
             secret_groups,
+            blocks,
             max_reach,
             decode_depth: DEFAULT_DECODE_DEPTH,
         }
@@ -279,6 +289,9 @@ impl Matcher {
     ) {
         let rule = &self.rules.rules[index];
         let base = window.start;
+        if let Some(block) = &self.blocks[index] {
+            self.find_in_blocks(index, block, hay, window.clone(), report, out);
+        }
         for caps in rule.pattern.captures_iter(&hay[window]) {
             let group = self.secret_groups[index].unwrap_or(0);
             let Some(secret) = caps.get(group) else {
@@ -303,17 +316,8 @@ impl Matcher {
                 }
                 span.end -= excess as usize;
             }
-            if hay.get(span.end).is_some_and(u8::is_ascii_alphanumeric) {
-                continue;
-            }
-            let bytes = &hay[span.clone()];
-            if rule
-                .min_entropy
-                .is_some_and(|min| shannon_entropy(bytes) < min)
-                || rule
-                    .placeholders
-                    .as_ref()
-                    .is_some_and(|p| p.is_match(bytes))
+            if hay.get(span.end).is_some_and(u8::is_ascii_alphanumeric)
+                || !Self::looks_like_a_key(rule, &hay[span.clone()])
             {
                 continue;
             }
@@ -323,6 +327,17 @@ impl Matcher {
                 decoded: None,
             });
         }
+    }
+
+    /// Whether a rule's match passes its entropy and placeholder filters.
+    fn looks_like_a_key(rule: &Rule, bytes: &[u8]) -> bool {
+        !(rule
+            .min_entropy
+            .is_some_and(|min| shannon_entropy(bytes) < min)
+            || rule
+                .placeholders
+                .as_ref()
+                .is_some_and(|p| p.is_match(bytes) || fakes::looks_made_up(bytes)))
     }
 
     /// True when the line around `span` carries the inline allow marker.

@@ -144,10 +144,19 @@ struct RuleSpec {
     placeholders: Option<Vec<String>>,
     verifier: Option<String>,
     max_len: Option<usize>,
+    block: Option<BlockSpec>,
     #[serde(default)]
     examples: Vec<String>,
     #[serde(default)]
     counterexamples: Vec<String>,
+}
+
+/// `block = { value = '…', name = '…' }`: see [`Block`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockSpec {
+    value: String,
+    name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,10 +190,24 @@ pub struct Rule {
     pub verifier: Option<VerifierId>,
     /// How far from its keyword a match may reach, in bytes.
     pub max_len: usize,
+    /// For a key with no prefix of its own: where else its provider's name may stand.
+    pub block: Option<Block>,
     pub examples: Vec<String>,
     pub counterexamples: Vec<String>,
     /// The file the rule came from.
     pub origin: String,
+}
+
+/// A rule whose key needs its provider's name nearby may also find it when the name is not
+/// before the key on its line: a value of the key's shape, assigned to a name that says key,
+/// token, secret or password (or to `value`), is reported when `name` stands on its line or in
+/// its enclosing block (the matcher's `context` module says what that is).
+#[derive(Debug)]
+pub struct Block {
+    /// The key's shape alone (`[A-Za-z0-9]{32}`).
+    pub value: Regex,
+    /// What names the provider: the rule's keywords, any case, unless the rule says more.
+    pub name: Regex,
 }
 
 impl Rule {
@@ -307,6 +330,20 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
         ),
         _ => None,
     };
+    let block = match &spec.block {
+        Some(block) => {
+            let keywords: Vec<String> = keywords.iter().map(|k| regex::escape(k)).collect();
+            let name = block
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("(?i){}", keywords.join("|")));
+            Some(Block {
+                value: Regex::new(&block.value).map_err(|e| bad_regex("block.value", e))?,
+                name: Regex::new(&name).map_err(|e| bad_regex("block.name", e))?,
+            })
+        }
+        None => None,
+    };
     let severity = spec
         .severity
         .or(defaults.severity)
@@ -329,6 +366,7 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
             .max_len
             .or(defaults.max_len)
             .unwrap_or(DEFAULT_MAX_MATCH_LEN),
+        block,
         examples: spec.examples,
         counterexamples: spec.counterexamples,
         origin: file.to_string(),

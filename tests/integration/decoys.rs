@@ -1,6 +1,7 @@
 //! Things that look like AI providers' keys but are not: placeholders, redacted and masked
-//! forms, truncated keys, other services' keys, words and identifiers that merely contain a
-//! key's prefix (`sk-`, `hf_`, `gsk_`, `AIza`, `r8_`), and hex hashes beside a provider's name.
+//! forms, hand-typed fakes of a key's exact shape, truncated keys, other services' keys, words
+//! and identifiers that merely contain a key's prefix (`sk-`, `hf_`, `gsk_`, `AIza`, `r8_`), and
+//! hex hashes beside a provider's name.
 //! None may be reported, in any format, and the exit code stays 0.
 
 use crate::support;
@@ -62,7 +63,62 @@ fn decoys() -> Vec<String> {
     ]
     .into_iter()
     .chain(other_providers_decoys())
+    .chain(typed_fakes())
     .collect()
+}
+
+/// `pattern` repeated and cut to `len` characters.
+fn cycle(pattern: &str, len: usize) -> String {
+    pattern.chars().cycle().take(len).collect()
+}
+
+/// Values of each rule's exact shape that a person typed: runs along the alphabet or the digits
+/// (either case), short stretches repeated, marker words between separators. Each passes the
+/// rule's pattern, entropy and placeholder list, so only the fake filter tells them apart.
+fn typed_fakes() -> Vec<String> {
+    let m = marker();
+    let ant = ["sk-", "ant-"].concat();
+    let aiza = ["AI", "za"].concat();
+    let aq = ["AQ.", "Ab8RN6"].concat();
+    let hf = ["h", "f_"].concat();
+    let gsk = ["gs", "k_"].concat();
+    let xai = ["xa", "i-"].concat();
+    let or = ["sk-", "or-", "v1-"].concat();
+    let r8 = ["r", "8_"].concat();
+    let runs = "klmnopqrstuvwKLMNOPQRSTUVW98765hijHIJ-_";
+    vec![
+        format!("ANTHROPIC_API_KEY={ant}api03-{}AA", cycle(runs, 93)),
+        format!(
+            "ANTHROPIC_API_KEY={ant}api03-fake-key-for-unit-tests-{}AA",
+            random_b64url(69)
+        ),
+        format!("HF_TOKEN={hf}GhIjKlMnOpQrStUvWxYz9876543210ZyXw"),
+        format!(
+            "GROQ_API_KEY={gsk}{}",
+            cycle("MnOpQrStUv98765KlMnOpQrSt", 52)
+        ),
+        format!(
+            "XAI_API_KEY={xai}{}",
+            cycle("mnopqrstuvMNOPQRSTUV98765432", 80)
+        ),
+        format!("GOOGLE_API_KEY={aiza}SyD-fake-key-{}", random_b64url(22)),
+        format!("GEMINI_API_KEY={aq}-test-key-{}", random_b64url(34)),
+        format!(
+            "OPENAI_API_KEY=sk-proj-{}{m}{}",
+            cycle("qrstuvwxyzQRSTUVWXYZ9876543", 74),
+            cycle("qrstuvwxyzQRSTUVWXYZ9876543", 74)
+        ),
+        format!("OPENROUTER_API_KEY={or}{}", cycle("fedcba9876543210", 64)),
+        format!("DEEPSEEK_API_KEY=sk-{}", cycle("fedcba9876543210", 32)),
+        format!("AZURE_OPENAI_API_KEY={}", cycle("9876543210fedcba", 32)),
+        format!("AZURE_OPENAI_KEY={}", cycle("a1b2c3d4", 32)),
+        format!(
+            "MISTRAL_API_KEY={}",
+            cycle("MnOpQrStUvWxYz98765432KlMn", 32)
+        ),
+        format!("CO_API_KEY={}", cycle("zyxwvutsrqZYXWVUTSRQ98765", 40)),
+        format!("REPLICATE_API_TOKEN={r8}mock-{}", random_alnum(32)),
+    ]
 }
 
 /// Near misses of the other providers' rules. Prefixes are assembled from parts so that no grep

@@ -6,6 +6,7 @@ mod support;
 
 mod archives;
 mod ci_github;
+mod context_rules;
 mod decoding;
 mod decoys;
 mod dir_scan;
