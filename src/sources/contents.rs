@@ -1,5 +1,6 @@
 //! What is inside one file or blob: archives are opened and their entries scanned as files of
-//! their own, notebooks get cell numbers, everything else is scanned as the bytes it is.
+//! their own, SQLite databases' cells as values of their own ([`super::sqlite`]), notebooks get
+//! cell numbers, everything else is scanned as the bytes it is.
 //!
 //! Archives are zip (and what is built on it: jar, war, whl, apk, docx, xlsx…), gzip, tar and
 //! tar.gz, told by their first bytes rather than their names (a renamed archive is still
@@ -22,6 +23,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::notebook;
 use crate::error::Chain;
+use super::sqlite::{self, CellBudget, Database, DatabaseError};
 use crate::matcher::{ChunkScanner, LocatedMatch, Matcher};
 
 /// Bounds on opening archives.
@@ -39,6 +41,11 @@ pub struct ArchiveLimits {
     /// The largest zip held in memory when it sits inside another archive, and the largest
     /// notebook read whole.
     pub max_buffered: u64,
+    /// The largest SQLite database read as tables (held in memory, twice while it opens); a
+    /// larger one is scanned as raw bytes.
+    pub max_database: u64,
+    /// Rows and text or blob cells read from SQLite databases, all of one input's together.
+    pub max_cells: u64,
 }
 
 /// Levels of nesting opened by default: a jar in a tar.gz, and a zip in that jar.
@@ -52,16 +59,19 @@ impl Default for ArchiveLimits {
             max_ratio: 100,
             ratio_floor: 64 << 20,
             max_buffered: 256 << 20,
+            max_database: 64 << 20,
+            max_cells: 2_000_000,
         }
     }
 }
 
-/// Archive formats ferret opens.
+/// Archive formats ferret opens (a SQLite database counts as one: its cells are its entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Zip,
     Gzip,
     Tar,
+    Sqlite,
 }
 
 /// Bytes enough to tell a format: tar's magic sits at offset 257.
@@ -75,6 +85,8 @@ fn sniff(head: &[u8]) -> Option<Format> {
         Some(Format::Gzip)
     } else if head.get(257..262) == Some(b"ustar") {
         Some(Format::Tar)
+    } else if sqlite::is_database(head) {
+        Some(Format::Sqlite)
     } else {
         None
     }
@@ -101,8 +113,12 @@ pub fn scan_file(
     if format.is_none() && !is_notebook_name(name) {
         return scanner.scan_rest(file, emit);
     }
-    let head = head.to_vec();
     let size = file.metadata().map_or(0, |m| m.len());
+    if format == Some(Format::Sqlite) && size > limits.max_database {
+        warn(too_big_a_database(&name, limits));
+        return scanner.scan_rest(file, emit);
+    }
+    let head = head.to_vec();
     let budget = Budget::new(limits, size);
     let mut opener = Opener {
         limits,
@@ -161,9 +177,21 @@ pub fn locate_in_blob(
     };
     match format {
         Format::Zip => opener.zip(&mut Cursor::new(data), None, 1),
+        Format::Sqlite if data.len() as u64 > limits.max_database => {
+            (opener.warn)(too_big_a_database(what, limits));
+            opener.leaf(&mut Cursor::new(data), "", None);
+        }
         format => opener.open(format, &mut Cursor::new(data), None, None, 1),
     }
     matches
+}
+
+/// The warning for a database too big to read as tables.
+fn too_big_a_database(at: &dyn std::fmt::Display, limits: &ArchiveLimits) -> String {
+    format!(
+        "{at}: SQLite database larger than {} bytes: scanned as raw bytes",
+        limits.max_database
+    )
 }
 
 /// What one input's archives may still use.
@@ -172,6 +200,8 @@ struct Budget {
     expanded: Cell<u64>,
     max_expanded: u64,
     entries: Cell<u64>,
+    /// Rows and cells of SQLite databases read.
+    cells: Cell<u64>,
     /// Set once the input was refused: nothing more of it is read.
     refused: Cell<bool>,
 }
@@ -190,6 +220,7 @@ impl Budget {
                 .saturating_mul(limits.max_ratio)
                 .max(limits.ratio_floor),
             entries: Cell::new(0),
+            cells: Cell::new(0),
             refused: Cell::new(false),
         }
     }
@@ -292,6 +323,59 @@ impl Opener<'_, '_> {
             Format::Zip => self.buffered_zip(reader, path, depth),
             Format::Gzip => self.gzip(reader, path, name, depth),
             Format::Tar => self.tar(reader, path, depth),
+            Format::Sqlite => self.database(reader, path),
+        }
+    }
+
+    /// A SQLite database at `path` (`None`: the input itself): held in memory, when small
+    /// enough, to read its tables; each text or blob cell is scanned as `path!table.column[rowid]`.
+    /// One SQLite cannot read is scanned as raw bytes.
+    fn database(&mut self, reader: &mut dyn Read, path: Option<&str>) {
+        let mut bytes = Vec::new();
+        let limit = self.limits.max_database;
+        if let Err(err) = reader.take(limit + 1).read_to_end(&mut bytes) {
+            return self.entry_error(path, err);
+        }
+        if bytes.len() as u64 > limit {
+            let at = match path {
+                Some(at) => format!("{}!{at}", self.outer),
+                None => self.outer.to_string(),
+            };
+            (self.warn)(too_big_a_database(&at, self.limits));
+            return self.leaf(&mut Cursor::new(bytes).chain(reader), "", path);
+        }
+        let database = match Database::open(&bytes) {
+            Ok(database) => database,
+            Err(err) => {
+                self.warn(path, &format!("{err}; scanned as raw bytes"));
+                return self.leaf(&mut Cursor::new(bytes), "", path);
+            }
+        };
+        drop(bytes);
+        let budget = CellBudget {
+            read: &self.budget.cells,
+            max: self.limits.max_cells,
+        };
+        let emit = &mut *self.emit;
+        let mut problems = Vec::new();
+        let scanned = database.scan(
+            self.scanner.matcher(),
+            &budget,
+            &mut |entry, mut m| {
+                m.entry = Some(join(path, &entry));
+                emit(m)
+            },
+            &mut |text| problems.push(text),
+        );
+        for problem in problems {
+            self.warn(path, &problem);
+        }
+        match scanned {
+            Ok(bytes) => self.scanned += bytes,
+            Err(DatabaseError::TooManyCells(max)) => {
+                self.refuse(path, &format!("more than {max} SQLite rows and cells"))
+            }
+            Err(err) => self.warn(path, &err.to_string()),
         }
     }
 

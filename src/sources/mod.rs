@@ -7,6 +7,7 @@ pub mod dir;
 pub mod git;
 pub mod mirror;
 pub mod notebook;
+pub mod sqlite;
 pub mod stream;
 
 use crate::matcher::{LocatedMatch, Matcher};

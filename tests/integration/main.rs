@@ -7,6 +7,7 @@ mod support;
 mod archives;
 mod ci_github;
 mod context_rules;
+mod databases;
 mod decoding;
 mod decoys;
 mod dir_scan;
