@@ -180,7 +180,7 @@ impl<'m> ChunkScanner<'m> {
             (len, len)
         } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..len]) {
             let after = self.searched_prefix + nl + 1;
-            (after, after)
+            (after, self.lines_before(after))
         } else if len >= self.chunk_size {
             let overlap = 2 * self.matcher.max_reach() + LEFT_CONTEXT;
             let cut = len - overlap;
@@ -195,7 +195,8 @@ impl<'m> ChunkScanner<'m> {
             self.raw.clear();
             // Complete lines end at `cut`; a cut inside a long line needs what follows as
             // right context.
-            let hay_end = if cut == keep_from { cut } else { len };
+            let inside_a_line = self.buf[..cut].last().is_some_and(|&b| b != b'\n');
+            let hay_end = if inside_a_line { len } else { cut };
             self.matcher.find(
                 &self.buf[..hay_end],
                 self.searched_prefix..cut,
@@ -208,6 +209,18 @@ impl<'m> ChunkScanner<'m> {
         self.filled = len - keep_from;
         self.buf_offset += keep_from as u64;
         self.searched_prefix = cut - keep_from;
+    }
+
+    /// Where to keep searched lines from when cutting after the complete lines that end at
+    /// `cut`: the whole lines among the last [`Matcher::max_reach`] bytes before it, as left
+    /// context for the next search (a key's provider may be named in the lines above it, see
+    /// the `context` module). Searching them again costs that many bytes per chunk.
+    fn lines_before(&self, cut: usize) -> usize {
+        let from = cut.saturating_sub(self.matcher.max_reach());
+        match memchr::memchr(b'\n', &self.buf[from..cut]) {
+            Some(nl) if from > 0 => from + nl + 1,
+            _ => from,
+        }
     }
 
     fn emit_located(&mut self, emit: &mut impl FnMut(LocatedMatch)) {

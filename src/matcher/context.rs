@@ -364,6 +364,38 @@ mod tests {
     }
 
     #[test]
+    fn a_block_cut_by_a_chunk_boundary_keeps_its_name() {
+        use crate::matcher::{ChunkScanner, Matcher};
+        use crate::rules::RuleSet;
+        let matcher = Matcher::new(RuleSet::builtin().unwrap());
+        let mut rng = fastrand::Rng::with_seed(5);
+        let key: String = (0..32)
+            .map(|_| {
+                let set = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+                set[rng.usize(..set.len())] as char
+            })
+            .collect();
+        // Blocks at every offset around a cut: filler lines of 1 to 40 bytes before each.
+        let mut input = String::new();
+        let mut blocks = 0;
+        for i in 0..400 {
+            input.push_str(&"y".repeat(i % 40));
+            input.push_str("\nmistral:\n  model: large\n  api_key: ");
+            input.push_str(&key);
+            input.push('\n');
+            blocks += 1;
+        }
+        let mut scanner = ChunkScanner::with_chunk_size(&matcher, 4096);
+        let mut found = 0;
+        // Fed in pieces, as a stream is, so cuts fall between every pair of lines.
+        for piece in input.as_bytes().chunks(1000) {
+            scanner.feed(piece, |_| found += 1);
+        }
+        scanner.finish(|_| found += 1);
+        assert_eq!(found, blocks);
+    }
+
+    #[test]
     fn names_elsewhere_do_not() {
         // Another block's name, a name too far above, a top-level neighbour, another list item.
         assert_eq!(found("mistral:\n  model: x\nopenai:\n  api_key: {K}\n"), 0);

@@ -708,6 +708,63 @@ mod tests {
     }
 
     #[test]
+    fn databases_past_the_limits_are_refused_or_read_raw_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let key = crate::matcher::tests::key(&mut fastrand::Rng::with_seed(10));
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (a TEXT, b TEXT)")
+            .unwrap();
+        for i in 0..20 {
+            let value = if i == 15 {
+                format!("k={key}")
+            } else {
+                "x".into()
+            };
+            connection
+                .execute("INSERT INTO t VALUES ('a', ?1)", [value])
+                .unwrap();
+        }
+        drop(connection);
+        let bytes = std::fs::read(&path).unwrap();
+
+        let (places, warnings) = scan(&bytes, &ArchiveLimits::default());
+        assert_eq!(places, [(Some("t.b[16]".to_string()), 1)]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+
+        // Rows and cells past the limit: refused; what came before stays.
+        let few = ArchiveLimits {
+            max_cells: 30,
+            ..ArchiveLimits::default()
+        };
+        let (places, warnings) = scan(&bytes, &few);
+        assert!(places.is_empty());
+        assert_eq!(
+            warnings,
+            ["input: archive refused, not opened further: more than 30 SQLite rows and cells"]
+        );
+
+        // Too big to hold: raw bytes, where the key has no boundary before it.
+        let small = ArchiveLimits {
+            max_database: 1024,
+            ..ArchiveLimits::default()
+        };
+        let (_, warnings) = scan(&bytes, &small);
+        assert_eq!(
+            warnings,
+            ["input: SQLite database larger than 1024 bytes: scanned as raw bytes"]
+        );
+
+        // Depth 0: a database is raw bytes too, without a word.
+        let flat = ArchiveLimits {
+            max_depth: 0,
+            ..ArchiveLimits::default()
+        };
+        assert!(scan(&bytes, &flat).1.is_empty());
+    }
+
+    #[test]
     fn formats_are_told_by_their_bytes() {
         assert_eq!(sniff(b"PK\x03\x04rest"), Some(Format::Zip));
         assert_eq!(sniff(&gzip_of(b"x")), Some(Format::Gzip));
