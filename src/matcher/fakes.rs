@@ -5,23 +5,25 @@
 //!
 //! What a person types is ordered: runs along the alphabet or the digits, short stretches
 //! repeated, words. A random key has almost none of that, and the thresholds are set so that
-//! one is lost far less often than one in ten million (a test draws 10,000 random keys of each
+//! one is lost about once in five million at most (a test draws 10,000 random keys of each
 //! rule's shapes and loses none):
 //! - **runs**: steps of one letter (either case: `aBcD` counts) or digit, up or down. A run of
 //!   three or more in a random body of 64 symbols happens once in about 500 positions; a
-//!   random run of 10 (one in 10^15) is never seen, so one such run alone marks a fake;
+//!   random run of 10 (one in 10^11 positions even in hex) is never seen, so one such run alone
+//!   marks a fake;
 //! - **repeats**: a stretch where every character equals the one 1 to 8 places before (ignoring
 //!   case), at least 6 times in a row;
 //! - a fake is a body at least half covered by runs and repeats, or holding a run of 10;
-//! - **words**: `example`, `sample`, `placeholder`… anywhere (six letters or more: a random body
-//!   spells one by chance about once in 10^8 keys); the shorter `fake`, `test`, `mock`,
-//!   `dummy` only as a word of their own, between `-`, `_`, `.` or the ends of the value (a
-//!   random body spells one between two such separators about once in 10^9).
+//! - **words**: `example`, `placeholder`, `redacted`… anywhere (seven letters or more: a random
+//!   body of 160 characters spells one by chance about once in 10^8 keys); the shorter `fake`,
+//!   `dummy`, `sample` only as a word of their own, between `-`, `_`, `.` or the ends of the
+//!   value (a random body spells `fake` between two such separators about once in 7 million
+//!   keys of 160 characters, the longest there are; words as common as `test` or `mock` would
+//!   cost a real key several times as often, so they are left to the rules' lists).
 
-/// Marker words that may stand anywhere in the value (lowercase, six letters or more).
+/// Marker words that may stand anywhere in the value (lowercase, seven letters or more).
 const MARKERS_ANYWHERE: &[&[u8]] = &[
     b"example",
-    b"sample",
     b"placeholder",
     b"redacted",
     b"changeme",
@@ -31,7 +33,7 @@ const MARKERS_ANYWHERE: &[&[u8]] = &[
 ];
 
 /// Marker words too short to be told from chance unless they stand as words (lowercase).
-const MARKERS_AS_WORDS: &[&[u8]] = &[b"fake", b"test", b"mock", b"dummy"];
+const MARKERS_AS_WORDS: &[&[u8]] = &[b"fake", b"dummy", b"sample"];
 
 /// A run of consecutive characters this long is a fake on its own.
 const LONG_RUN: usize = 10;
@@ -147,7 +149,8 @@ mod tests {
         assert!(made_up("xxxxXXXXyyyyYYYYzzzzZZZZ"));
         assert!(made_up("1a2b3c4d1a2b3c4d1a2b3c4d"));
         assert!(made_up("sk-ant-api03-this-is-a-fake-key"));
-        assert!(made_up("hf_Test_Q9w8E7r6T5y4U3i2O1pAsDfGhJk"));
+        assert!(made_up("hf_Fake_Q9w8E7r6T5y4U3i2O1pAsDfGhJk"));
+        assert!(made_up("Q9w8E7r6T5y4U3i2O1p.sample.GhJkLzXcVbNm"));
         assert!(made_up("Q9w8E7r6T5y4U3i2O1pAsDfGhJk_dummy"));
         assert!(made_up("prefix-ExampleValueQ9w8E7r6T5y4U3"));
     }
@@ -198,7 +201,8 @@ mod tests {
         assert!(!made_up("Q9w8E7r6T5y4U3i2O1pAsDfGhJkLzXcVbNm"));
         // A marker word glued to other letters is chance, not a word.
         assert!(!made_up("Q9w8E7r6TfakeU3i2O1pAsDfGhJkLzXcVbNm"));
-        assert!(!made_up("Q9w8E7r6T5y4U3i2O1pAsDfGhJ-mocks-zXcVbNm"));
+        assert!(!made_up("Q9w8E7r6T5y4U3i2O1pAsDfGhJ-fakes-zXcVbNm"));
+        assert!(!made_up("Q9w8E7r6T5y4U3i2O1pAsDfGhJ-test-zXcVbNm"));
         // Short runs happen.
         assert!(!made_up("abcQ9w8E7r6T5y4U3i2O1pAsDfGhJk123"));
     }

@@ -102,7 +102,7 @@ fn typed_fakes() -> Vec<String> {
             cycle("mnopqrstuvMNOPQRSTUV98765432", 80)
         ),
         format!("GOOGLE_API_KEY={aiza}SyD-fake-key-{}", random_b64url(22)),
-        format!("GEMINI_API_KEY={aq}-test-key-{}", random_b64url(34)),
+        format!("GEMINI_API_KEY={aq}-sample-key-{}", random_b64url(32)),
         format!(
             "OPENAI_API_KEY=sk-proj-{}{m}{}",
             cycle("qrstuvwxyzQRSTUVWXYZ9876543", 74),
@@ -117,7 +117,7 @@ fn typed_fakes() -> Vec<String> {
             cycle("MnOpQrStUvWxYz98765432KlMn", 32)
         ),
         format!("CO_API_KEY={}", cycle("zyxwvutsrqZYXWVUTSRQ98765", 40)),
-        format!("REPLICATE_API_TOKEN={r8}mock-{}", random_alnum(32)),
+        format!("REPLICATE_API_TOKEN={r8}dummy-{}", random_alnum(31)),
     ]
 }
 
