@@ -24,6 +24,12 @@ pub use template::{ExpandedExample, MAX_TEMPLATE_REPEAT, expand_template};
 
 /// The built-in rule files, compiled into the binary. A test checks that every file under
 /// `rules/` is listed here.
+///
+/// Add new files at the end: the order of the rules is the order of their keywords in the
+/// keyword search, whose SIMD prefilter (Teddy) puts keywords into buckets by their position,
+/// and a keyword inserted among the others reshuffles the buckets. `AQ.Ab` placed after Google's
+/// `AIza` made the keyword search 40% slower on source trees (measured with aho-corasick 1.1.4
+/// on 224 MB of crates' sources: 25.9 ms against 18.3 ms); at the end it costs nothing.
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     ("rules/openai.toml", include_str!("../../rules/openai.toml")),
     (
@@ -54,6 +60,10 @@ pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     (
         "rules/deepseek.toml",
         include_str!("../../rules/deepseek.toml"),
+    ),
+    (
+        "rules/google-auth.toml",
+        include_str!("../../rules/google-auth.toml"),
     ),
 ];
 

@@ -41,7 +41,6 @@ pub const BUILTIN_RULE_IDS: [&str; 18] = [
     "anthropic-api-key",
     "anthropic-admin-key",
     "google-api-key",
-    "google-gemini-auth-key",
     "huggingface-token",
     "groq-api-key",
     "xai-api-key",
@@ -51,6 +50,7 @@ pub const BUILTIN_RULE_IDS: [&str; 18] = [
     "cohere-api-key",
     "replicate-api-token",
     "deepseek-api-key",
+    "google-gemini-auth-key",
 ];
 
 /// The base64 of "OpenAI" that every OpenAI key carries, assembled so no grep finds it here.
