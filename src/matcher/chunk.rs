@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use super::{Matcher, RawMatch};
+use super::{Matcher, RawMatch, base64};
 use crate::secret::Secret;
 
 /// A match with its place in the whole input.
@@ -15,7 +15,8 @@ pub struct LocatedMatch {
     pub offset: u64,
     /// 1-based line number.
     pub line: u64,
-    /// 1-based column, in characters (UTF-8 code points; other bytes count one each).
+    /// 1-based column, in characters (UTF-8 code points; other bytes count one each; in UTF-16
+    /// text, UTF-16 code units after the byte-order mark).
     pub column: u64,
     /// The line carries `ferret:allow`.
     pub inline_allowed: bool,
@@ -51,9 +52,13 @@ pub struct ChunkScanner<'m> {
     buf_offset: u64,
     /// Bytes at the start of `buf` that were searched already (context for the next search).
     searched_prefix: usize,
-    /// Line number of `buf[0]`, and how many characters of that line precede `buf[0]`.
+    /// Line number of `buf[0]`, and how many characters and bytes of that line precede
+    /// `buf[0]`.
     line: u64,
     line_chars_before_buf: u64,
+    line_bytes_before_buf: u64,
+    /// The input starts with a UTF-16 byte-order mark.
+    bom: bool,
     raw: Vec<RawMatch>,
 }
 
@@ -63,7 +68,7 @@ impl<'m> ChunkScanner<'m> {
     }
 
     pub fn with_chunk_size(matcher: &'m Matcher, chunk_size: usize) -> Self {
-        let chunk_size = chunk_size.max(4 * (matcher.max_reach() + LEFT_CONTEXT));
+        let chunk_size = chunk_size.max(2 * (matcher.max_encoded_reach() + LEFT_CONTEXT));
         ChunkScanner {
             matcher,
             chunk_size,
@@ -73,6 +78,8 @@ impl<'m> ChunkScanner<'m> {
             searched_prefix: 0,
             line: 1,
             line_chars_before_buf: 0,
+            line_bytes_before_buf: 0,
+            bom: false,
             raw: Vec::new(),
         }
     }
@@ -88,6 +95,8 @@ impl<'m> ChunkScanner<'m> {
         self.searched_prefix = 0;
         self.line = 1;
         self.line_chars_before_buf = 0;
+        self.line_bytes_before_buf = 0;
+        self.bom = false;
     }
 
     /// Makes room for `more` bytes after what is held (storage is zeroed only when it grows).
@@ -175,30 +184,22 @@ impl<'m> ChunkScanner<'m> {
     /// Searches the part of `buf` that is ready and drops what no later match needs.
     fn search(&mut self, at_end: bool, emit: &mut impl FnMut(LocatedMatch)) {
         let len = self.filled;
-        // How far matches are reported now, and where the kept remainder starts.
-        let (cut, keep_from) = if at_end {
-            (len, len)
-        } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..len]) {
-            let after = self.searched_prefix + nl + 1;
-            (after, self.lines_before(after))
-        } else if len >= self.chunk_size {
-            let overlap = 2 * self.matcher.max_reach() + LEFT_CONTEXT;
-            let cut = len - overlap;
-            (
-                cut,
-                char_boundary_at_or_before(&self.buf, cut - LEFT_CONTEXT),
-            )
-        } else {
+        if self.buf_offset == 0 {
+            self.bom = starts_with_bom(&self.buf[..len]);
+        }
+        let Some(Cut {
+            report_to: cut,
+            keep_from,
+            hay_end,
+        }) = self.cut(at_end)
+        else {
             return;
         };
         if cut > self.searched_prefix {
             self.raw.clear();
-            // Complete lines end at `cut`; a cut inside a long line needs what follows as
-            // right context.
-            let inside_a_line = self.buf[..cut].last().is_some_and(|&b| b != b'\n');
-            let hay_end = if inside_a_line { len } else { cut };
-            self.matcher.find(
+            self.matcher.find_at(
                 &self.buf[..hay_end],
+                self.buf_offset,
                 self.searched_prefix..cut,
                 &mut self.raw,
             );
@@ -223,12 +224,61 @@ impl<'m> ChunkScanner<'m> {
         }
     }
 
+    /// How far matches are reported now, where the kept remainder starts, and how much of the
+    /// buffer the search sees; `None` when nothing is ready.
+    fn cut(&self, at_end: bool) -> Option<Cut> {
+        let len = self.filled;
+        if at_end {
+            return Some(Cut::lines(len));
+        }
+        let reach = self.matcher.max_encoded_reach();
+        if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.searched_prefix..len]) {
+            let after = self.searched_prefix + nl + 1;
+            // Inside a wrapped base64 block, a key may run across the cut: matches are reported
+            // up to a line start far enough back, with the lines after it as right context,
+            // and those lines are searched again with what follows.
+            let last_line = &self.buf[..after - 1];
+            let last_line = &last_line[memchr::memrchr(b'\n', last_line).map_or(0, |i| i + 1)..];
+            if base64::is_wrapped_line(last_line) && after > reach {
+                let back = memchr::memrchr(b'\n', &self.buf[..after - reach]).map(|i| i + 1);
+                if let Some(cut) = back.filter(|&cut| cut > self.searched_prefix) {
+                    return Some(Cut {
+                        report_to: cut,
+                        keep_from: cut,
+                        hay_end: after,
+                    });
+                }
+            }
+            return Some(Cut {
+                report_to: after,
+                keep_from: self.lines_before(after),
+                hay_end: after,
+            });
+        }
+        if len < self.chunk_size {
+            return None;
+        }
+        // A line longer than the chunk: searched in pieces that overlap by more than any match
+        // (encoded ones included) can take.
+        let cut = len - (reach + LEFT_CONTEXT);
+        Some(Cut {
+            report_to: cut,
+            keep_from: char_boundary_at_or_before(&self.buf, cut - LEFT_CONTEXT),
+            hay_end: len,
+        })
+    }
+
     fn emit_located(&mut self, emit: &mut impl FnMut(LocatedMatch)) {
+        let start = LineStart {
+            line: self.line,
+            chars_before: self.line_chars_before_buf,
+            bytes_before: self.line_bytes_before_buf,
+            bom: self.bom,
+        };
         locate(
             &self.buf[..self.filled],
             self.buf_offset,
-            self.line,
-            self.line_chars_before_buf,
+            &start,
             &self.raw,
             emit,
         );
@@ -242,48 +292,109 @@ impl<'m> ChunkScanner<'m> {
             self.line += newlines;
             let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
             self.line_chars_before_buf = count_chars(&segment[last + 1..]);
+            self.line_bytes_before_buf = (to - last - 1) as u64;
         } else {
             self.line_chars_before_buf += count_chars(segment);
+            self.line_bytes_before_buf += to as u64;
         }
     }
 }
 
+/// Where [`ChunkScanner::search`] cuts: matches starting before `report_to` are reported now,
+/// the buffer from `keep_from` on is kept for the next search, and the search sees the buffer
+/// up to `hay_end`.
+struct Cut {
+    report_to: usize,
+    keep_from: usize,
+    hay_end: usize,
+}
+
+impl Cut {
+    /// A cut after complete lines: everything before it is searched and dropped.
+    fn lines(at: usize) -> Self {
+        Cut {
+            report_to: at,
+            keep_from: at,
+            hay_end: at,
+        }
+    }
+}
+
+/// Where the line of the first byte of a buffer stands in its input.
+pub(super) struct LineStart {
+    /// Its 1-based number.
+    pub line: u64,
+    /// Characters and bytes of the line before the buffer.
+    pub chars_before: u64,
+    pub bytes_before: u64,
+    /// The input starts with a UTF-16 byte-order mark (which is no column of line 1).
+    pub bom: bool,
+}
+
+impl LineStart {
+    /// The start of an input held whole in `buf`.
+    pub fn input_start(buf: &[u8]) -> Self {
+        LineStart {
+            line: 1,
+            chars_before: 0,
+            bytes_before: 0,
+            bom: starts_with_bom(buf),
+        }
+    }
+}
+
+fn starts_with_bom(buf: &[u8]) -> bool {
+    buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF])
+}
+
 /// Turns sorted raw matches in `buf` into located ones. `buf[0]` is at input offset
-/// `buf_offset`, on line `line`, after `line_chars_before_buf` characters of that line.
+/// `buf_offset`, where `start` says on which line.
 pub(super) fn locate(
     buf: &[u8],
     buf_offset: u64,
-    mut line: u64,
-    line_chars_before_buf: u64,
+    start: &LineStart,
     raw: &[RawMatch],
     emit: &mut dyn FnMut(LocatedMatch),
 ) {
+    let mut line = start.line;
     let mut counted_to = 0;
     // Start of the current line in `buf`, or `None` while it started before `buf[0]`.
     let mut line_start: Option<usize> = None;
     for m in raw {
-        let start = m.span.start;
-        let segment = &buf[counted_to..start];
+        let at = m.span.start;
+        let segment = &buf[counted_to..at];
         let newlines = bytecount::count(segment, b'\n') as u64;
         if newlines > 0 {
             line += newlines;
             let last = memchr::memrchr(b'\n', segment).expect("counted a newline");
             line_start = Some(counted_to + last + 1);
         }
-        counted_to = start;
-        let column = match line_start {
-            Some(at) => count_chars(&buf[at..start]),
-            None => line_chars_before_buf + count_chars(&buf[..start]),
-        } + 1;
+        counted_to = at;
         let (secret, decoded) = match &m.decoded {
             Some(d) => (Secret::new(d.secret.clone()), Some(d.encoding.clone())),
             None => (Secret::new(&buf[m.span.clone()]), None),
         };
+        let utf16 = decoded.as_deref().is_some_and(|d| d.starts_with("utf-16"));
+        let column = if utf16 {
+            // Code units: two bytes each, after the line break's own second byte (`\n\0`)
+            // and the byte-order mark.
+            let bytes = match line_start {
+                Some(from) => (at - from) as u64,
+                None => start.bytes_before + at as u64,
+            };
+            let mark = if line == 1 && start.bom { 2 } else { 0 };
+            bytes.saturating_sub(mark) / 2
+        } else {
+            match line_start {
+                Some(from) => count_chars(&buf[from..at]),
+                None => start.chars_before + count_chars(&buf[..at]),
+            }
+        } + 1;
         emit(LocatedMatch {
             rule: m.rule,
             secret,
             decoded,
-            offset: buf_offset + start as u64,
+            offset: buf_offset + at as u64,
             line,
             column,
             inline_allowed: Matcher::inline_allowed(buf, &m.span),

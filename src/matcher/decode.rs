@@ -2,31 +2,24 @@
 //! in base64, a Windows tool writes UTF-16, a URL percent-encodes, JSON and JavaScript escape
 //! (`\u002d`), HTML uses entities (`&#45;`).
 //!
-//! Two mechanisms, both cheap on input that holds no key:
-//! - **Transforms** (base64 in both alphabets, UTF-16 LE/BE) change every byte of a key, so the
-//!   matcher also searches, in the same Aho-Corasick pass as the rules' keywords, each
-//!   keyword's encoded forms ([`encoded_forms`]). Only around such a hit is the encoded run
-//!   ([`encoded_run`]) decoded and searched again.
+//! Three mechanisms, all cheap on input that holds no key:
+//! - **Base64** runs are found by their shape ([`super::base64`]) and decoded.
+//! - **UTF-16** changes every byte of a key, so in input holding a zero byte the matcher
+//!   searches each keyword's UTF-16 forms ([`utf16_forms`]); only around such a hit is the run
+//!   of UTF-16 text ([`utf16_run`]) decoded and searched again.
 //! - **Escapes** (percent, JSON/JavaScript, HTML) leave letters and digits alone, so the
 //!   keyword itself is found; the window around it is unescaped ([`unescape`]) only when it
 //!   holds an escape sequence.
 //!
-//! Decoded text is searched again (nested encodings) down to a depth limit, and no decoded
-//! text is longer than [`MAX_DECODED`]: encodings shrink, so neither memory nor time can blow
-//! up.
+//! Decoded text is searched again (nested encodings) down to a depth limit. Long runs are
+//! decoded in pieces of at most [`MAX_PIECE`] characters, and each input byte is decoded a
+//! bounded number of times (see `Matcher::find`), so neither memory nor time can blow up.
 
 use std::ops::Range;
 
-use base64::Engine;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
-
-/// The longest encoded run decoded, in bytes (a key is a few hundred).
-pub const MAX_ENCODED_RUN: usize = 64 * 1024;
-/// The longest decoded text searched.
-pub const MAX_DECODED: usize = MAX_ENCODED_RUN;
-/// Encoded forms shorter than this would hit on too much ordinary text to be worth decoding.
-const MIN_FORM_LEN: usize = 6;
+/// The most characters of an encoded run decoded at once; longer runs are decoded in
+/// overlapping pieces.
+pub const MAX_PIECE: usize = 64 * 1024;
 
 /// An encoding that changes every byte of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,148 +37,49 @@ impl Transform {
             Transform::Utf16Be => "utf-16be",
         }
     }
-
-    fn in_alphabet(self, b: u8) -> bool {
-        match self {
-            Transform::Base64 => {
-                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
-            }
-            Transform::Utf16Le | Transform::Utf16Be => true,
-        }
-    }
 }
 
-/// The forms `keyword` takes under each transform, as byte patterns to search for. Base64
-/// depends on where the keyword falls in a 3-byte group, so each alignment gives a form (the
-/// characters that encode the keyword's bytes alone), in both alphabets.
-pub fn encoded_forms(keyword: &str) -> Vec<(Vec<u8>, Transform)> {
+/// `keyword` in UTF-16, little-endian then big-endian.
+pub fn utf16_forms(keyword: &str) -> [(Vec<u8>, Transform); 2] {
     let bytes = keyword.as_bytes();
-    let mut forms: Vec<(Vec<u8>, Transform)> = Vec::new();
-    for shift in 0..3 {
-        let mut padded = vec![0u8; shift];
-        padded.extend_from_slice(bytes);
-        let encoded = general_purpose::STANDARD_NO_PAD.encode(&padded);
-        // Characters before `skip` mix in the padding; after `keep`, bits of what follows.
-        let skip = (shift * 8).div_ceil(6);
-        let keep = (padded.len() * 8) / 6;
-        if keep <= skip {
-            continue;
-        }
-        let core = &encoded.as_bytes()[skip..keep];
-        if core.len() < MIN_FORM_LEN {
-            continue;
-        }
-        let url: Vec<u8> = core
-            .iter()
-            .map(|&c| match c {
-                b'+' => b'-',
-                b'/' => b'_',
-                c => c,
-            })
-            .collect();
-        forms.push((core.to_vec(), Transform::Base64));
-        if url != core {
-            forms.push((url, Transform::Base64));
-        }
-    }
     let le: Vec<u8> = bytes.iter().flat_map(|&b| [b, 0]).collect();
     let be: Vec<u8> = bytes.iter().flat_map(|&b| [0, b]).collect();
-    forms.push((le, Transform::Utf16Le));
-    forms.push((be, Transform::Utf16Be));
-    forms.retain(|(form, _)| form.len() >= MIN_FORM_LEN);
-    forms
+    [(le, Transform::Utf16Le), (be, Transform::Utf16Be)]
 }
 
-/// The whole encoded run around a hit of an encoded form, at most [`MAX_ENCODED_RUN`] bytes.
-pub fn encoded_run(hay: &[u8], hit: Range<usize>, transform: Transform) -> Range<usize> {
-    match transform {
-        Transform::Base64 => {
-            let limit = MAX_ENCODED_RUN / 2;
-            let start = hay[..hit.start]
-                .iter()
-                .rev()
-                .take(limit)
-                .take_while(|&&b| transform.in_alphabet(b) && b != b'=')
-                .count();
-            let end = hay[hit.end..]
-                .iter()
-                .take(limit)
-                .take_while(|&&b| transform.in_alphabet(b))
-                .count();
-            hit.start - start..hit.end + end
-        }
-        Transform::Utf16Le | Transform::Utf16Be => {
-            // Pairs of one printable ASCII byte and a zero, in the hit's byte order.
-            let low_first = transform == Transform::Utf16Le;
-            let is_unit = |pair: &[u8]| {
-                let (low, high) = if low_first {
-                    (pair[0], pair[1])
-                } else {
-                    (pair[1], pair[0])
-                };
-                high == 0 && (low.is_ascii_graphic() || low == b' ')
-            };
-            let mut start = hit.start;
-            while start >= 2
-                && hit.end - start < MAX_ENCODED_RUN / 2
-                && is_unit(&hay[start - 2..start])
-            {
-                start -= 2;
-            }
-            let mut end = hit.end;
-            while end + 2 <= hay.len()
-                && end - hit.start < MAX_ENCODED_RUN / 2
-                && is_unit(&hay[end..end + 2])
-            {
-                end += 2;
-            }
-            start..end
-        }
-    }
-}
-
-/// Base64 decoding that takes either alphabet and padding or none.
-fn lenient(alphabet: &base64::alphabet::Alphabet) -> GeneralPurpose {
-    GeneralPurpose::new(
-        alphabet,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    )
-}
-
-/// The texts an encoded run may stand for. A base64 run may begin with a character or three
-/// of what precedes the value (`key:c2st…`), which shifts every group, so each of the four
-/// alignments is decoded; the one that was meant is the one holding a key.
-pub fn decode(run: &[u8], transform: Transform) -> Vec<Vec<u8>> {
-    let decoded = match transform {
-        Transform::Base64 => {
-            let trimmed = run
-                .strip_suffix(b"==")
-                .or_else(|| run.strip_suffix(b"="))
-                .unwrap_or(run);
-            let url = trimmed.iter().any(|b| matches!(b, b'-' | b'_'));
-            let engine = lenient(if url {
-                &base64::alphabet::URL_SAFE
-            } else {
-                &base64::alphabet::STANDARD
-            });
-            (0..4)
-                .filter_map(|skip| {
-                    let rest = trimmed.get(skip..)?;
-                    // A lone last character encodes no whole byte.
-                    let usable = rest.len() - usize::from(rest.len() % 4 == 1);
-                    engine.decode(&rest[..usable]).ok()
-                })
-                .collect()
-        }
-        Transform::Utf16Le => vec![run.iter().step_by(2).copied().collect()],
-        Transform::Utf16Be => vec![run.iter().skip(1).step_by(2).copied().collect()],
+/// The whole run of UTF-16 text (printable ASCII characters, in the hit's byte order) around a
+/// hit of a UTF-16 form, not reaching back before `floor`. Each byte is looked at once per
+/// run, and hits inside a run already taken are not looked up again, so finding runs is linear.
+pub fn utf16_run(
+    hay: &[u8],
+    hit: Range<usize>,
+    transform: Transform,
+    floor: usize,
+) -> Range<usize> {
+    let low_first = transform == Transform::Utf16Le;
+    let is_unit = |pair: &[u8]| {
+        let (low, high) = if low_first {
+            (pair[0], pair[1])
+        } else {
+            (pair[1], pair[0])
+        };
+        high == 0 && (low.is_ascii_graphic() || low == b' ')
     };
-    decoded
-        .into_iter()
-        .filter(|d: &Vec<u8>| !d.is_empty() && d.len() <= MAX_DECODED)
-        .collect()
+    let mut start = hit.start;
+    while start >= floor + 2 && is_unit(&hay[start - 2..start]) {
+        start -= 2;
+    }
+    let mut end = hit.end;
+    while end + 2 <= hay.len() && is_unit(&hay[end..end + 2]) {
+        end += 2;
+    }
+    start..end
+}
+
+/// The characters of UTF-16 text `run` (every unit's low byte).
+pub fn decode_utf16(run: &[u8], transform: Transform) -> Vec<u8> {
+    let skip = usize::from(transform == Transform::Utf16Be);
+    run.iter().skip(skip).step_by(2).copied().collect()
 }
 
 /// Whether `window` holds an escape sequence [`unescape`] would decode.
@@ -276,25 +170,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_alignment_of_a_keyword_is_found_in_base64() {
-        let keyword = "sk-proj-";
-        let forms = encoded_forms(keyword);
-        for prefix in ["", "a", "ab", "abc"] {
-            let text = format!("{prefix}{keyword}AAAAAAAA");
-            let encoded = general_purpose::STANDARD.encode(text.as_bytes());
-            assert!(
-                forms.iter().any(|(form, t)| *t == Transform::Base64
-                    && memchr::memmem::find(encoded.as_bytes(), form).is_some()),
-                "{prefix:?}: {encoded}"
-            );
-            let run = encoded_run(encoded.as_bytes(), 0..1, Transform::Base64);
-            assert!(
-                decode(&encoded.as_bytes()[run], Transform::Base64).contains(&text.into_bytes())
-            );
-        }
-    }
-
-    #[test]
     fn escapes_decode_with_their_origins() {
         let (text, origin, kinds) = unescape(br"sk\u002dproj&#45;x%2Dy&hyphen;z\/").unwrap();
         assert_eq!(text, b"sk-proj-x-y-z/");
@@ -320,17 +195,22 @@ mod tests {
 
     #[test]
     fn utf16_runs_decode() {
-        let text: Vec<u8> = "key=sk-proj-abc".bytes().flat_map(|b| [b, 0]).collect();
-        let forms = encoded_forms("sk-proj-");
-        let (form, _) = forms
-            .iter()
-            .find(|(_, t)| *t == Transform::Utf16Le)
-            .unwrap();
-        let hit = memchr::memmem::find(&text, form).unwrap();
-        let run = encoded_run(&text, hit..hit + form.len(), Transform::Utf16Le);
+        let text: Vec<u8> = "\r\nkey=sk-proj-abc\r\n"
+            .bytes()
+            .flat_map(|b| [b, 0])
+            .collect();
+        let [(form, _), _] = utf16_forms("sk-proj-");
+        let hit = memchr::memmem::find(&text, &form).unwrap();
+        let run = utf16_run(&text, hit..hit + form.len(), Transform::Utf16Le, 0);
+        assert_eq!(run, 4..34);
         assert_eq!(
-            decode(&text[run], Transform::Utf16Le),
-            vec![b"key=sk-proj-abc".to_vec()]
+            decode_utf16(&text[run], Transform::Utf16Le),
+            b"key=sk-proj-abc"
+        );
+        // Not back past the floor.
+        assert_eq!(
+            utf16_run(&text, hit..hit + 2, Transform::Utf16Le, 10).start,
+            10
         );
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! [`Matcher`] runs Aho-Corasick over every rule's keywords ([`keywords`]), then each rule's
 //! regex only in a window around its keywords' hits, then the filters ([`filters`]:
-//! boundaries, balance, entropy, placeholders), and looks inside encodings ([`decode`]).
+//! boundaries, balance, entropy, placeholders), and looks inside encodings ([`encoded`]: base64
+//! runs found by [`base64`], UTF-16 and escapes decoded by [`decode`]).
 //! [`ChunkScanner`] ([`chunk`]) feeds it input of any size in bounded pieces and turns byte
 //! offsets into 1-based lines and columns, so a 2 GB file or a 5 MB single line costs a fixed
 //! amount of memory. [`examples`] runs a rule set's examples through a matcher.
 
+pub mod base64;
 pub mod chunk;
 mod context;
 pub mod decode;
+pub mod encoded;
 pub mod examples;
 mod fakes;
 pub mod filters;
@@ -17,12 +20,11 @@ mod keywords;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
 use crate::rules::{Rule, RuleSet};
-use chunk::locate;
 pub use chunk::{ChunkScanner, DEFAULT_CHUNK_SIZE, LocatedMatch, count_chars};
+use chunk::{LineStart, locate};
 use decode::Transform;
+use encoded::{Scope, Work};
 use filters::starts_at_boundary;
 pub use filters::{is_token_byte, shannon_entropy};
 use keywords::Patterns;
@@ -58,11 +60,9 @@ pub struct Matcher {
     keywords: Patterns,
     /// For each keyword pattern id, the rules that use it.
     keyword_rules: Vec<Vec<usize>>,
-    /// The keywords' base64 forms, searched only when decoding: a separate automaton keeps
-    /// the keyword search from paying for them.
-    base64_forms: AhoCorasick,
-    /// Their UTF-16 forms, searched only in input holding a zero byte (text never does), with
-    /// each pattern's byte order.
+    /// The keywords' UTF-16 forms, searched only in input holding a zero byte (text never
+    /// does), with each pattern's byte order. (Base64 needs no forms: its runs are found by
+    /// their shape.)
     utf16_forms: (Patterns, Vec<Transform>),
     secret_groups: Vec<Option<usize>>,
     /// For each rule with a `block`, its search for keys named by their block ([`context`]).
@@ -88,35 +88,17 @@ impl Matcher {
                 }
             }
         }
-        let mut forms: Vec<Vec<u8>> = Vec::new();
         let mut wide: Vec<Vec<u8>> = Vec::new();
         let mut wide_orders = Vec::new();
         for keyword in &keywords {
-            // Only forms of the keywords themselves: each more pattern slows the pass over all
-            // input (forms of forms, for base64 inside base64, cost 2x on text), so nesting is
-            // followed inside text already decoded.
-            for (form, transform) in decode::encoded_forms(keyword) {
-                if transform != Transform::Base64 {
-                    wide.push(form);
-                    wide_orders.push(transform);
-                } else if !forms.contains(&form) {
-                    forms.push(form);
-                }
+            for (form, transform) in decode::utf16_forms(keyword) {
+                wide.push(form);
+                wide_orders.push(transform);
             }
         }
-        let automaton = |patterns: &[&[u8]], kind: MatchKind| {
-            AhoCorasick::builder()
-                .match_kind(kind)
-                .build(patterns)
-                .expect("keyword automaton within size limits")
-        };
         let keyword_bytes: Vec<&[u8]> = keywords.iter().map(|k| k.as_bytes()).collect();
-        let form_bytes: Vec<&[u8]> = forms.iter().map(Vec::as_slice).collect();
         let wide_bytes: Vec<&[u8]> = wide.iter().map(Vec::as_slice).collect();
         let keywords = Patterns::new(&keyword_bytes);
-        // Leftmost matching has the packed (SIMD) prefilter overlapping search lacks; a run is
-        // taken whole around any one hit, so overlapping hits add nothing.
-        let base64_forms = automaton(&form_bytes, MatchKind::LeftmostFirst);
         // Every occurrence here: a little-endian form and the big-endian misreading one byte
         // before it overlap, and both are needed to tell which is right.
         let utf16_forms = (Patterns::new(&wide_bytes), wide_orders);
@@ -136,7 +118,6 @@ impl Matcher {
             rules,
             keywords,
             keyword_rules,
-            base64_forms,
             utf16_forms,
             secret_groups,
             blocks,
@@ -160,19 +141,60 @@ impl Matcher {
         self.max_reach
     }
 
-    /// Appends to `out` every match in `hay` whose secret starts inside `report`, sorted by
-    /// position. Bytes of `hay` outside `report` serve as context only.
-    pub fn find(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>) {
-        self.find_nested(hay, report, out, self.decode_depth);
+    /// How many bytes of input one match can span at most when it is encoded a few levels deep
+    /// (base64 adds a third, UTF-16 doubles).
+    pub fn max_encoded_reach(&self) -> usize {
+        4 * self.max_reach
     }
 
-    /// [`Matcher::find`], decoding at most `depth` encodings deep.
-    fn find_nested(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>, depth: usize) {
+    /// Appends to `out` every match in `hay` whose secret starts inside `report`, sorted by
+    /// position. Bytes of `hay` outside `report` serve as context only. Returns what decoding
+    /// cost.
+    pub fn find(&self, hay: &[u8], report: Range<usize>, out: &mut Vec<RawMatch>) -> Work {
+        self.find_at(hay, 0, report, out)
+    }
+
+    /// [`Matcher::find`] for a haystack that starts `offset` bytes into its input.
+    pub fn find_at(
+        &self,
+        hay: &[u8],
+        offset: u64,
+        report: Range<usize>,
+        out: &mut Vec<RawMatch>,
+    ) -> Work {
+        let mut work = Work::for_input(hay.len());
+        let scope = Scope {
+            hay,
+            offset,
+            report,
+            depth: self.decode_depth,
+        };
+        self.find_nested(&scope, out, &mut work);
+        work
+    }
+
+    /// [`Matcher::find`] in `scope`, decoding at most `scope.depth` encodings deep.
+    fn find_nested(&self, scope: &Scope, out: &mut Vec<RawMatch>, work: &mut Work) {
         let first = out.len();
+        let windows = self.keyword_windows(scope.hay, &scope.report);
+        for (index, rule_windows) in windows.iter().enumerate() {
+            for window in rule_windows {
+                self.find_in_window(index, scope.hay, window.clone(), &scope.report, out);
+            }
+        }
+        if scope.depth > 0 {
+            self.find_encoded(scope, &windows, out, work);
+        }
+        out[first..].sort_by(|a, b| {
+            (a.span.start, a.rule, &a.decoded).cmp(&(b.span.start, b.rule, &b.decoded))
+        });
+        out.dedup();
+    }
+
+    /// For each rule, the windows around its keywords' hits where a match may be, merged.
+    fn keyword_windows(&self, hay: &[u8], report: &Range<usize>) -> Vec<Vec<Range<usize>>> {
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.rules.len()];
-        let mut any = false;
         for hit in self.keywords.every_occurrence(hay) {
-            any = true;
             for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
                 let reach = self.rules.rules[rule].max_len;
                 let window = hit.start().saturating_sub(reach)..(hit.end() + reach).min(hay.len());
@@ -182,101 +204,7 @@ impl Matcher {
                 push_merged(&mut windows[rule], window);
             }
         }
-        let mut runs: Vec<(Range<usize>, Transform)> = Vec::new();
-        if depth > 0 {
-            let base64 = self
-                .base64_forms
-                .find_iter(hay)
-                .map(|hit| (hit, Transform::Base64));
-            let (wide, orders) = &self.utf16_forms;
-            let utf16 = memchr::memchr(0, hay)
-                .map(|_| wide.every_occurrence(hay))
-                .into_iter()
-                .flatten()
-                .map(|hit| (hit, orders[hit.pattern().as_usize()]));
-            let mut hits: Vec<_> = base64.chain(utf16).collect();
-            hits.sort_by_key(|(hit, _)| hit.start());
-            for (hit, transform) in hits {
-                let run = decode::encoded_run(hay, hit.range(), transform);
-                // Hits come in order: a run already taken holds the hits after it.
-                let known = runs
-                    .last()
-                    .is_some_and(|(r, _)| r.start <= run.start && run.end <= r.end);
-                if report.contains(&run.start) && !known {
-                    runs.push((run, transform));
-                }
-            }
-        }
-        if !any && runs.is_empty() {
-            return;
-        }
-        for (index, rule_windows) in windows.iter().enumerate() {
-            for window in rule_windows {
-                self.find_in_window(index, hay, window.clone(), &report, out);
-            }
-        }
-        if depth > 0 {
-            drop_misaligned_utf16(&mut runs);
-            let mut escaped: Vec<Range<usize>> = Vec::new();
-            for window in windows.into_iter().flatten() {
-                if decode::has_escapes(&hay[window.clone()]) {
-                    push_merged(&mut escaped, window);
-                }
-            }
-            for window in escaped {
-                self.find_unescaped(hay, window, &report, out, depth);
-            }
-            for (run, transform) in runs {
-                for text in decode::decode(&hay[run.clone()], transform) {
-                    let mut inner = Vec::new();
-                    self.find_nested(&text, 0..text.len(), &mut inner, depth - 1);
-                    for m in inner {
-                        let (secret, encoding) = decoded_secret(&text, &m, transform.name());
-                        out.push(RawMatch {
-                            rule: m.rule,
-                            span: run.clone(),
-                            decoded: Some(Box::new(Decoded { secret, encoding })),
-                        });
-                    }
-                }
-            }
-        }
-        out[first..].sort_by(|a, b| {
-            (a.span.start, a.rule, &a.decoded).cmp(&(b.span.start, b.rule, &b.decoded))
-        });
-        out.dedup();
-    }
-
-    /// Matches in the unescaped text of `window` (percent, JSON/JavaScript, HTML escapes), at
-    /// the places of `hay` they came from; a secret written plainly there is left to the plain
-    /// search.
-    fn find_unescaped(
-        &self,
-        hay: &[u8],
-        window: Range<usize>,
-        report: &Range<usize>,
-        out: &mut Vec<RawMatch>,
-        depth: usize,
-    ) {
-        let Some((text, origin, kinds)) = decode::unescape(&hay[window.clone()]) else {
-            return;
-        };
-        let mut inner = Vec::new();
-        self.find_nested(&text, 0..text.len(), &mut inner, depth - 1);
-        let outer = kinds.join("+");
-        for m in inner {
-            let start = window.start + origin[m.span.start];
-            let end = window.start + origin.get(m.span.end).copied().unwrap_or(window.len());
-            let (secret, encoding) = decoded_secret(&text, &m, &outer);
-            if !report.contains(&start) || hay.get(start..end) == Some(secret.as_slice()) {
-                continue;
-            }
-            out.push(RawMatch {
-                rule: m.rule,
-                span: start..end,
-                decoded: Some(Box::new(Decoded { secret, encoding })),
-            });
-        }
+        windows
     }
 
     fn find_in_window(
@@ -375,47 +303,10 @@ impl Matcher {
         let mut raw = Vec::new();
         self.find(hay, 0..hay.len(), &mut raw);
         let mut located = Vec::with_capacity(raw.len());
-        locate(hay, 0, 1, 0, &raw, &mut |m| located.push(m));
+        locate(hay, 0, &LineStart::input_start(hay), &raw, &mut |m| {
+            located.push(m)
+        });
         located
-    }
-}
-
-/// UTF-16 text read one byte off looks like the other byte order: of two overlapping runs in
-/// opposite orders, the one starting a byte later is the misreading (the right reading starts
-/// with the first unit's first byte).
-fn drop_misaligned_utf16(runs: &mut Vec<(Range<usize>, Transform)>) {
-    let utf16: Vec<usize> = (0..runs.len())
-        .filter(|&i| matches!(runs[i].1, Transform::Utf16Le | Transform::Utf16Be))
-        .collect();
-    // Runs come in order of their hits, so a misreading sits next to the right reading.
-    let mut misread = vec![false; runs.len()];
-    for (at, &i) in utf16.iter().enumerate() {
-        let (run, order) = &runs[i];
-        let neighbours = [at.checked_sub(1), Some(at + 1)];
-        misread[i] = neighbours
-            .into_iter()
-            .flatten()
-            .filter_map(|n| utf16.get(n))
-            .any(|&j| {
-                let (other, other_order) = &runs[j];
-                other_order != order
-                    && other.start < run.end
-                    && run.start < other.end
-                    && other.start < run.start
-            });
-    }
-    let mut index = 0;
-    runs.retain(|_| {
-        index += 1;
-        !misread[index - 1]
-    });
-}
-
-/// The secret of a match found in decoded `text`, and its encodings with `outer` first.
-fn decoded_secret(text: &[u8], m: &RawMatch, outer: &str) -> (Vec<u8>, String) {
-    match &m.decoded {
-        Some(inner) => (inner.secret.clone(), format!("{outer}>{}", inner.encoding)),
-        None => (text[m.span.clone()].to_vec(), outer.to_string()),
     }
 }
 
