@@ -33,6 +33,8 @@
 #   INPUTS         which inputs to run        ["tree log"]
 #   USE_HYPERFINE  1: also run hyperfine (wall time only) on each input  [0]
 #   REBUILD        1: delete and rebuild the inputs even if present      [0]
+#   BASELINE       another ferret binary (e.g. main's release build) timed the same way in the
+#                  same runs, so a change's cost is a ratio from one session        [unset]
 # The inputs stay in $BENCH_DIR for the next run (about 2 GB by default); remove it when done.
 set -euo pipefail
 
@@ -46,6 +48,7 @@ THREADS=${THREADS:-}
 INPUTS=${INPUTS:-tree log}
 USE_HYPERFINE=${USE_HYPERFINE:-0}
 REBUILD=${REBUILD:-0}
+BASELINE=${BASELINE:-}
 
 die() { echo "dir-vs-ripgrep: $*" >&2; exit 2; }
 say() { echo "== $*" >&2; }
@@ -298,7 +301,7 @@ printf 'input\ttool\twall_s\twall_range_s\tcpu_s\trss_mb\tmax_disk_mb\n' >"$resu
 
 bench() {
     local name=$1 path=$2 bytes files f_runs r_runs i
-    local -a ferret_cmd plain_cmd rg_cmd
+    local -a ferret_cmd plain_cmd rg_cmd base_cmd
     if [[ -d $path ]]; then
         ferret_cmd=("$FERRET" dir --no-progress --format jsonl "${thread_args[@]}" "$path")
         rg_cmd=(rg --no-ignore --hidden -a -c "$MARKER" "$path")
@@ -310,6 +313,8 @@ bench() {
     fi
     # The same scan with decoding off: what looking inside encodings costs.
     plain_cmd=("${ferret_cmd[@]:0:${#ferret_cmd[@]}-1}" --decode-depth 0 "$path")
+    base_cmd=()
+    [[ -n $BASELINE ]] && base_cmd=("$BASELINE" "${ferret_cmd[@]:1}")
     bytes=$(du -sb "$path" | cut -f1)
     say "$name: $path, $((bytes >> 20)) MB in $files files"
     # Warm-up: read everything once (and check ferret's findings while at it).
@@ -319,23 +324,28 @@ bench() {
     echo "   rg counts $("${rg_cmd[@]}" 2>/dev/null | awk -F: '{ n += $NF } END { print n + 0 }') lines with the marker" >&2
 
     f_runs=$BENCH_DIR/$name.ferret.runs r_runs=$BENCH_DIR/$name.rg.runs
-    p_runs=$BENCH_DIR/$name.plain.runs
+    p_runs=$BENCH_DIR/$name.plain.runs b_runs=$BENCH_DIR/$name.base.runs
     : >"$f_runs"
     : >"$r_runs"
     : >"$p_runs"
+    : >"$b_runs"
+    local tools=(ferret plain rg)
+    ((${#base_cmd[@]})) && tools+=(base)
     for ((i = 1; i <= RUNS; i++)); do
         say "$name: run $i/$RUNS"
         if ((i % 2)); then
             timed "$f_runs" "${ferret_cmd[@]}"
+            ((${#base_cmd[@]})) && timed "$b_runs" "${base_cmd[@]}"
             timed "$p_runs" "${plain_cmd[@]}"
             timed "$r_runs" "${rg_cmd[@]}"
         else
             timed "$r_runs" "${rg_cmd[@]}"
             timed "$p_runs" "${plain_cmd[@]}"
+            ((${#base_cmd[@]})) && timed "$b_runs" "${base_cmd[@]}"
             timed "$f_runs" "${ferret_cmd[@]}"
         fi
     done
-    for tool in ferret plain rg; do
+    for tool in "${tools[@]}"; do
         local runs=$BENCH_DIR/$name.$tool.runs
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$(median "$runs" 1)" "$(minmax "$runs" 1)" \
             "$(median "$runs" 2)" "$(median "$runs" 3 | awk '{ printf "%.1f", $1 / 1024 }')" \
@@ -344,6 +354,7 @@ bench() {
     commands+=("$name ferret: $(printf '%q ' "${ferret_cmd[@]}")> /dev/null"
         "$name plain:  $(printf '%q ' "${plain_cmd[@]}")> /dev/null"
         "$name rg:     $(printf '%q ' "${rg_cmd[@]}")> /dev/null")
+    ((${#base_cmd[@]})) && commands+=("$name base:   $(printf '%q ' "${base_cmd[@]}")> /dev/null")
     if [[ $USE_HYPERFINE == 1 ]]; then
         hyperfine --style basic --warmup 1 --runs "$RUNS" -i \
             --export-markdown "$BENCH_DIR/$name.hyperfine.md" \
@@ -385,6 +396,10 @@ for name in dict.fromkeys(r["input"] for r in rows):
     print(f"{name:<6} decoding on/off (ferret / ferret --decode-depth 0): "
           f"wall x{float(f['wall_s']) / float(p['wall_s']):.2f}, "
           f"CPU x{float(f['cpu_s']) / float(p['cpu_s']):.2f}")
+    if (name, "base") in by:
+        b = by[(name, "base")]
+        print(f"{name:<6} ferret/baseline: wall x{float(f['wall_s']) / float(b['wall_s']):.2f}, "
+              f"CPU x{float(f['cpu_s']) / float(b['cpu_s']):.2f}")
 EOF
 echo
 echo "commands (run from $BENCH_DIR):"

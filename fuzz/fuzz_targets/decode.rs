@@ -1,20 +1,19 @@
-//! The decoders of `src/decode.rs` on arbitrary bytes: encoded runs stay around their hit and
-//! within bounds, base64 (both alphabets, padded or not, behind 0 to 3 characters of what
-//! precedes it) and UTF-16 (both byte orders) decode back to what was encoded, and unescaping
-//! decodes only well-formed escapes, maps every byte to where it came from, and undoes
-//! percent, JSON/JavaScript and HTML escaping.
+//! The decoders of `src/matcher/decode.rs` and `src/matcher/base64.rs` on arbitrary bytes:
+//! base64 runs lie inside the input, are made of base64 characters and decode piece by piece to
+//! what decoding them whole gives, each decoded byte placed inside its run; base64 (both
+//! alphabets, padded or not, whole lines or wrapped at 76) decodes back to what was encoded;
+//! UTF-16 runs stay around their hit, above their floor and inside the input, and UTF-16 of
+//! printable ASCII decodes back; unescaping decodes only well-formed escapes, maps every byte to
+//! where it came from, and undoes percent, JSON/JavaScript and HTML escaping.
 
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use ferret::matcher::decode::{
-    MAX_DECODED, MAX_ENCODED_RUN, Transform, decode, encoded_run, unescape,
-};
+use ferret::matcher::base64::{MIN_RUN, alignments, decode_pieces, runs};
+use ferret::matcher::decode::{Transform, decode_utf16, unescape, utf16_run};
 use ferret_fuzz::escape;
 use libfuzzer_sys::fuzz_target;
-
-const TRANSFORMS: [Transform; 3] = [Transform::Base64, Transform::Utf16Le, Transform::Utf16Be];
 
 /// Whether `sequence` is an escape as written by the encoders `unescape` undoes.
 fn well_formed(sequence: &[u8]) -> bool {
@@ -32,22 +31,54 @@ fn well_formed(sequence: &[u8]) -> bool {
     }
 }
 
+/// Every run's text decoded whole at `alignment`, and the same in small overlapping pieces
+/// stitched back together, must agree; each decoded byte maps inside the run.
+fn check_runs(hay: &[u8]) {
+    let mut last_end = 0;
+    for run in runs(hay) {
+        let span = run.span();
+        assert!(last_end <= span.start && span.end <= hay.len());
+        last_end = span.end;
+        for alignment in 0..4 {
+            let mut whole = Vec::new();
+            decode_pieces(hay, &run, alignment, 1 << 20, 4, |piece| {
+                for index in 0..=piece.text.len() {
+                    let at = piece.offset_of(&run, index);
+                    assert!(span.start <= at && at <= span.end);
+                }
+                whole.extend_from_slice(&piece.text);
+                true
+            });
+            let mut stitched: Vec<u8> = Vec::new();
+            decode_pieces(hay, &run, alignment, 16, 8, |piece| {
+                // Pieces start every 8 characters: 6 bytes, the rest is overlap.
+                let from = (piece.first_char - alignment) / 4 * 3;
+                assert!(from <= stitched.len());
+                stitched.truncate(from);
+                stitched.extend_from_slice(&piece.text);
+                true
+            });
+            assert_eq!(whole, stitched, "alignment {alignment}");
+        }
+        assert!(alignments(hay, &run).iter().all(|&a| a < 4));
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
+    check_runs(rest);
 
-    // Any bytes around any hit.
-    if !rest.is_empty() {
-        let start = usize::from(mode) % rest.len();
-        let end = (start + 1 + usize::from(mode >> 4)).min(rest.len());
-        for transform in TRANSFORMS {
-            let run = encoded_run(rest, start..end, transform);
-            assert!(run.start <= start && end <= run.end && run.end <= rest.len());
-            assert!(run.len() <= MAX_ENCODED_RUN + (end - start));
-            for text in decode(&rest[run], transform) {
-                assert!(!text.is_empty() && text.len() <= MAX_DECODED);
-            }
+    // UTF-16 runs around any hit.
+    if rest.len() >= 2 {
+        let start = usize::from(mode) % (rest.len() - 1);
+        let end = (start + 2 + usize::from(mode >> 4) * 2).min(rest.len());
+        let floor = start / 2;
+        for transform in [Transform::Utf16Le, Transform::Utf16Be] {
+            let run = utf16_run(rest, start..end, transform, floor);
+            assert!(floor <= run.start && run.start <= start && end <= run.end);
+            assert!(run.end <= rest.len());
         }
     }
 
@@ -67,24 +98,33 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    if rest.is_empty() || rest.len() > MAX_ENCODED_RUN / 4 {
+    if rest.is_empty() {
         return;
     }
 
-    // Base64 behind 0 to 3 characters of something else, as in `key:c2st…`.
+    // Base64 on a line of its own or wrapped at 76, either alphabet, padded or not.
     let engine = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD][usize::from(mode % 4)];
-    let prefix = &b"key"[..usize::from(mode >> 2) % 4];
-    let mut encoded = prefix.to_vec();
-    encoded.extend_from_slice(engine.encode(rest).as_bytes());
-    let hit = prefix.len()..prefix.len() + 1;
-    let run = encoded_run(&encoded, hit, Transform::Base64);
-    assert_eq!(run, 0..encoded.len());
-    assert!(
-        decode(&encoded, Transform::Base64)
-            .iter()
-            .any(|d| d == rest),
-        "base64 of {rest:?} as {encoded:?}"
-    );
+    let encoded = engine.encode(rest);
+    let text = if mode & 4 != 0 && encoded.len() > 76 {
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|l| std::str::from_utf8(l).expect("base64 is ASCII"))
+            .collect();
+        format!("data:\n{}\n", lines.join("\n"))
+    } else {
+        format!("key: {encoded}\n")
+    };
+    if encoded.trim_end_matches('=').len() >= MIN_RUN {
+        let found: Vec<_> = runs(text.as_bytes()).collect();
+        assert_eq!(found.len(), 1, "{text:?}");
+        let mut decoded = Vec::new();
+        decode_pieces(text.as_bytes(), &found[0], 0, 1 << 20, 4, |piece| {
+            decoded.extend_from_slice(&piece.text);
+            true
+        });
+        assert_eq!(decoded, rest, "base64 of {rest:?} as {text:?}");
+    }
 
     // UTF-16 of printable ASCII, from a hit in the middle.
     let printable: Vec<u8> = rest
@@ -99,9 +139,9 @@ fuzz_target!(|data: &[u8]| {
                 .flat_map(|&b| if little { [b, 0] } else { [0, b] })
                 .collect();
             let middle = printable.len() / 2 * 2;
-            let run = encoded_run(&wide, middle..middle + 2, transform);
+            let run = utf16_run(&wide, middle..middle + 2, transform, 0);
             assert_eq!(run, 0..wide.len());
-            assert_eq!(decode(&wide, transform), vec![printable.clone()]);
+            assert_eq!(decode_utf16(&wide, transform), printable);
         }
     }
 

@@ -1,15 +1,17 @@
 //! Keys inside encodings, through the whole matcher: text holding keys is written as base64
 //! (either alphabet, padded or not) or UTF-16 (either byte order), with its punctuation
 //! optionally escaped inside that (percent, JSON, JavaScript or HTML), and every key the plain
-//! text holds must be found in the encoded text, where the README says it is: base64 only for
-//! rules whose keywords have base64 forms, escapes only for keywords of letters and digits
-//! and keys whose escaped form fits in the rule's reach.
+//! text holds must be found in the encoded text, where the README says it is: base64 when its
+//! run is long enough to be decoded and looks like base64 of text, UTF-16 for every rule,
+//! escapes only for keywords of letters and digits and keys whose escaped form fits in the
+//! rule's reach.
 
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use ferret::matcher::decode::{Transform, encoded_forms};
+use ferret::matcher::base64::{alignments, runs};
+use ferret::matcher::decode::{MAX_PIECE, Transform};
 use ferret_fuzz::{MATCHER, PLAIN_MATCHER, escape, expand_keys};
 use libfuzzer_sys::fuzz_target;
 
@@ -44,9 +46,17 @@ fuzz_target!(|data: &[u8]| {
             Transform::Utf16Be,
         ),
     };
-    if encoded.len() > ferret::matcher::decode::MAX_ENCODED_RUN / 2 {
+    if encoded.len() > MAX_PIECE / 2 {
         return;
     }
+    // Base64 is decoded when it is a run of its own that looks like base64 of text (or like
+    // base64 at all, aligned at its start).
+    let base64_decoded = transform != Transform::Base64 || {
+        let found: Vec<_> = runs(&encoded).collect();
+        found.len() == 1
+            && found[0].span() == (0..encoded.len() - encoded.iter().rev().take_while(|&&b| b == b'=').count())
+            && alignments(&encoded, &found[0]).contains(&0)
+    };
     let found: Vec<Vec<u8>> = MATCHER
         .locate_all(&encoded)
         .into_iter()
@@ -55,14 +65,11 @@ fuzz_target!(|data: &[u8]| {
     for m in PLAIN_MATCHER.locate_all(&plain) {
         let rule = &PLAIN_MATCHER.rules()[m.rule];
         let secret = m.secret.expose();
-        let has_forms =
-            |keyword: &String| encoded_forms(keyword).iter().any(|(_, t)| *t == transform);
         let escapes_fit = |keyword: &String| {
             keyword.bytes().all(|b| b.is_ascii_alphanumeric())
                 && escape(secret, mode >> 3).len() + 12 <= rule.max_len
         };
-        let expected = rule.keywords.iter().all(has_forms)
-            && (!escaped || rule.keywords.iter().all(escapes_fit));
+        let expected = base64_decoded && (!escaped || rule.keywords.iter().all(escapes_fit));
         if expected {
             assert!(
                 found.iter().any(|f| f == secret),

@@ -490,6 +490,53 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn keys_in_wrapped_base64_are_found_across_chunk_cuts() {
+        use ::base64::Engine;
+        let matcher = matcher();
+        let mut rng = fastrand::Rng::with_seed(6);
+        let mut input = Vec::new();
+        let mut keys = Vec::new();
+        // Wrapped blocks of every length, so that cuts fall at every place inside them, and
+        // long base64 lines.
+        for i in 0..60 {
+            let k = key(&mut rng);
+            let text = format!("{}\nOPENAI_API_KEY={k}\n", "x".repeat(i * 131 % 3000));
+            let encoded = ::base64::engine::general_purpose::STANDARD.encode(&text);
+            if i % 3 == 0 {
+                input.extend_from_slice(format!("line: {encoded}\n").as_bytes());
+            } else {
+                input.extend_from_slice(b"data: |\n");
+                for line in encoded.as_bytes().chunks(if i % 2 == 0 { 64 } else { 76 }) {
+                    input.extend_from_slice(b"  ");
+                    input.extend_from_slice(line);
+                    input.extend_from_slice(b"\r\n");
+                }
+            }
+            keys.push(k);
+        }
+        let whole: Vec<_> = matcher
+            .locate_all(&input)
+            .into_iter()
+            .map(|m| (m.offset, m.line, m.column, m.secret.fingerprint()))
+            .collect();
+        let expected: Vec<_> = keys
+            .iter()
+            .map(|k| Secret::new(k.clone()).fingerprint())
+            .collect();
+        assert_eq!(
+            whole.iter().map(|m| m.3.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        for chunk in [4096, 10_000, 65_536] {
+            let chunked: Vec<_> = scan_all(&matcher, &input, chunk)
+                .into_iter()
+                .map(|m| (m.offset, m.line, m.column, m.secret.fingerprint()))
+                .collect();
+            assert_eq!(chunked, whole, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
     fn inline_allow_marks_only_its_line() {
         let matcher = matcher();
         let mut rng = fastrand::Rng::with_seed(3);

@@ -373,6 +373,20 @@ fn keys_in_line_wrapped_base64_are_found_where_they_start() {
         "export.json",
         format!("{{\"env\": \"{}\"}}\n", wrapped(&encoded, 76, "\\n")),
     );
+    // Values one per line are not a wrapped block, even when they are as wide as one: a list of
+    // 57-byte values (76 characters, no padding) and a list of bare Google keys (52).
+    let values: Vec<String> = (0..3).map(|_| Kind::Google.key()).collect();
+    let list: String = values
+        .iter()
+        .map(|key| format!("{}\n", STANDARD.encode(format!("GEMINI_API_KEY={key} #\n"))))
+        .collect();
+    tree.write("values.txt", list);
+    let bare: Vec<String> = (0..3).map(|_| Kind::Google.key()).collect();
+    let list: String = bare
+        .iter()
+        .map(|key| format!("{}\n", STANDARD.encode(key)))
+        .collect();
+    tree.write("keys.txt", list);
     let run = tree.ferret(&["dir", ".", "--format", "jsonl"]);
     run.expect_code(1);
     for (key, name, line, column) in &expected {
@@ -383,7 +397,29 @@ fn keys_in_line_wrapped_base64_are_found_where_they_start() {
         );
     }
     assert_eq!(decoded(&run, &key).as_deref(), Some("base64"));
-    assert_eq!(run.stdout.lines().count(), expected.len() + 1, "{run}");
+    for (index, key) in values.iter().enumerate() {
+        assert_eq!(
+            place(&run, key),
+            (
+                "values.txt".into(),
+                index as u64 + 1,
+                21,
+                Some("base64".into())
+            )
+        );
+    }
+    for (index, key) in bare.iter().enumerate() {
+        assert_eq!(
+            place(&run, key),
+            (
+                "keys.txt".into(),
+                index as u64 + 1,
+                1,
+                Some("base64".into())
+            )
+        );
+    }
+    assert_eq!(run.stdout.lines().count(), expected.len() + 7, "{run}");
 
     // At --decode-depth 0 nothing is decoded.
     let plain = tree.ferret(&["dir", ".", "--format", "jsonl", "--decode-depth", "0"]);
