@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
     let base64_decoded = transform != Transform::Base64 || {
         let found: Vec<_> = runs(&encoded).collect();
         found.len() == 1
-            && found[0].span() == (0..encoded.len() - encoded.iter().rev().take_while(|&&b| b == b'=').count())
+            && found[0].span()
+                == (0..encoded.len() - encoded.iter().rev().take_while(|&&b| b == b'=').count())
             && alignments(&encoded, &found[0]).contains(&0)
     };
     let found: Vec<Vec<u8>> = MATCHER

@@ -451,7 +451,7 @@ pub fn decode_pieces(
     overlap: usize,
     mut each: impl FnMut(&Piece) -> bool,
 ) {
-    debug_assert!(piece % 4 == 0 && overlap % 4 == 0 && overlap < piece);
+    debug_assert!(piece.is_multiple_of(4) && overlap.is_multiple_of(4) && overlap < piece);
     let mut first = alignment;
     let mut buffer = Piece {
         text: Vec::new(),
