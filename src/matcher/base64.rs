@@ -183,14 +183,16 @@ fn scalar_candidate(hay: &[u8], mut from: usize) -> Option<usize> {
     None
 }
 
-/// The same search 64 bytes at a time with SSE2 (part of every x86-64 processor): on source
-/// trees 2.6 times faster than the scalar probes (0.08 against 0.21 ns per byte), which
-/// brings the cost of finding runs below that of the keyword search it replaced.
+/// The same search 64 bytes at a time with SIMD: AVX2 where the processor has it, else SSE2
+/// (part of every x86-64 processor). On source trees the scalar probes cost 0.21 ns per byte,
+/// SSE2 0.08; with AVX2, finding runs costs less than the keyword search it replaced.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        __m128i, __m256i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+        _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm256_and_si256,
+        _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
     };
 
     use super::MIN_RUN;
@@ -203,16 +205,47 @@ mod simd {
     }
 
     pub(super) fn find_candidate(hay: &[u8], from: usize) -> Candidate {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2.
+            unsafe { find_avx2(hay, from) }
+        } else {
+            // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 processor has it.
+            unsafe { find_sse2(hay, from) }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn find_avx2(hay: &[u8], from: usize) -> Candidate {
+        find_with(hay, from, |word| {
+            let (low, high) = word.split_at(32);
+            let half = |half: &[u8]| -> u64 {
+                let half: &[u8; 32] = half.try_into().expect("32 bytes");
+                u64::from(mask_avx2(half))
+            };
+            half(low) | half(high) << 32
+        })
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn find_sse2(hay: &[u8], from: usize) -> Candidate {
+        find_with(hay, from, |word| {
+            let mut mask = 0u64;
+            for (k, chunk) in word.chunks_exact(16).enumerate() {
+                let chunk: &[u8; 16] = chunk.try_into().expect("16 bytes");
+                mask |= u64::from(mask_sse2(chunk)) << (16 * k);
+            }
+            mask
+        })
+    }
+
+    /// The search over 64-byte words, whose base64 bytes `word_mask` marks (bit i: byte i).
+    #[inline(always)]
+    fn find_with(hay: &[u8], from: usize, word_mask: impl Fn(&[u8]) -> u64) -> Candidate {
         let mut at = from;
         // Base64 characters that end the previous words, and so may start a run.
         let mut carry = 0;
         while let Some(word) = hay.get(at..at + 64) {
-            let mut mask = 0u64;
-            for (k, chunk) in word.chunks_exact(16).enumerate() {
-                let chunk: &[u8; 16] = chunk.try_into().expect("16 bytes");
-                // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 processor has it.
-                mask |= u64::from(unsafe { base64_mask(chunk) }) << (16 * k);
-            }
+            let mask = word_mask(word);
             let lead = mask.trailing_ones() as usize;
             if carry + lead >= MIN_RUN {
                 return Candidate::At(at - carry);
@@ -235,9 +268,11 @@ mod simd {
         Candidate::TailFrom(at - carry)
     }
 
-    /// Bit i set when byte i of `chunk` is a base64 character (either alphabet).
+    /// Bit i set when byte i of `chunk` is a base64 character (either alphabet). Setting bit 5
+    /// folds capitals onto small letters (and nothing else onto them); bytes of 0x80 and above
+    /// compare as negative and fall outside every range.
     #[target_feature(enable = "sse2")]
-    fn base64_mask(chunk: &[u8; 16]) -> u32 {
+    fn mask_sse2(chunk: &[u8; 16]) -> u32 {
         // SAFETY: `chunk` is 16 readable bytes; the load has no alignment requirement.
         let v: __m128i = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
         let splat = |b: u8| _mm_set1_epi8(b as i8);
@@ -247,8 +282,6 @@ mod simd {
                 _mm_cmplt_epi8(v, splat(hi + 1)),
             )
         };
-        // Setting bit 5 folds capitals onto small letters (and nothing else onto them); bytes
-        // of 0x80 and above compare as negative and fall outside every range.
         let letter = within(_mm_or_si128(v, splat(0x20)), b'a', b'z');
         let digit = within(v, b'0', b'9');
         let sign = _mm_or_si128(
@@ -261,6 +294,60 @@ mod simd {
         );
         let any = _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(sign, slash));
         _mm_movemask_epi8(any) as u32
+    }
+
+    /// [`mask_sse2`] for 32 bytes.
+    #[target_feature(enable = "avx2")]
+    fn mask_avx2(chunk: &[u8; 32]) -> u32 {
+        // SAFETY: `chunk` is 32 readable bytes; the load has no alignment requirement.
+        let v: __m256i = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
+        let splat = |b: u8| _mm256_set1_epi8(b as i8);
+        let within = |v: __m256i, lo: u8, hi: u8| {
+            _mm256_and_si256(
+                _mm256_cmpgt_epi8(v, splat(lo - 1)),
+                _mm256_cmpgt_epi8(splat(hi + 1), v),
+            )
+        };
+        let letter = within(_mm256_or_si256(v, splat(0x20)), b'a', b'z');
+        let digit = within(v, b'0', b'9');
+        let sign = _mm256_or_si256(
+            _mm256_cmpeq_epi8(v, splat(b'+')),
+            _mm256_cmpeq_epi8(v, splat(b'-')),
+        );
+        let slash = _mm256_or_si256(
+            _mm256_cmpeq_epi8(v, splat(b'/')),
+            _mm256_cmpeq_epi8(v, splat(b'_')),
+        );
+        let any = _mm256_or_si256(_mm256_or_si256(letter, digit), _mm256_or_si256(sign, slash));
+        _mm256_movemask_epi8(any) as u32
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn both_masks_agree_with_the_table() {
+            let bytes: Vec<u8> = (0..=255).collect();
+            for chunk in bytes.chunks_exact(32) {
+                let chunk: &[u8; 32] = chunk.try_into().unwrap();
+                let expected = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| u32::from(super::super::is_base64(b)) << i)
+                    .sum::<u32>();
+                let (low, high) = chunk.split_at(16);
+                // SAFETY: SSE2 is part of the x86-64 baseline.
+                let sse = unsafe {
+                    mask_sse2(low.try_into().unwrap()) | mask_sse2(high.try_into().unwrap()) << 16
+                };
+                assert_eq!(sse, expected);
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the processor has AVX2.
+                    assert_eq!(unsafe { mask_avx2(chunk) }, expected);
+                }
+            }
+        }
     }
 }
 
