@@ -1,9 +1,13 @@
 //! `ferret git`: scan a repository's history, a commit range, or the staged change.
 
+use std::sync::Arc;
+
+use indicatif::ProgressBar;
+
 use super::scan_setup::{self, ScanSetup};
 use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
 use crate::report::{Format, write_blocked_commit_hint};
-use crate::sources::git::{self, GitOptions, GitScan, Target};
+use crate::sources::git::{self, GitOptions, GitScan, ObjectProgress, Target};
 
 pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let target = if args.staged {
@@ -40,12 +44,40 @@ pub(super) fn scan_repo(
     args: &ScanArgs,
     target: &Target,
 ) -> anyhow::Result<GitScan> {
-    let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
-    let scan = git::scan(repo, target, &setup.scan_context(&on_warning))?;
-    spinner.finish_and_clear();
+    // A history scan counts objects of the pack's total, with an ETA; the others spin.
+    let (progress, target) = match target {
+        Target::History(options) => {
+            let bar = scan_setup::counter(args, "objects");
+            let options = GitOptions {
+                progress: Some(Arc::new(ObjectBar(bar.clone()))),
+                ..options.clone()
+            };
+            (bar, Target::History(options))
+        }
+        other => (
+            scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})"),
+            other.clone(),
+        ),
+    };
+    let on_warning = |warning: &crate::sources::Warning| progress.suspend(|| warn(warning));
+    let scan = git::scan(repo, &target, &setup.scan_context(&on_warning))?;
+    progress.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
         eprintln!("ferret: {reason}");
     }
     Ok(scan)
+}
+
+/// A history scan's objects on a progress bar.
+#[derive(Debug)]
+struct ObjectBar(ProgressBar);
+
+impl ObjectProgress for ObjectBar {
+    fn objects_to_read(&self, more: u64) {
+        self.0.inc_length(more);
+    }
+
+    fn object_read(&self) {
+        self.0.inc(1);
+    }
 }

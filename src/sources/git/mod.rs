@@ -97,6 +97,15 @@ pub struct GitOptions {
     pub collect_blob_ids: bool,
     /// Objects larger than this (bytes, inflated) are skipped with a warning.
     pub max_object_size: u64,
+    /// Hears how many objects there are to read and each one read (a progress bar).
+    pub progress: Option<Arc<dyn ObjectProgress>>,
+}
+
+/// Counts of a history scan as it goes: the objects to read grow pack by pack, then by the
+/// loose objects found.
+pub trait ObjectProgress: Send + Sync + std::fmt::Debug {
+    fn objects_to_read(&self, more: u64);
+    fn object_read(&self);
 }
 
 impl Default for GitOptions {
@@ -107,6 +116,7 @@ impl Default for GitOptions {
             skip_blobs: None,
             collect_blob_ids: false,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            progress: None,
         }
     }
 }
