@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use indicatif::ProgressBar;
-
 use super::scan_setup::{self, ScanSetup};
 use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
 use crate::report::{Format, write_blocked_commit_hint};
-use crate::sources::git::{self, GitOptions, GitScan, ObjectProgress, Target};
+use crate::sources::git::{self, GitOptions, GitScan, Target};
 
 pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let target = if args.staged {
@@ -48,8 +46,10 @@ pub(super) fn scan_repo(
     let (progress, target) = match target {
         Target::History(options) => {
             let bar = scan_setup::counter(args, "objects");
+            // Counting costs a lock per object: only for a bar that is drawn.
+            let counter = Arc::new(scan_setup::Counter(bar.clone()));
             let options = GitOptions {
-                progress: Some(Arc::new(ObjectBar(bar.clone()))),
+                progress: (!bar.is_hidden()).then_some(counter as _),
                 ..options.clone()
             };
             (bar, Target::History(options))
@@ -66,18 +66,4 @@ pub(super) fn scan_repo(
         eprintln!("ferret: {reason}");
     }
     Ok(scan)
-}
-
-/// A history scan's objects on a progress bar.
-#[derive(Debug)]
-struct ObjectBar(ProgressBar);
-
-impl ObjectProgress for ObjectBar {
-    fn objects_to_read(&self, more: u64) {
-        self.0.inc_length(more);
-    }
-
-    fn object_read(&self) {
-        self.0.inc(1);
-    }
 }

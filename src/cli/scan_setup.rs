@@ -13,6 +13,7 @@ use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
 use crate::pipeline::{Gate, Pipeline};
+use crate::progress::Progress;
 use crate::provider::{ApiBases, Provider};
 use crate::report::{Format, ReportOptions, write_report};
 use crate::revoke::{Remediation, RevokeOptions};
@@ -286,6 +287,20 @@ pub fn counter(args: &ScanArgs, what: &str) -> ProgressBar {
         .with_style(ProgressStyle::with_template(&template).expect("valid template"));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
+}
+
+/// A [`counter`] bar as the library's [`Progress`].
+#[derive(Debug)]
+pub struct Counter(pub ProgressBar);
+
+impl Progress for Counter {
+    fn more_to_do(&self, pieces: u64) {
+        self.0.inc_length(pieces);
+    }
+
+    fn done(&self, pieces: u64) {
+        self.0.inc(pieces);
+    }
 }
 
 /// A spinner on stderr with the given indicatif template, hidden unless stderr is a terminal

@@ -22,6 +22,7 @@ use gix::ObjectId;
 use super::{ScanContext, Warning};
 use crate::finding::CommitInfo;
 use crate::matcher::LocatedMatch;
+use crate::progress::Progress;
 
 pub use range::scan_range;
 pub use staged::scan_staged;
@@ -97,15 +98,9 @@ pub struct GitOptions {
     pub collect_blob_ids: bool,
     /// Objects larger than this (bytes, inflated) are skipped with a warning.
     pub max_object_size: u64,
-    /// Hears how many objects there are to read and each one read (a progress bar).
-    pub progress: Option<Arc<dyn ObjectProgress>>,
-}
-
-/// Counts of a history scan as it goes: the objects to read grow pack by pack, then by the
-/// loose objects found.
-pub trait ObjectProgress: Send + Sync + std::fmt::Debug {
-    fn objects_to_read(&self, more: u64);
-    fn object_read(&self);
+    /// Hears how many objects there are to read (the packs' objects, then each loose object
+    /// found) and each one read.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl Default for GitOptions {

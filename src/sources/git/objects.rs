@@ -226,7 +226,7 @@ impl Recorder<'_> {
         use gix::object::Kind;
         let options = self.options;
         if let Some(progress) = &options.progress {
-            progress.object_read();
+            progress.done(1);
         }
         if kind == Kind::Blob && options.skip_blobs.as_ref().is_some_and(|s| s.contains(&id)) {
             self.shared
@@ -296,7 +296,7 @@ fn scan_packs(
     let interrupt = AtomicBool::new(false);
     if let Some(progress) = &options.progress {
         let objects: u64 = packs.iter().map(|p| u64::from(p.index.num_objects())).sum();
-        progress.objects_to_read(objects);
+        progress.more_to_do(objects);
     }
     for (position, pack) in packs.iter().enumerate() {
         let earlier = &packs[..position];
@@ -366,7 +366,7 @@ fn scan_loose(
                 continue;
             }
             if let Some(progress) = &options.progress {
-                progress.objects_to_read(1);
+                progress.more_to_do(1);
             }
             match loose.try_find(&id, &mut buf) {
                 Ok(Some(data)) => recorder.record(id, data.kind, data.data),
