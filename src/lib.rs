@@ -28,6 +28,7 @@
 pub mod error;
 pub mod secret;
 pub mod units;
+pub mod progress;
 pub mod fs;
 pub mod http;
 pub mod provider;

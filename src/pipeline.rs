@@ -111,6 +111,16 @@ impl Pipeline {
         self.failing
     }
 
+    /// Tells (as warnings) what verification could not find out, once per API host and
+    /// reason, at the end of a run.
+    pub fn tell_unanswered(&self) {
+        if let Some(verifier) = &self.verifier {
+            for line in verifier.unanswered() {
+                (self.on_warning)(line);
+            }
+        }
+    }
+
     /// How many findings were suppressed so far.
     pub fn suppressed(&self) -> usize {
         self.suppressed

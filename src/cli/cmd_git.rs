@@ -1,5 +1,7 @@
 //! `ferret git`: scan a repository's history, a commit range, or the staged change.
 
+use std::sync::Arc;
+
 use super::scan_setup::{self, ScanSetup};
 use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
 use crate::report::{Format, write_blocked_commit_hint};
@@ -40,10 +42,26 @@ pub(super) fn scan_repo(
     args: &ScanArgs,
     target: &Target,
 ) -> anyhow::Result<GitScan> {
-    let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
-    let scan = git::scan(repo, target, &setup.scan_context(&on_warning))?;
-    spinner.finish_and_clear();
+    // A history scan counts objects of the pack's total, with an ETA; the others spin.
+    let (progress, target) = match target {
+        Target::History(options) => {
+            let bar = scan_setup::counter(args, "objects");
+            // Counting costs a lock per object: only for a bar that is drawn.
+            let counter = Arc::new(scan_setup::Counter(bar.clone()));
+            let options = GitOptions {
+                progress: (!bar.is_hidden()).then_some(counter as _),
+                ..options.clone()
+            };
+            (bar, Target::History(options))
+        }
+        other => (
+            scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})"),
+            other.clone(),
+        ),
+    };
+    let on_warning = |warning: &crate::sources::Warning| progress.suspend(|| warn(warning));
+    let scan = git::scan(repo, &target, &setup.scan_context(&on_warning))?;
+    progress.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
         eprintln!("ferret: {reason}");
     }

@@ -46,9 +46,5 @@ fn run_streaming(
         Ok(())
     })?;
     report.finish(rules)?;
-    Ok(if setup.pipeline.failing() {
-        super::EXIT_FINDINGS
-    } else {
-        0
-    })
+    Ok(scan_setup::exit_code(&setup))
 }

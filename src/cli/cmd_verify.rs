@@ -2,6 +2,7 @@
 //! findings of an earlier scan's JSON or JSONL report (written with `--show-secrets`, since
 //! redacted keys can be neither verified nor revoked).
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -30,7 +31,15 @@ pub fn run_verify(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
 pub fn run_revoke(mut args: RevokeCommandArgs) -> anyhow::Result<u8> {
     args.scan.verify.verify = true;
     args.scan.revoke.revoke = true;
-    let input = args.input.unwrap_or_else(|| "-".into());
+    let input = match args.input {
+        Some(input) => input,
+        // Waiting silently on a terminal looks like a hang; a report is never typed in.
+        None if std::io::stdin().is_terminal() => bail!(
+            "ferret revoke reads a JSON/JSONL report written with --show-secrets: pass \
+             --input REPORT.jsonl, or pipe one in (standard input is a terminal)"
+        ),
+        None => "-".into(),
+    };
     run(&input, &args.scan)
 }
 

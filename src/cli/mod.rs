@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap derive) and one thin module per subcommand
 //! that parses, calls the library and prints. Errors become one line on stderr and exit code 2.
 
+mod applies;
 mod cmd_ci;
 mod cmd_dir;
 mod cmd_git;
@@ -23,11 +24,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 use crate::units::{ByteSize, Duration};
 
+pub use applies::parse;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ferret",
     version,
-    about = "Find leaked OpenAI API keys in files, logs and git history.",
+    about = "Find leaked AI-provider API keys (OpenAI, Anthropic, Google Gemini, Hugging Face, \
+             Groq, xAI, OpenRouter, Mistral, Cohere, Replicate, DeepSeek…) in git history, \
+             files, logs and streams; verify and revoke them.",
     after_help = "Exit codes: 0 nothing found, 1 findings, 2 usage or runtime error."
 )]
 pub struct Cli {

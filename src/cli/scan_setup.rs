@@ -13,6 +13,7 @@ use crate::config::{CONFIG_FILE_NAME, Config};
 use crate::finding::{Finding, Match};
 use crate::matcher::Matcher;
 use crate::pipeline::{Gate, Pipeline};
+use crate::progress::Progress;
 use crate::provider::{ApiBases, Provider};
 use crate::report::{Format, ReportOptions, write_report};
 use crate::revoke::{Remediation, RevokeOptions};
@@ -262,12 +263,43 @@ pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Re
     Ok(())
 }
 
-/// The exit code for what the pipeline saw.
+/// The exit code for what the pipeline saw, at the end of the run: first tells, once per API
+/// host, which keys verification could not answer for.
 pub fn exit_code(setup: &ScanSetup) -> u8 {
+    setup.pipeline.tell_unanswered();
     if setup.pipeline.failing() {
         EXIT_FINDINGS
     } else {
         0
+    }
+}
+
+/// A bar on stderr counting `what` (objects, keys, repositories) of a total that may grow, with
+/// the rate and an ETA; hidden unless stderr is a terminal and `--no-progress` was not given.
+pub fn counter(args: &ScanArgs, what: &str) -> ProgressBar {
+    if args.no_progress || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let template = format!(
+        "{{spinner}} {{human_pos}}/{{human_len}} {what} ({{percent}}%, {{per_sec}}, ETA {{eta}})"
+    );
+    let bar = ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template(&template).expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A [`counter`] bar as the library's [`Progress`].
+#[derive(Debug)]
+pub struct Counter(pub ProgressBar);
+
+impl Progress for Counter {
+    fn more_to_do(&self, pieces: u64) {
+        self.0.inc_length(pieces);
+    }
+
+    fn done(&self, pieces: u64) {
+        self.0.inc(pieces);
     }
 }
 

@@ -12,7 +12,7 @@ mod check;
 pub mod openai;
 mod providers;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -73,6 +73,9 @@ pub struct Verifier {
     cache: Option<Cache>,
     /// Results of this run, so a key seen again (in a stream) is not asked twice.
     seen: Mutex<HashMap<Fingerprint, Verification>>,
+    /// Distinct keys left without an answer, by API host and why: told once at the end of the
+    /// run ([`Verifier::unanswered`]) instead of once per key.
+    unanswered: Mutex<BTreeMap<(String, String), usize>>,
 }
 
 impl Verifier {
@@ -104,6 +107,7 @@ impl Verifier {
             runtime,
             cache,
             seen: Mutex::new(HashMap::new()),
+            unanswered: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -142,13 +146,11 @@ impl Verifier {
         // Keys the budget left unverified are not remembered: a later batch may ask again.
         let mut unverified = HashMap::new();
         for (fingerprint, secret, check, verification) in self.ask(pending) {
+            let api_base = self.options.api_bases.get(check.provider);
             if let Some(cache) = &self.cache {
-                cache.put(
-                    self.options.api_bases.get(check.provider),
-                    &secret,
-                    &verification,
-                );
+                cache.put(api_base, &secret, &verification);
             }
+            self.count_unanswered(api_base, &verification);
             if verification.status == VerificationStatus::Unverified {
                 unverified.insert(fingerprint, verification);
             } else {
@@ -161,6 +163,48 @@ impl Verifier {
                 finding.verification = verification.clone();
             }
         }
+    }
+
+    /// Counts a key the provider at `api_base` could not tell about (`error`, or `unverified`
+    /// because the budget ran out).
+    fn count_unanswered(&self, api_base: &str, verification: &Verification) {
+        let why = match verification.status {
+            VerificationStatus::Error => format!(
+                "status error: {}",
+                verification.detail.as_deref().unwrap_or("no answer")
+            ),
+            VerificationStatus::Unverified => "--verify-budget ran out".to_string(),
+            _ => return,
+        };
+        let host = reqwest::Url::parse(api_base)
+            .ok()
+            .and_then(|url| {
+                let host = url.host_str()?.to_string();
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| api_base.to_string());
+        *self
+            .unanswered
+            .lock()
+            .expect("no panics while locked")
+            .entry((host, why))
+            .or_default() += 1;
+    }
+
+    /// One line per API host and reason for the keys this run could not verify so far, e.g.
+    /// `api.openai.com: 14 keys left unverified (status error: connection failed)`.
+    pub fn unanswered(&self) -> Vec<String> {
+        let unanswered = self.unanswered.lock().expect("no panics while locked");
+        unanswered
+            .iter()
+            .map(|((host, why), &count)| {
+                let keys = if count == 1 { "key" } else { "keys" };
+                format!("{host}: {count} {keys} left unverified ({why})")
+            })
+            .collect()
     }
 
     /// Drops what this run and the cache know about a key (it was just revoked).

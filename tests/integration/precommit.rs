@@ -163,7 +163,7 @@ fn expect_blocked(run: &Run, shown: &str, key: &str, place: &str) {
     run.expect_key_hidden(key);
     let redacted = format!("{}…{}", &key[..12], &key[key.len() - 4..]);
     for expected in [
-        "ferret (leaked OpenAI API keys)",
+        "ferret (leaked AI-provider API keys)",
         "Failed",
         place,
         "openai-project-key",

@@ -389,6 +389,37 @@ fn api_that_refuses_connections_gives_an_error() {
     assert_eq!(status_of(&run, &key), "error", "{run}");
 }
 
+#[test]
+fn keys_left_unverified_are_told_once_per_api_host_not_once_per_key() {
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let tree = Tree::new();
+    let keys: Vec<String> = (0..3).map(|_| project_key()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        tree.write(&format!("app{i}.env"), env_line(key));
+    }
+    let env = Env::new(format!("http://127.0.0.1:{closed_port}"));
+    let run = env.run(
+        tree.path(),
+        &[&VERIFY_DIR[..], &["--verify-retries", "0"]].concat(),
+    );
+    run.expect_code(1);
+    let told: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("left unverified"))
+        .collect();
+    assert_eq!(told.len(), 1, "{run}");
+    assert!(
+        told[0].starts_with(&format!(
+            "ferret: warning: 127.0.0.1:{closed_port}: 3 keys left unverified (status error: "
+        )),
+        "{run}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Once per key, concurrency, budget
 

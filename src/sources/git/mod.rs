@@ -22,6 +22,7 @@ use gix::ObjectId;
 use super::{ScanContext, Warning};
 use crate::finding::CommitInfo;
 use crate::matcher::LocatedMatch;
+use crate::progress::Progress;
 
 pub use range::scan_range;
 pub use staged::scan_staged;
@@ -97,6 +98,9 @@ pub struct GitOptions {
     pub collect_blob_ids: bool,
     /// Objects larger than this (bytes, inflated) are skipped with a warning.
     pub max_object_size: u64,
+    /// Hears how many objects there are to read (the packs' objects, then each loose object
+    /// found) and each one read.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl Default for GitOptions {
@@ -107,6 +111,7 @@ impl Default for GitOptions {
             skip_blobs: None,
             collect_blob_ids: false,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            progress: None,
         }
     }
 }

@@ -225,6 +225,9 @@ impl Recorder<'_> {
     fn record(&self, id: ObjectId, kind: gix::object::Kind, data: &[u8]) {
         use gix::object::Kind;
         let options = self.options;
+        if let Some(progress) = &options.progress {
+            progress.done(1);
+        }
         if kind == Kind::Blob && options.skip_blobs.as_ref().is_some_and(|s| s.contains(&id)) {
             self.shared
                 .lock()
@@ -291,6 +294,10 @@ fn scan_packs(
     warn: &mut dyn FnMut(String),
 ) {
     let interrupt = AtomicBool::new(false);
+    if let Some(progress) = &options.progress {
+        let objects: u64 = packs.iter().map(|p| u64::from(p.index.num_objects())).sum();
+        progress.more_to_do(objects);
+    }
     for (position, pack) in packs.iter().enumerate() {
         let earlier = &packs[..position];
         let outcome = pack.with_trimmed_map(|| {
@@ -357,6 +364,9 @@ fn scan_loose(
             {
                 warn(too_large(id, size, options.max_object_size));
                 continue;
+            }
+            if let Some(progress) = &options.progress {
+                progress.more_to_do(1);
             }
             match loose.try_find(&id, &mut buf) {
                 Ok(Some(data)) => recorder.record(id, data.kind, data.data),
