@@ -14,6 +14,7 @@ mod dir_scan;
 mod exit_codes;
 mod git_history;
 mod github_sweep;
+mod hardening;
 mod hook_install;
 mod hostile_inputs;
 mod hostile_services;
