@@ -356,7 +356,7 @@ impl Config {
                 path: path.to_path_buf(),
                 line,
                 column,
-                reason: err.message().trim().replace('\n', " "),
+                reason: without_values(&err.message().trim().replace('\n', " ")),
             }
         })?;
         config.source = Some((path.to_path_buf(), text.to_string()));
@@ -378,6 +378,33 @@ impl Config {
             reason,
         }
     }
+}
+
+/// What is wrong with a glob, without the glob.
+pub fn glob_reason(err: &globset::Error) -> String {
+    err.kind().to_string()
+}
+
+/// A TOML error's message with every quoted value taken out (`invalid type: string "…",
+/// expected a boolean`): names of settings stay, their values may be keys.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                out.push_str("\"…");
+                quoted = true;
+            }
+            ('"', true) => {
+                out.push('"');
+                quoted = false;
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

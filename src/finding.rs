@@ -268,6 +268,9 @@ pub struct Finding {
     pub verification: Verification,
     /// Set when `--revoke` acted (or planned to act) on the key.
     pub revocation: Option<Revocation>,
+    /// Locations past the cap of a scan's memory (`matchset::MAX_LOCATIONS_PER_KEY`): counted,
+    /// not listed.
+    pub omitted_locations: u64,
 }
 
 impl Finding {
@@ -281,6 +284,7 @@ impl Finding {
             locations,
             verification: Verification::default(),
             revocation: None,
+            omitted_locations: 0,
         }
     }
 
@@ -308,7 +312,7 @@ impl Finding {
     }
 }
 
-fn location_order(a: &Location, b: &Location) -> std::cmp::Ordering {
+pub(crate) fn location_order(a: &Location, b: &Location) -> std::cmp::Ordering {
     (repository_name(a), &a.path, a.line, a.column).cmp(&(
         repository_name(b),
         &b.path,

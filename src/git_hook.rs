@@ -171,17 +171,37 @@ fn is_ferrets(hook: &[u8]) -> bool {
 }
 
 /// Writes `text` to `path` through a temporary file beside it (a commit starting meanwhile
-/// sees the old hook or the new one, never half of one), mode 0755.
+/// sees the old hook or the new one, never half of one), mode 0755. The temporary file is
+/// created anew under a random name (`O_EXCL`): a link committed at a fixed name in a tracked
+/// hooks directory is never followed and nothing outside is overwritten.
 fn write_executable(path: &Path, text: &str) -> Result<(), HookError> {
-    let temporary = path.with_file_name(".pre-commit.ferret-tmp");
-    std::fs::write(&temporary, text).map_err(io_error(&temporary))?;
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".pre-commit.ferret-")
+        .tempfile_in(dir)
+        .map_err(io_error(dir))?;
+    let named = temporary.path().to_path_buf();
+    temporary
+        .write_all(text.as_bytes())
+        .and_then(|()| temporary.flush())
+        .map_err(io_error(&named))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755))
-            .map_err(io_error(&temporary))?;
+        // On the open file, not by name: nothing else can be changed in its place.
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o755))
+            .map_err(io_error(&named))?;
     }
-    std::fs::rename(&temporary, path).map_err(io_error(path))
+    temporary
+        .persist(path)
+        .map(drop)
+        .map_err(|e| io_error(path)(e.error))
 }
 
 #[cfg(test)]

@@ -6,47 +6,133 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-/// Why an API base or the client was refused.
+/// Why an API base or the client was refused. Messages show a base's scheme, host and port
+/// only: whatever else an operator put in it (a path, credentials) may hold a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error(
         "API base `{0}` is not allowed: keys are sent over https, or plain http to a loopback address only"
     )]
     InsecureBase(String),
-    #[error("API base `{0}` is not a URL")]
-    BadBase(String, #[source] url::ParseError),
+    #[error(
+        "API base `{origin}` is not allowed: it has {part}; a base is a scheme, host, port and path only"
+    )]
+    ExtraParts { origin: String, part: &'static str },
+    #[error("an API base is not a URL")]
+    BadBase(#[source] url::ParseError),
     #[error("cannot start the HTTP client")]
     Client(#[source] reqwest::Error),
+    // The variable's value is not shown: a proxy URL may carry a password.
+    #[error("a proxy variable (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) is not a proxy URL")]
+    Proxy(#[source] reqwest::Error),
 }
 
-/// Checks that keys may be sent to `base`, and normalises it.
+/// Checks that keys may be sent to `base`, and normalises it. A base carries no user name or
+/// password (the HTTP client would send them as a second `Authorization` header, and
+/// `https://api.openai.com@evil.example` reads like OpenAI), no query and no fragment.
 pub fn checked_api_base(base: &str) -> Result<String, HttpError> {
-    let url = reqwest::Url::parse(base).map_err(|e| HttpError::BadBase(base.to_string(), e))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+    let url = checked_transport(base)?;
+    let part = if !url.username().is_empty() || url.password().is_some() {
+        Some("a user name or password")
+    } else if url.query().is_some() {
+        Some("a query")
+    } else if url.fragment().is_some() {
+        Some("a fragment")
+    } else {
+        None
     };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(HttpError::InsecureBase(base.to_string())),
+    if let Some(part) = part {
+        return Err(HttpError::ExtraParts {
+            origin: origin(&url),
+            part,
+        });
     }
     Ok(base.trim_end_matches('/').to_string())
 }
 
+/// Checks that secrets may be sent to `url` (a webhook, whose query may be its own token):
+/// https, or plain http to a loopback address.
+pub fn checked_transport(url: &str) -> Result<reqwest::Url, HttpError> {
+    let url = reqwest::Url::parse(url).map_err(HttpError::BadBase)?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err(HttpError::InsecureBase(origin(&url))),
+    }
+}
+
+/// Whether `url`'s host is a loopback address (or `localhost`).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// `scheme://host:port` of a URL: what a message may show of it.
+fn origin(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => format!("{}:", url.scheme()),
+    }
+}
+
 /// The HTTP client every provider call uses: no redirects (a key must never follow one off
-/// the configured host), a per-request timeout, ferret's user agent.
+/// the configured host), a per-request timeout, ferret's user agent, and the proxies of
+/// [`proxies_from_env`].
 pub fn client(timeout: Duration) -> Result<reqwest::Client, HttpError> {
     // Several crates may link rustls; the first provider installed wins, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder().no_proxy();
+    for proxy in proxies_from_env()? {
+        builder = builder.proxy(proxy);
+    }
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .user_agent(concat!("ferret/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(HttpError::Client)
+}
+
+/// Hosts no proxy ever sees: loopback bases are plain HTTP, and a proxy would read the keys,
+/// tokens and admin keys sent there (and could answer for the server).
+const NEVER_PROXIED: &str = "localhost,127.0.0.0/8,::1";
+
+/// The proxies the environment names, as curl reads them: `HTTPS_PROXY` for https, `HTTP_PROXY`
+/// for http, `ALL_PROXY` for either when its own is unset (upper case first, then lower case),
+/// none for the hosts of `NO_PROXY` and never for a loopback address.
+fn proxies_from_env() -> Result<Vec<reqwest::Proxy>, HttpError> {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let all = var(&["ALL_PROXY", "all_proxy"]);
+    // Under CGI, HTTP_PROXY is a request header anyone can set (httpoxy): not read there.
+    let http = match std::env::var_os("REQUEST_METHOD") {
+        Some(_) => var(&["http_proxy"]),
+        None => var(&["HTTP_PROXY", "http_proxy"]),
+    };
+    let http = http.or_else(|| all.clone());
+    let https = var(&["HTTPS_PROXY", "https_proxy"]).or(all);
+    let mut no_proxy = NEVER_PROXIED.to_string();
+    if let Some(list) = var(&["NO_PROXY", "no_proxy"]) {
+        no_proxy = format!("{list},{no_proxy}");
+    }
+    let mut proxies = Vec::new();
+    if let Some(url) = http {
+        let proxy = reqwest::Proxy::http(url.as_str()).map_err(HttpError::Proxy)?;
+        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+    }
+    if let Some(url) = https {
+        let proxy = reqwest::Proxy::https(url.as_str()).map_err(HttpError::Proxy)?;
+        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+    }
+    Ok(proxies)
 }
 
 /// Why an answer's body was not read.

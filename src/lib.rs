@@ -34,6 +34,7 @@ pub mod http;
 pub mod provider;
 pub mod rules;
 pub mod finding;
+pub mod matchset;
 pub mod config;
 pub mod github;
 // ── 1. find, and the report formats (later stages read and write records) ──

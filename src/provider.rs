@@ -82,6 +82,21 @@ impl Provider {
     }
 }
 
+/// A provider's API base was refused; the message names the setting, and shows of its value
+/// no more than [`HttpError`] does.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the {} API base (`{}` or `[verify.api_bases] {}`) is refused",
+    .provider.name(),
+    .provider.env_var(),
+    .provider.name()
+)]
+pub struct BaseError {
+    pub provider: Provider,
+    #[source]
+    pub source: HttpError,
+}
+
 /// The API base of every provider, each checked, as the operator configured them.
 #[derive(Clone, Debug)]
 pub struct ApiBases {
@@ -95,14 +110,14 @@ impl ApiBases {
     pub fn resolve(
         env: impl Fn(&str) -> Option<String>,
         configured: impl Fn(Provider) -> Option<String>,
-    ) -> Result<Self, HttpError> {
+    ) -> Result<Self, BaseError> {
         let bases = Provider::ALL
             .iter()
             .map(|&provider| {
                 let base = env(&provider.env_var())
                     .or_else(|| configured(provider))
                     .unwrap_or_else(|| provider.default_api_base().to_string());
-                checked_api_base(&base)
+                checked_api_base(&base).map_err(|source| BaseError { provider, source })
             })
             .collect::<Result<_, _>>()?;
         Ok(ApiBases { bases })
@@ -217,7 +232,13 @@ mod tests {
             |var| (var == "FERRET_XAI_API_BASE").then(|| "http://example.com".into()),
             |_| None,
         );
-        assert!(matches!(refused, Err(HttpError::InsecureBase(_))));
+        assert!(matches!(
+            refused,
+            Err(BaseError {
+                provider: Provider::Xai,
+                source: HttpError::InsecureBase(_)
+            })
+        ));
     }
 
     #[test]

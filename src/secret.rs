@@ -83,6 +83,61 @@ impl Secret {
     }
 }
 
+/// The shortest run of a secret's characters [`Secret::scrub`] takes out of text: long enough
+/// that ordinary words and ids do not match by chance, short enough that no useful part of a
+/// key (half of a 40-character one, a prefix an answer echoes) gets through.
+pub const MIN_PIECE: usize = 12;
+
+impl Secret {
+    /// `text` with every run of [`MIN_PIECE`] or more bytes that occurs in the secret taken
+    /// out: the whole secret becomes its redaction, a piece of it `…`. For what comes from
+    /// outside (a provider's answer that echoes the key in halves, or a prefix in a header).
+    pub fn scrub(&self, text: &[u8]) -> Vec<u8> {
+        let key = &self.0;
+        if key.len() < MIN_PIECE || text.len() < MIN_PIECE {
+            return text.to_vec();
+        }
+        // Every byte of text inside some MIN_PIECE-long window of the key is covered; a run of
+        // any length is a union of such windows.
+        let mut covered = vec![false; text.len()];
+        for window in key.windows(MIN_PIECE) {
+            for at in memchr::memmem::find_iter(text, window) {
+                covered[at..at + MIN_PIECE].fill(true);
+            }
+        }
+        if !covered.contains(&true) {
+            return text.to_vec();
+        }
+        let redacted = self.redacted();
+        let mut clean = Vec::with_capacity(text.len());
+        let mut at = 0;
+        while at < text.len() {
+            if !covered[at] {
+                clean.push(text[at]);
+                at += 1;
+                continue;
+            }
+            let end = (at..text.len())
+                .find(|&i| !covered[i])
+                .unwrap_or(text.len());
+            let run = &text[at..end];
+            let whole = run.len() == key.len() && run == key.as_slice();
+            clean.extend_from_slice(if whole {
+                redacted.as_bytes()
+            } else {
+                "…".as_bytes()
+            });
+            at = end;
+        }
+        clean
+    }
+
+    /// [`Secret::scrub`] for text.
+    pub fn scrub_str(&self, text: &str) -> String {
+        String::from_utf8_lossy(&self.scrub(text.as_bytes())).into_owned()
+    }
+}
+
 /// A header value the HTTP client never shows (in `Debug` output, in errors).
 fn sensitive_header(bytes: &[u8]) -> Option<reqwest::header::HeaderValue> {
     let mut value = reqwest::header::HeaderValue::from_bytes(bytes).ok()?;
@@ -135,6 +190,22 @@ impl fmt::Display for Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrubbing_takes_out_the_key_and_every_long_piece_of_it() {
+        let key = format!("sk-proj-{}", "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78");
+        let secret = Secret::new(key.as_bytes());
+        let text = format!("bad key {key}; halves {} / {}", &key[..22], &key[22..]);
+        let clean = secret.scrub_str(&text);
+        assert_eq!(
+            clean,
+            format!("bad key {}; halves … / …", secret.redacted())
+        );
+        // Runs shorter than MIN_PIECE stay: they cannot tell the key.
+        let short = &key[8..8 + MIN_PIECE - 1];
+        assert_eq!(secret.scrub_str(short), short);
+        assert_eq!(secret.scrub_str("nothing"), "nothing");
+    }
 
     #[test]
     fn redaction_keeps_kind_prefix_and_last_four() {

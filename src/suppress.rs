@@ -50,19 +50,30 @@ pub struct Suppressions {
     secret_regexes: Vec<Regex>,
 }
 
+/// A bad `[allowlist] paths` glob, named by its setting (the glob may hold a key).
+fn bad_glob(err: &globset::Error) -> String {
+    format!(
+        "allowlist.paths: bad glob: {}",
+        crate::config::glob_reason(err)
+    )
+}
+
 impl Suppressions {
     /// Builds the allowlist of a config file.
     pub fn from_config(config: &Config) -> Result<Self, SuppressError> {
         let mut paths = GlobSetBuilder::new();
         for pattern in &config.allowlist.paths {
-            let glob = Glob::new(pattern)
-                .map_err(|e| config.invalid_entry(pattern, format!("bad glob: {e}")))?;
+            let glob =
+                Glob::new(pattern).map_err(|e| config.invalid_entry(pattern, bad_glob(&e)))?;
             paths.add(glob);
         }
         let mut secret_regexes = Vec::new();
         for pattern in &config.allowlist.regexes {
             secret_regexes.push(Regex::new(pattern).map_err(|e| {
-                let reason = format!("bad regex: {}", e.to_string().replace('\n', " "));
+                let reason = format!(
+                    "allowlist.regexes: bad regex: {}",
+                    crate::rules::regex_reason(&e)
+                );
                 config.invalid_entry(pattern, reason)
             })?);
         }
@@ -75,7 +86,7 @@ impl Suppressions {
                 .collect(),
             paths: paths
                 .build()
-                .map_err(|e| config.invalid_entry("paths", format!("bad glob: {e}")))?,
+                .map_err(|e| config.invalid_entry("paths", bad_glob(&e)))?,
             secret_regexes,
         })
     }

@@ -39,5 +39,10 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
         &progress,
     );
     progress.0.finish_and_clear();
-    scan_setup::report_matches(&mut setup, scan.matches)
+    let (matches, omitted) = scan.matches.into_parts();
+    let mut findings = scan_setup::process_matches(&mut setup, matches);
+    omitted.apply(setup.matcher.rules(), &mut findings);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    setup.output.publish()?;
+    Ok(scan_setup::exit_code(&setup))
 }

@@ -143,7 +143,11 @@ fn print_summary(outcome: &SweepOutcome, findings: &[Finding], include_alerts: b
         }
     );
     for (name, reason) in &outcome.failures {
-        eprintln!("ferret: failed: {name}: {}", Chain(reason));
+        let message = format!("{name}: {}", Chain(reason));
+        eprintln!(
+            "ferret: failed: {}",
+            crate::report::clean::escape_controls(&message)
+        );
     }
 }
 

@@ -12,6 +12,7 @@ mod cmd_report;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
+mod limits;
 mod output;
 mod scan_setup;
 
@@ -102,8 +103,8 @@ pub struct ScanArgs {
     /// Print full secrets; without this every output redacts them.
     #[arg(long)]
     pub show_secrets: bool,
-    /// Worker threads [default: all cores].
-    #[arg(long, value_name = "N")]
+    /// Worker threads [default: all cores; at most 4 per core, 256 in all].
+    #[arg(long, value_name = "N", value_parser = limits::parse_threads)]
     pub threads: Option<usize>,
     /// Never show progress bars (they are shown on stderr only when it is a terminal).
     #[arg(long)]
@@ -449,7 +450,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // Each cause once, on one line (some libraries repeat theirs in their message).
-            eprintln!("ferret: error: {}", crate::error::Chain(err.as_ref()));
+            let message = crate::error::Chain(err.as_ref()).to_string();
+            eprintln!(
+                "ferret: error: {}",
+                crate::report::clean::escape_controls(&message)
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -464,7 +469,12 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Prints a non-fatal problem on stderr.
+/// Prints a non-fatal problem on stderr, on one line: control characters from outside (a path,
+/// a provider's message) are escaped, so none forges a line or a workflow command.
 pub fn warn(message: impl std::fmt::Display) {
-    eprintln!("ferret: warning: {message}");
+    let message = message.to_string();
+    eprintln!(
+        "ferret: warning: {}",
+        crate::report::clean::escape_controls(&message)
+    );
 }

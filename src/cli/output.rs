@@ -3,7 +3,8 @@
 //! the previous report as it was, never a torn one that reads as "fewer findings".
 //!
 //! Only a regular file (or a path where nothing is yet) is replaced that way; anything else
-//! (`/dev/stdout`, a named pipe, a symlink) is written in place, as given.
+//! (`/dev/stdout`, a named pipe, a symlink) is written in place, as given, unless the report
+//! holds full keys (`--show-secrets`): those are refused.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -41,6 +42,14 @@ impl ReportOutput {
             Err(err) => return Err(err).with_context(cannot),
         };
         let Some(existing) = replaceable else {
+            // Full keys never go into a pipe, a device or through a link: whoever made it (in a
+            // shared /tmp, another user) would read them.
+            if holds_secrets {
+                anyhow::bail!(
+                    "{} is not a regular file (a symbolic link, a named pipe, a device): a report                      with full keys (--show-secrets) is written only to a regular file or a new                      one, or to standard output without -o",
+                    path.display()
+                );
+            }
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .truncate(true)

@@ -61,7 +61,9 @@ impl GitHubHooks {
     ) -> Result<String, HookRunError> {
         let (owner, repo) = split_repository(repository)?;
         let client = self.github.client().await?;
-        let finding = event.finding;
+        // The key redacted wherever else it shows (a file or author name), as reports do.
+        let clean = crate::report::clean::Redactor::new([&event.finding.secret]);
+        let finding = &clean.finding(event.finding);
         let status = finding
             .revocation
             .as_ref()

@@ -136,7 +136,7 @@ impl Hooks {
                     return Err(HookSetupError::NoArgv { hook: hook.name() });
                 }
                 Hook::Webhook { url, .. } => {
-                    crate::http::checked_api_base(url).map_err(|source| HookSetupError::Url {
+                    crate::http::checked_transport(url).map_err(|source| HookSetupError::Url {
                         hook: hook.name(),
                         source,
                     })?;
@@ -269,7 +269,9 @@ fn target_repository(configured: Option<&str>, event: &Event) -> Result<String, 
 /// The event as JSON: the finding as reports show it (redacted), its locations, what
 /// verification and revocation said, and (only when `with_key`) the replacement key.
 pub fn event_json(event: &Event, with_key: bool) -> Vec<u8> {
-    let finding = event.finding;
+    // The key redacted wherever else it shows (a file or author name), as reports do.
+    let clean = crate::report::clean::Redactor::new([&event.finding.secret]);
+    let finding = &clean.finding(event.finding);
     let options = ReportOptions::default();
     let locations: Vec<Value> = finding
         .locations

@@ -11,6 +11,7 @@
 
 use std::io::{self, Write};
 
+use super::clean::{escape_controls, printable};
 use super::{ReportOptions, one_line_message, shown_secret};
 use crate::finding::{Finding, Location};
 use crate::rules::Severity;
@@ -19,11 +20,14 @@ use crate::rules::Severity;
 /// at 1 MiB; the annotations and the SARIF report have them all).
 pub const SUMMARY_MAX_ROWS: usize = 200;
 
-/// Escapes the message of a workflow command.
+/// Escapes the message of a workflow command: the runner's escapes for `%`, CR and LF, and
+/// every other control character written out (a terminal escape in an author name).
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    let escaped = text
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    escape_controls(&escaped).into_owned()
 }
 
 /// Escapes a property value of a workflow command.
@@ -95,7 +99,7 @@ pub fn write_annotations(
 
 /// `text` as a Markdown code span in a table cell, on one line, whatever backticks it holds.
 fn code(text: &str) -> String {
-    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
+    let text = escape_controls(text).replace('|', "\\|");
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     if longest_run == 0 {
         return format!("`{text}`");
@@ -113,6 +117,7 @@ pub fn write_step_summary(
     options: &ReportOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let findings = &*printable(findings, options);
     let locations: usize = findings.iter().map(|f| f.locations.len()).sum();
     match findings.len() {
         0 => writeln!(out, "### ferret: no secrets found\n")?,
@@ -125,7 +130,7 @@ pub fn write_step_summary(
             "### ferret: {n} secrets found in {locations} location(s)\n"
         )?,
     }
-    writeln!(out, "Scanned {scanned}.\n")?;
+    writeln!(out, "Scanned {}.\n", escape_controls(scanned))?;
     if findings.is_empty() {
         return out.flush();
     }

@@ -4,6 +4,7 @@
 //! ([`import`]). Every writer redacts secrets unless `show_secrets` is set.
 
 mod chart;
+pub mod clean;
 mod github;
 pub mod html;
 pub mod import;
@@ -105,6 +106,9 @@ pub struct FindingRecord<'a> {
     pub verification: &'a Verification,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation: Option<&'a Revocation>,
+    /// Locations of this key past the cap of what a scan holds: counted, not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omitted_locations: Option<u64>,
 }
 
 impl<'a> FindingRecord<'a> {
@@ -130,6 +134,7 @@ impl<'a> FindingRecord<'a> {
             url: location.url(),
             verification: &finding.verification,
             revocation: finding.revocation.as_ref(),
+            omitted_locations: (finding.omitted_locations > 0).then_some(finding.omitted_locations),
         }
     }
 }
@@ -192,6 +197,7 @@ pub fn write_report(
     options: &ReportOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let findings = &*clean::printable(findings, options);
     match format {
         Format::Text => text::write_grouped(findings, options, out),
         Format::Json => {
@@ -239,7 +245,11 @@ pub struct StreamingReport<'o> {
     format: Format,
     options: ReportOptions,
     out: &'o mut dyn Write,
+    /// For a single document: one finding per key, its locations capped
+    /// ([`crate::matchset::MAX_LOCATIONS_PER_KEY`]), so a stream that goes on holds memory
+    /// for its distinct keys only.
     held: Vec<Finding>,
+    held_index: std::collections::HashMap<(String, crate::secret::Fingerprint), usize>,
 }
 
 impl<'o> StreamingReport<'o> {
@@ -249,11 +259,18 @@ impl<'o> StreamingReport<'o> {
             options,
             out,
             held: Vec::new(),
+            held_index: Default::default(),
         }
     }
 
     /// Reports one finding (with one location) now, or holds it for the final document.
     pub fn push(&mut self, finding: Finding) -> io::Result<()> {
+        // The key in any other field (a file or author name) redacted now; the held findings
+        // of a single document are redacted again, with every key of the report, at the end.
+        let finding = match self.options.show_secrets {
+            true => finding,
+            false => clean::Redactor::new([&finding.secret]).finding(&finding),
+        };
         match self.format {
             Format::Text => {
                 text::write_line(&finding, &finding.locations[0], &self.options, self.out)?;
@@ -269,8 +286,28 @@ impl<'o> StreamingReport<'o> {
                 self.out.flush()
             }
             Format::Json | Format::Sarif | Format::Html => {
-                self.held.push(finding);
+                self.hold(finding);
                 Ok(())
+            }
+        }
+    }
+
+    fn hold(&mut self, finding: Finding) {
+        let key = (finding.rule_id.clone(), finding.fingerprint.clone());
+        match self.held_index.get(&key) {
+            Some(&at) => {
+                let held = &mut self.held[at];
+                let room =
+                    crate::matchset::MAX_LOCATIONS_PER_KEY.saturating_sub(held.locations.len());
+                let count = finding.locations.len();
+                held.locations
+                    .extend(finding.locations.into_iter().take(room));
+                held.omitted_locations += (count.saturating_sub(room)) as u64;
+                held.omitted_locations += finding.omitted_locations;
+            }
+            None => {
+                self.held_index.insert(key, self.held.len());
+                self.held.push(finding);
             }
         }
     }

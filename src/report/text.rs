@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use super::clean::escape_controls;
 use super::{ReportOptions, shown_secret};
 use crate::finding::{Finding, Location};
 
@@ -18,7 +19,13 @@ fn paint(options: &ReportOptions, style: &str, text: &str) -> String {
     }
 }
 
+/// Where a location is, one line with its control characters escaped (a path, an author, a
+/// repository name come from outside).
 fn place(location: &Location) -> String {
+    escape_controls(&raw_place(location)).into_owned()
+}
+
+fn raw_place(location: &Location) -> String {
     let mut place = format!("{}:{}:{}", location.path, location.line, location.column);
     if let Some(repository) = &location.repository {
         place = format!("{}: {place}", repository.full_name);
@@ -40,8 +47,13 @@ fn place(location: &Location) -> String {
     place
 }
 
-/// `live (org my-company, project proj_1)`, `error: timeout`…
+/// `live (org my-company, project proj_1)`, `error: timeout`…, control characters escaped (a
+/// provider's message could otherwise forge lines of the report).
 fn status_line(finding: &Finding) -> String {
+    escape_controls(&raw_status_line(finding)).into_owned()
+}
+
+fn raw_status_line(finding: &Finding) -> String {
     let v = &finding.verification;
     let mut line = v.status_name().to_string();
     let owner: Vec<String> = [("org", &v.organization), ("project", &v.project)]
@@ -76,11 +88,12 @@ pub fn write_grouped(
         writeln!(
             out,
             "{} {} [{}]",
-            paint(options, BOLD_RED, &finding.rule_id),
-            finding.rule_name,
+            paint(options, BOLD_RED, &escape_controls(&finding.rule_id)),
+            escape_controls(&finding.rule_name),
             finding.severity
         )?;
-        writeln!(out, "  secret       {}", shown_secret(finding, options))?;
+        let secret = shown_secret(finding, options);
+        writeln!(out, "  secret       {}", escape_controls(&secret))?;
         writeln!(out, "  fingerprint  {}", finding.fingerprint)?;
         writeln!(out, "  status       {}", status_line(finding))?;
         for (index, location) in finding.locations.iter().enumerate() {
@@ -91,9 +104,21 @@ pub fn write_grouped(
                 paint(options, CYAN, &place(location))
             )?;
         }
+        if finding.omitted_locations > 0 {
+            writeln!(
+                out,
+                "  {:<11}  … and {} more location(s), not listed (a scan keeps {} per key)",
+                "",
+                finding.omitted_locations,
+                crate::matchset::MAX_LOCATIONS_PER_KEY
+            )?;
+        }
         writeln!(out)?;
     }
-    let locations: usize = findings.iter().map(|f| f.locations.len()).sum();
+    let locations: u64 = findings
+        .iter()
+        .map(|f| f.locations.len() as u64 + f.omitted_locations)
+        .sum();
     let summary = match findings.len() {
         0 => "No secrets found.".to_string(),
         1 => format!("1 secret found in {locations} location(s)."),
@@ -113,8 +138,8 @@ pub fn write_line(
         out,
         "{}: {} {} [{}]",
         paint(options, CYAN, &place(location)),
-        paint(options, BOLD_RED, &finding.rule_id),
-        shown_secret(finding, options),
+        paint(options, BOLD_RED, &escape_controls(&finding.rule_id)),
+        escape_controls(&shown_secret(finding, options)),
         status_line(finding)
     )
 }

@@ -309,9 +309,7 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
         .transpose()
         .map_err(invalid)?;
     // A regex error draws a caret under the pattern on lines of its own; errors are one line.
-    let bad_regex = |what: &str, e: regex::Error| {
-        invalid(format!("{what}: {}", e.to_string().replace('\n', " ")))
-    };
+    let bad_regex = |what: &str, e: regex::Error| invalid(format!("{what}: {}", regex_reason(&e)));
     let pattern = Regex::new(&spec.pattern).map_err(|e| bad_regex("pattern", e))?;
     let keywords = spec
         .keywords
@@ -381,6 +379,24 @@ fn compile(file: &str, spec: RuleSpec, defaults: &RuleDefaults) -> Result<Rule, 
         counterexamples: spec.counterexamples,
         origin: file.to_string(),
     })
+}
+
+/// What is wrong with a regex, without the regex: a pattern built around a key would print
+/// the key (`unclosed group`, `the compiled regex is too big`).
+pub fn regex_reason(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let reason = text
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("error: "))
+        .map(str::to_string);
+    match (err, reason) {
+        (_, Some(reason)) => reason,
+        (regex::Error::CompiledTooBig(limit), None) => {
+            format!("the compiled regex is larger than {limit} bytes")
+        }
+        _ => "not a valid regular expression".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::contents;
 use super::{ScanContext, Warning, display_path};
 use crate::finding::Match;
 use crate::matcher::ChunkScanner;
+use crate::matchset::MatchSet;
 
 #[derive(Clone, Debug, Default)]
 pub struct DirOptions {
@@ -38,7 +39,8 @@ impl Progress for () {
 /// What a directory scan found.
 #[derive(Debug, Default)]
 pub struct DirScan {
-    pub matches: Vec<Match>,
+    /// At most `matchset::MAX_LOCATIONS_PER_KEY` locations of each key; the rest counted.
+    pub matches: MatchSet,
     /// Matches on lines marked `ferret:allow`.
     pub inline_allowed: usize,
     pub warnings: Vec<Warning>,
@@ -225,7 +227,8 @@ impl Walk<'_> {
     /// Scans one regular file, reported as `shown`.
     fn scan_file(&self, entry: &ignore::DirEntry, shown: &str, scanner: &mut ChunkScanner<'_>) {
         let path = entry.path();
-        let mut found = Vec::new();
+        // Capped per key already within the file: one file may hold millions of one key.
+        let mut found = MatchSet::default();
         let mut allowed = 0;
         let no_follow = !self.options.follow_links && entry.depth() > 0;
         let scanned = open_regular(path, no_follow).and_then(|file| {
@@ -262,6 +265,6 @@ impl Walk<'_> {
         result.files += 1;
         result.bytes += bytes;
         result.inline_allowed += allowed;
-        result.matches.append(&mut found);
+        result.matches.merge(found);
     }
 }

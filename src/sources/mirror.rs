@@ -226,7 +226,8 @@ fn gets_token(url: &str, git_origin: &Origin) -> bool {
 }
 
 /// Settings given to every git run on a mirror, ahead of the mirror's own: no hook runs, no
-/// credential helper is asked, and only https (or http to loopback, for `url`) is spoken.
+/// credential helper is asked, only https (or http to loopback, for `url`) is spoken, and no
+/// proxy stands between git and a loopback remote.
 fn hardening(url: &str) -> Vec<&'static str> {
     let mut settings = vec![
         "-c",
@@ -245,6 +246,12 @@ fn hardening(url: &str) -> Vec<&'static str> {
     let plain_loopback = url.starts_with("http://") && crate::http::checked_api_base(url).is_ok();
     if plain_loopback {
         settings.extend(["-c", "protocol.http.allow=always"]);
+    }
+    // An empty http.proxy turns off git's proxies, the environment's too: a proxy would read
+    // the token sent in the clear to a loopback remote.
+    let loopback = reqwest::Url::parse(url).is_ok_and(|u| crate::http::is_loopback(&u));
+    if loopback {
+        settings.extend(["-c", "http.proxy="]);
     }
     settings
 }

@@ -354,30 +354,16 @@ fn not_a_header_value() -> Outcome {
     Outcome::Done(verification)
 }
 
-/// The body with every copy of the key replaced by its redaction, before anything reads it (a
-/// message shortened for the report could otherwise keep a piece of the key).
+/// The body with every copy of the key replaced by its redaction and every piece of it
+/// ([`Secret::scrub`]) by `…`, before anything reads it (a message shortened for the report
+/// could otherwise keep a piece of the key; an answer may echo it in halves).
 fn without_key(body: Vec<u8>, secret: &Secret) -> Vec<u8> {
-    let key = secret.expose();
-    if key.is_empty() || memchr::memmem::find(&body, key).is_none() {
-        return body;
-    }
-    let redacted = secret.redacted();
-    let mut clean = Vec::with_capacity(body.len());
-    let mut rest = &body[..];
-    while let Some(at) = memchr::memmem::find(rest, key) {
-        clean.extend_from_slice(&rest[..at]);
-        clean.extend_from_slice(redacted.as_bytes());
-        rest = &rest[at + key.len()..];
-    }
-    clean.extend_from_slice(rest);
-    clean
+    secret.scrub(&body)
 }
 
 /// A provider (or something pretending to be one) might echo the key into any text of its
 /// answer, a header or the body: no field of the result may carry it.
 fn without_secret(mut verification: Verification, secret: &Secret) -> Verification {
-    let exposed = secret.expose_str();
-    let redacted = secret.redacted();
     for text in [
         &mut verification.organization,
         &mut verification.project,
@@ -387,7 +373,7 @@ fn without_secret(mut verification: Verification, secret: &Secret) -> Verificati
     .into_iter()
     .flatten()
     {
-        *text = shorten(&text.replace(&exposed, &redacted));
+        *text = shorten(&secret.scrub_str(text));
     }
     verification
 }

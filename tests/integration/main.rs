@@ -15,6 +15,7 @@ mod exit_codes;
 mod explain;
 mod git_history;
 mod github_sweep;
+mod hardening;
 mod hook_install;
 mod hostile_inputs;
 mod hostile_services;

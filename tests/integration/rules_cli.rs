@@ -139,6 +139,12 @@ fn malformed_rule_files_are_errors_naming_the_problem() {
             &format!("{ACME_RULE}colour = 'red'\n"),
             "x.toml:",
         ),
+        // A misspelt verifier: never a rule whose keys are silently left unverified (16.11).
+        (
+            "misspelt-verifier",
+            &format!("{ACME_RULE}verifier = 'opnai'\n"),
+            "unknown verifier `opnai`",
+        ),
     ];
     for (dir, text, expected) in cases {
         tree.write(&format!("{dir}/x.toml"), text);
