@@ -21,6 +21,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let repo = git::open(&args.repo)?;
     let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
     let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
+    setup.pipeline.add_inline_allowed(scan.inline_allowed);
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
     let code = scan_setup::exit_code(&setup);
@@ -40,6 +41,13 @@ pub(super) fn scan_repo(
     args: &ScanArgs,
     target: &Target,
 ) -> anyhow::Result<GitScan> {
+    // The staged change is the index against HEAD: how deep history goes does not matter.
+    let shallow = (!matches!(target, Target::Staged))
+        .then(|| git::shallow_warning(repo))
+        .flatten();
+    if let Some(shallow) = shallow {
+        scan_setup::warn_in(setup.format, &shallow);
+    }
     let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
     let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
     let scan = git::scan(repo, target, &setup.scan_context(&on_warning))?;

@@ -12,6 +12,7 @@ mod decoding;
 mod decoys;
 mod dir_scan;
 mod exit_codes;
+mod fail_closed;
 mod git_history;
 mod github_sweep;
 mod hook_install;
