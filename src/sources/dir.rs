@@ -6,6 +6,7 @@
 //! symlink loop is detected and reported, never walked forever.
 
 use std::fs::File;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -215,7 +216,11 @@ impl Walk<'_> {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
-                if err.io_error().is_some() {
+                // A file deleted since the walk saw it is not one left unread.
+                if err
+                    .io_error()
+                    .is_some_and(|e| e.kind() != ErrorKind::NotFound)
+                {
                     self.result
                         .lock()
                         .expect("no panics while locked")
@@ -283,10 +288,12 @@ impl Walk<'_> {
         let bytes = match scanned {
             Ok(bytes) => bytes,
             Err(err) => {
-                self.result
-                    .lock()
-                    .expect("no panics while locked")
-                    .unreadable += 1;
+                if err.kind() != ErrorKind::NotFound {
+                    self.result
+                        .lock()
+                        .expect("no panics while locked")
+                        .unreadable += 1;
+                }
                 self.warn(format!("{}: {}", path.display(), crate::error::Chain(&err)));
                 0
             }
