@@ -1,7 +1,7 @@
 //! `ferret git`: scan a repository's history, a commit range, or the staged change.
 
 use super::scan_setup::{self, ScanSetup};
-use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
+use super::{EXIT_FINDINGS, GitArgs, ScanArgs};
 use crate::report::{Format, write_blocked_commit_hint};
 use crate::sources::git::{self, GitOptions, GitScan, Target};
 
@@ -49,7 +49,11 @@ pub(super) fn scan_repo(
         scan_setup::warn_in(setup.format, &shallow);
     }
     let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
+    // In `--format github` (the default of `ci github`) each warning is also an annotation.
+    let format = setup.format;
+    let on_warning = |warning: &crate::sources::Warning| {
+        spinner.suspend(|| scan_setup::warn_in(format, warning))
+    };
     let scan = git::scan(repo, target, &setup.scan_context(&on_warning))?;
     spinner.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {
