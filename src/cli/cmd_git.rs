@@ -48,6 +48,11 @@ pub(super) fn scan_repo(
     if let Some(shallow) = shallow {
         scan_setup::warn_in(setup.format, &shallow);
     }
+    if let Target::Range(_) = target
+        && let Some(partial) = git::partial_warning(repo)
+    {
+        scan_setup::warn_in(setup.format, &partial);
+    }
     let spinner = scan_setup::spinner(args, "{spinner} scanning git objects ({elapsed})");
     // In `--format github` (the default of `ci github`) each warning is also an annotation.
     let format = setup.format;

@@ -423,3 +423,25 @@ fn suppressions_a_pull_request_adds_are_listed_as_notices_and_in_the_summary() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_range_scan_of_a_partial_clone_says_so() {
+    let mut repo = Repo::new();
+    repo.write("a.txt", "a\n");
+    let base = repo.commit_all("base");
+    repo.write("b.txt", "b\n");
+    let head = repo.commit_all("head");
+    repo.git(&["config", "uploadpack.allowFilter", "true"]);
+    let clones = Tree::new();
+    let clone = clones.join("partial");
+    let url = format!("file://{}", repo.path().display());
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--filter=blob:none", &url])
+        .arg(&clone)
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+    let run = ferret_in(&clone, &["git", ".", "--range", &format!("{base}..{head}")]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("partial clone"), "{run}");
+}

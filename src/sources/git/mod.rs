@@ -161,6 +161,16 @@ pub fn shallow_warning(repo: &gix::Repository) -> Option<String> {
     ))
 }
 
+/// Set when the repository is a partial clone (`--filter`): a range scan sees only the
+/// objects that were fetched. (A history scan says so itself.)
+pub fn partial_warning(repo: &gix::Repository) -> Option<String> {
+    objects::repo_is_partial_clone(repo).then(|| {
+        "partial clone: objects never fetched from its promisor remote are not scanned (clone \
+         without --filter, e.g. actions/checkout without filter:, to scan everything)"
+            .to_string()
+    })
+}
+
 /// The directory whose `.ferret.toml` and `.ferretignore` apply to a repository.
 pub fn config_root(repo: &gix::Repository) -> PathBuf {
     repo.workdir()
