@@ -29,7 +29,7 @@ pub fn run(args: DirArgs) -> anyhow::Result<u8> {
     for message in &unreadable {
         scan_setup::warn_in(format, message);
     }
-    let root = scan_setup::config_root(&roots);
+    let root = scan_setup::config_root(&args.paths);
     let mut setup = scan_setup::prepare(&args.scan, root)?;
     let cwd = std::env::current_dir().ok();
     let base = crate::sources::dir::report_path(root, root, false, cwd.as_deref());
