@@ -121,7 +121,13 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         ScanPlan::Range { .. } => scan.inline_allowed,
         _ => 0,
     };
-    announce_silenced(&silenced, inline_added)?;
+    // A push's range is commits, not a pull request: say which it is.
+    let by = if decision.reason.starts_with("pull_request") {
+        "this pull request"
+    } else {
+        "these commits"
+    };
+    announce_silenced(&silenced, inline_added, by)?;
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
     setup.output.publish()?;
@@ -146,7 +152,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
             if suppressed.total() > 0 {
                 writeln!(out, "\nSuppressed: {suppressed}.")?;
             }
-            write_silenced(&silenced, inline_added, out)
+            write_silenced(&silenced, inline_added, by, out)
         })?;
     }
     Ok(scan_setup::exit_code(&setup))
@@ -154,7 +160,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
 
 /// One notice annotation per finding the commits' own suppressions drop (on stderr, which
 /// the runner reads for workflow commands too, so it shows whatever the report format).
-fn announce_silenced(silenced: &[Silenced], inline_added: usize) -> anyhow::Result<()> {
+fn announce_silenced(silenced: &[Silenced], inline_added: usize, by: &str) -> anyhow::Result<()> {
     let mut err = std::io::stderr();
     for item in silenced {
         write_command(
@@ -165,7 +171,7 @@ fn announce_silenced(silenced: &[Silenced], inline_added: usize) -> anyhow::Resu
                 ("line", item.line.to_string()),
                 ("title", "ferret".to_string()),
             ],
-            &format!("suppressed by this pull request: {item}"),
+            &format!("suppressed by {by}: {item}"),
         )?;
     }
     if inline_added > 0 {
@@ -174,7 +180,7 @@ fn announce_silenced(silenced: &[Silenced], inline_added: usize) -> anyhow::Resu
             "notice",
             &[("title", "ferret".to_string())],
             &format!(
-                "suppressed by this pull request: {inline_added} key(s) on lines it adds \
+                "suppressed by {by}: {inline_added} key(s) on lines they add \
                  marked ferret:allow"
             ),
         )?;
@@ -186,12 +192,13 @@ fn announce_silenced(silenced: &[Silenced], inline_added: usize) -> anyhow::Resu
 fn write_silenced(
     silenced: &[Silenced],
     inline_added: usize,
+    by: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     if silenced.is_empty() && inline_added == 0 {
         return Ok(());
     }
-    writeln!(out, "\nSuppressed by this pull request:\n")?;
+    writeln!(out, "\nSuppressed by {by}:\n")?;
     for item in silenced {
         // Markdown for people; a path is shown as code so it cannot format the page.
         writeln!(
