@@ -397,7 +397,9 @@ fn suppressions_a_pull_request_adds_are_listed_as_notices_and_in_the_summary() {
     let key = project_key();
     repo.write("src/app.env", format!("K={key}\n"));
     repo.write(".ferretignore", format!("{}\n", support::fingerprint(&key)));
-    let head = repo.commit_all("add a key and silence it");
+    let other = support::Shape::Legacy.key();
+    repo.write("src/other.py", format!("KEY = '{other}'  # ferret:allow\n"));
+    let head = repo.commit_all("add keys and silence them");
     let null = "0000000000000000000000000000000000000000";
     let payload = PULL_REQUEST
         .replace("@BASE@", &base)
@@ -419,7 +421,7 @@ fn suppressions_a_pull_request_adds_are_listed_as_notices_and_in_the_summary() {
     );
     assert!(summary.contains("`src/app.env:1`"), "{summary}");
     assert!(
-        summary.contains("Suppressed: 1 (1 by .ferretignore)"),
+        summary.contains("Suppressed: 2 (1 by ferret:allow, 1 by .ferretignore)"),
         "{summary}"
     );
 }
