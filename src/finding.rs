@@ -159,6 +159,15 @@ impl Verification {
         }
     }
 
+    /// Verification ran (or could not) without telling whether the key is live: an `error`,
+    /// or `unverified` (no verifier for the rule, a budget that ran out).
+    pub fn is_undetermined(&self) -> bool {
+        matches!(
+            self.status,
+            VerificationStatus::Error | VerificationStatus::Unverified
+        )
+    }
+
     /// The key works (even if restricted or out of credit): someone can use it.
     pub fn is_live(&self) -> bool {
         matches!(

@@ -10,7 +10,7 @@
 use crate::finding::{Finding, Match};
 use crate::revoke::Remediation;
 use crate::rules::Rule;
-use crate::suppress::Suppressions;
+use crate::suppress::{Counts, Reason, Suppressions};
 use crate::verify::Verifier;
 
 /// Which findings fail the run (`--fail-on`).
@@ -18,8 +18,10 @@ use crate::verify::Verifier;
 pub enum Gate {
     /// Every finding.
     Any,
-    /// Only keys verified live.
-    Live,
+    /// Keys verified live, and keys whose verification could not tell (an `error`, a budget
+    /// that ran out, a rule with no verifier) unless `allow_unverified`: a gate that cannot
+    /// tell must not pass.
+    Live { allow_unverified: bool },
 }
 
 /// The stages after the sources, built once per run.
@@ -32,8 +34,10 @@ pub struct Pipeline {
     on_warning: Box<dyn Fn(String)>,
     /// Some finding processed so far fails the gate.
     failing: bool,
-    /// Findings suppressed so far.
-    suppressed: usize,
+    /// Findings suppressed so far, by what.
+    suppressed: Counts,
+    /// Findings whose verification could not tell whether the key is live.
+    undetermined: usize,
 }
 
 impl Pipeline {
@@ -51,7 +55,8 @@ impl Pipeline {
             gate,
             on_warning,
             failing: false,
-            suppressed: 0,
+            suppressed: Counts::default(),
+            undetermined: 0,
         }
     }
 
@@ -59,7 +64,8 @@ impl Pipeline {
     /// revokes and runs hooks.
     pub fn process(&mut self, rules: &[Rule], matches: Vec<Match>) -> Vec<Finding> {
         let mut findings = Finding::group(rules, matches);
-        self.suppressed += self.suppressions.apply(&mut findings);
+        let suppressed = self.suppressions.apply(&mut findings);
+        self.suppressed.merge(&suppressed);
         self.act(&mut findings, rules);
         findings
     }
@@ -67,12 +73,13 @@ impl Pipeline {
     /// One match of a stream, as soon as it is seen: its finding, unless suppressed.
     pub fn process_one(&mut self, rules: &[Rule], m: Match) -> Option<Finding> {
         let mut finding = Finding::new(&rules[m.rule], m.secret, vec![m.location]);
-        if self.suppressions.suppresses_secret(&finding)
-            || self
-                .suppressions
+        let reason = self.suppressions.suppresses_secret(&finding).or_else(|| {
+            self.suppressions
                 .suppresses_path(&finding.locations[0].path)
-        {
-            self.suppressed += 1;
+                .then_some(Reason::Path)
+        });
+        if let Some(reason) = reason {
+            self.suppressed.add(reason, 1);
             return None;
         }
         self.act(std::slice::from_mut(&mut finding), rules);
@@ -97,12 +104,19 @@ impl Pipeline {
             }
         }
         self.failing |= findings.iter().any(|f| self.fails(f));
+        self.undetermined += findings
+            .iter()
+            .filter(|f| f.verification.is_undetermined())
+            .count();
     }
 
     fn fails(&self, finding: &Finding) -> bool {
         match self.gate {
             Gate::Any => true,
-            Gate::Live => finding.verification.is_live(),
+            Gate::Live { allow_unverified } => {
+                finding.verification.is_live()
+                    || (!allow_unverified && finding.verification.is_undetermined())
+            }
         }
     }
 
@@ -121,8 +135,24 @@ impl Pipeline {
         }
     }
 
-    /// How many findings were suppressed so far.
-    pub fn suppressed(&self) -> usize {
-        self.suppressed
+    /// How many findings so far have a verification that could not tell (see
+    /// [`Gate::Live`]).
+    pub fn undetermined(&self) -> usize {
+        self.undetermined
+    }
+
+    /// The gate this pipeline counts for.
+    pub fn gate(&self) -> Gate {
+        self.gate
+    }
+
+    /// How many findings were suppressed so far, by what.
+    pub fn suppressed(&self) -> &Counts {
+        &self.suppressed
+    }
+
+    /// Counts matches the sources left out for `ferret:allow` on their line.
+    pub fn add_inline_allowed(&mut self, count: usize) {
+        self.suppressed.add(Reason::Inline, count);
     }
 }

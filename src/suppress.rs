@@ -3,9 +3,10 @@
 //! Four mechanisms, all keyed so that moving code does not bring a finding back: the inline
 //! `ferret:allow` marker (handled by the matcher, which sees the line), fingerprints in
 //! `.ferretignore`, `[allowlist]` paths and secret regexes in `.ferret.toml`, and `--baseline`
-//! (the fingerprints of an earlier JSON or JSONL report).
+//! (the fingerprints of an earlier JSON, JSONL or SARIF report). Each run counts what each
+//! mechanism suppressed ([`Counts`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -41,13 +42,83 @@ pub enum SuppressError {
         path.display()
     )]
     NoFingerprint { path: PathBuf, line: usize },
+    #[error(
+        "{}: a SARIF log whose results carry no ferret fingerprint (properties.fingerprint) \
+         cannot be a baseline; pass a SARIF, JSON or JSONL report ferret wrote",
+        path.display()
+    )]
+    SarifWithoutFingerprints { path: PathBuf },
+}
+
+/// What suppressed a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// `ferret:allow` on the line.
+    Inline,
+    IgnoreFile,
+    ConfigFingerprint,
+    Baseline,
+    SecretRegex,
+    Path,
+}
+
+impl Reason {
+    /// How a run's summary names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::Inline => "ferret:allow",
+            Reason::IgnoreFile => ".ferretignore",
+            Reason::ConfigFingerprint => "[allowlist] fingerprints",
+            Reason::Baseline => "--baseline",
+            Reason::SecretRegex => "[allowlist] regexes",
+            Reason::Path => "[allowlist] paths",
+        }
+    }
+}
+
+/// How many findings (locations) each mechanism suppressed.
+#[derive(Clone, Debug, Default)]
+pub struct Counts(BTreeMap<Reason, usize>);
+
+impl Counts {
+    pub fn add(&mut self, reason: Reason, count: usize) {
+        if count > 0 {
+            *self.0.entry(reason).or_default() += count;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        for (reason, count) in &other.0 {
+            self.add(*reason, *count);
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+/// `3 (2 by .ferretignore, 1 by --baseline)`.
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(reason, count)| format!("{count} by {}", reason.describe()))
+            .collect();
+        write!(f, "{} ({})", self.total(), parts.join(", "))
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Suppressions {
-    fingerprints: HashSet<Fingerprint>,
+    /// Accepted fingerprints, and where each was accepted first.
+    fingerprints: HashMap<Fingerprint, Reason>,
     paths: GlobSet,
     secret_regexes: Vec<Regex>,
+    /// The configuration's directory as report paths name it, when it is not the working
+    /// directory: allowlist paths are relative to it (see [`Suppressions::set_base`]).
+    base: Option<String>,
 }
 
 /// A bad `[allowlist] paths` glob, named by its setting (the glob may hold a key).
@@ -82,20 +153,33 @@ impl Suppressions {
                 .allowlist
                 .fingerprints
                 .iter()
-                .map(|f| Fingerprint(f.trim().to_ascii_lowercase()))
+                .map(|f| {
+                    let fingerprint = Fingerprint(f.trim().to_ascii_lowercase());
+                    (fingerprint, Reason::ConfigFingerprint)
+                })
                 .collect(),
             paths: paths
                 .build()
                 .map_err(|e| config.invalid_entry("paths", bad_glob(&e)))?,
             secret_regexes,
+            base: None,
         })
     }
 
-    /// Adds the fingerprints listed in a `.ferretignore` file, if it exists.
-    pub fn add_ignore_file(&mut self, path: &Path) -> Result<(), SuppressError> {
+    /// Report paths start with `base` (the scanned directory, as report paths name it: they
+    /// are relative to the working directory), while the allowlist's paths are relative to
+    /// the directory holding the configuration: a path is then matched with and without it.
+    pub fn set_base(&mut self, base: String) {
+        self.base = Some(base).filter(|b| !b.is_empty() && b != ".");
+    }
+
+    /// Adds the fingerprints listed in a `.ferretignore` file, if it exists; returns a warning
+    /// (naming the file and line) for each line that is not a full fingerprint, which is not
+    /// used: a `.ferretignore` looks like a gitignore, and a path in it must not look accepted.
+    pub fn add_ignore_file(&mut self, path: &Path) -> Result<Vec<String>, SuppressError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => {
                 return Err(SuppressError::Io {
                     path: path.to_path_buf(),
@@ -103,14 +187,28 @@ impl Suppressions {
                 });
             }
         };
-        for line in text.lines() {
+        let mut warnings = Vec::new();
+        for (index, line) in text.lines().enumerate() {
             let entry = line.split('#').next().unwrap_or("").trim();
-            if !entry.is_empty() {
-                self.fingerprints
-                    .insert(Fingerprint(entry.to_ascii_lowercase()));
+            if entry.is_empty() {
+                continue;
+            }
+            match unusable_fingerprint(entry) {
+                None => self.add_fingerprint(entry, Reason::IgnoreFile),
+                Some(why) => warnings.push(format!(
+                    "{}:{}: `{entry}` ignored: {why}",
+                    path.display(),
+                    index + 1
+                )),
             }
         }
-        Ok(())
+        Ok(warnings)
+    }
+
+    fn add_fingerprint(&mut self, fingerprint: &str, reason: Reason) {
+        self.fingerprints
+            .entry(Fingerprint(fingerprint.to_ascii_lowercase()))
+            .or_insert(reason);
     }
 
     /// Adds every fingerprint of an earlier JSON (array) or JSONL report.
@@ -119,6 +217,12 @@ impl Suppressions {
             path: path.to_path_buf(),
             source,
         })?;
+        if let Some(fingerprints) = sarif_fingerprints(path, &text)? {
+            for fingerprint in fingerprints {
+                self.add_fingerprint(&fingerprint, Reason::Baseline);
+            }
+            return Ok(());
+        }
         let records = crate::report::parse_records::<serde_json::Value>(&text).map_err(|e| {
             SuppressError::Baseline {
                 path: path.to_path_buf(),
@@ -134,41 +238,106 @@ impl Suppressions {
                     path: path.to_path_buf(),
                     line,
                 })?;
-            self.fingerprints
-                .insert(Fingerprint(fingerprint.to_ascii_lowercase()));
+            self.add_fingerprint(fingerprint, Reason::Baseline);
         }
         Ok(())
     }
 
-    /// Whether a finding is wholly suppressed by fingerprint or secret regex.
-    pub fn suppresses_secret(&self, finding: &Finding) -> bool {
-        self.fingerprints.contains(&finding.fingerprint)
-            || self
-                .secret_regexes
-                .iter()
-                .any(|re| re.is_match(finding.secret.expose()))
+    /// What wholly suppresses a finding (its fingerprint or a secret regex), if anything does.
+    pub fn suppresses_secret(&self, finding: &Finding) -> Option<Reason> {
+        if let Some(reason) = self.fingerprints.get(&finding.fingerprint) {
+            return Some(*reason);
+        }
+        self.secret_regexes
+            .iter()
+            .any(|re| re.is_match(finding.secret.expose()))
+            .then_some(Reason::SecretRegex)
     }
 
     /// Whether a path is allowlisted.
     pub fn suppresses_path(&self, path: &str) -> bool {
-        !self.paths.is_empty() && self.paths.is_match(path)
+        if self.paths.is_empty() {
+            return false;
+        }
+        // An archive member (`dist/bundle.zip!config/.env`) is covered by its archive's path,
+        // and by each enclosing archive's.
+        let archives = path.match_indices('!').map(|(at, _)| &path[..at]);
+        std::iter::once(path)
+            .chain(archives)
+            .any(|candidate| self.matches_path(candidate))
     }
 
-    /// Drops suppressed findings and locations; returns how many locations were dropped.
-    pub fn apply(&self, findings: &mut Vec<Finding>) -> usize {
-        let mut dropped = 0;
+    fn matches_path(&self, path: &str) -> bool {
+        let relative = self.base.as_ref().and_then(|base| {
+            path.strip_prefix(base.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+        });
+        self.paths.is_match(path) || relative.is_some_and(|rel| self.paths.is_match(rel))
+    }
+
+    /// Drops suppressed findings and locations; returns how many locations each mechanism
+    /// dropped.
+    pub fn apply(&self, findings: &mut Vec<Finding>) -> Counts {
+        let mut counts = Counts::default();
         findings.retain_mut(|finding| {
-            if self.suppresses_secret(finding) {
-                dropped += finding.locations.len();
+            if let Some(reason) = self.suppresses_secret(finding) {
+                counts.add(reason, finding.locations.len());
                 return false;
             }
             let before = finding.locations.len();
             finding
                 .locations
                 .retain(|location| !self.suppresses_path(&location.path));
-            dropped += before - finding.locations.len();
+            counts.add(Reason::Path, before - finding.locations.len());
             !finding.locations.is_empty()
         });
-        dropped
+        counts
     }
+}
+
+/// Why a `.ferretignore` entry is not a fingerprint ferret can use, if it is not.
+fn unusable_fingerprint(entry: &str) -> Option<&'static str> {
+    let hex = entry.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex && entry.len() == 64 {
+        None
+    } else if hex {
+        Some("a short fingerprint; .ferretignore takes full ones (64 hex digits)")
+    } else if entry.contains('/') || entry.contains('*') || entry.contains('.') {
+        Some(
+            "a .ferretignore takes fingerprints, not paths; allowlist paths in .ferret.toml's \
+             [allowlist] paths",
+        )
+    } else {
+        Some("not a fingerprint (64 hex digits)")
+    }
+}
+
+/// The fingerprints of a SARIF log ferret wrote (each result's `properties.fingerprint`), or
+/// `None` when `text` is not SARIF. A SARIF log whose results lack them (another tool's) is
+/// refused by name rather than read as a report it is not.
+fn sarif_fingerprints(path: &Path, text: &str) -> Result<Option<Vec<String>>, SuppressError> {
+    if !text.trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let Ok(log) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(None);
+    };
+    let Some(runs) = log.get("runs").and_then(|r| r.as_array()) else {
+        return Ok(None);
+    };
+    let mut fingerprints = Vec::new();
+    for result in runs
+        .iter()
+        .filter_map(|run| run.get("results")?.as_array())
+        .flatten()
+    {
+        let fingerprint = result
+            .pointer("/properties/fingerprint")
+            .and_then(|f| f.as_str())
+            .ok_or_else(|| SuppressError::SarifWithoutFingerprints {
+                path: path.to_path_buf(),
+            })?;
+        fingerprints.push(fingerprint.to_string());
+    }
+    Ok(Some(fingerprints))
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::ci_suppressions::{Silenced, silenced_by_pull_request};
 use super::cmd_git::scan_repo;
 use super::output::ReportOutput;
 use super::{CiArgs, CiGithubArgs, CiMode, CiProvider, scan_setup};
@@ -33,6 +34,20 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         .or_else(|| env("GITHUB_WORKSPACE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."));
     let repo = git::open(&checkout)?;
+    if args.mode == CiMode::Full
+        && !args.allow_shallow
+        && let Some(shallow) = git::shallow_warning(&repo)
+    {
+        let message =
+            format!("--mode full on a shallow clone: {shallow} (or pass --allow-shallow)");
+        write_command(
+            &mut std::io::stderr(),
+            "error",
+            &[("title", "ferret".to_string())],
+            &message,
+        )?;
+        anyhow::bail!(message);
+    }
     let decision = match args.mode {
         CiMode::Full => Decision {
             plan: ScanPlan::FullHistory,
@@ -60,7 +75,20 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     if args.scan.format.is_none() && implied.is_none() {
         args.scan.format = Some(Format::Github);
     }
-    let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
+    // A malformed `.ferret.toml` (the head's, in a pull request) fails the job where it shows.
+    let mut setup = match scan_setup::prepare(&args.scan, &git::config_root(&repo)) {
+        Ok(setup) => setup,
+        Err(err) => {
+            let message = crate::error::Chain(err.as_ref()).to_string();
+            write_command(
+                &mut std::io::stderr(),
+                "error",
+                &[("title", "ferret".to_string())],
+                &message,
+            )?;
+            return Err(err);
+        }
+    };
     let scan = match &decision.plan {
         ScanPlan::Range { base, head } => {
             let target = Target::Range(format!("{base}..{head}"));
@@ -76,6 +104,30 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         }
         ScanPlan::Nothing => GitScan::default(),
     };
+    setup.pipeline.add_inline_allowed(scan.inline_allowed);
+    let silenced = match &decision.plan {
+        ScanPlan::Range { base, .. } => silenced_by_pull_request(
+            &repo,
+            *base,
+            &args.scan,
+            setup.matcher.rules(),
+            &scan.matches,
+            &setup.pipeline.suppressions,
+        )?,
+        _ => Vec::new(),
+    };
+    // In a range every line scanned is one the commits add: each `ferret:allow` is theirs.
+    let inline_added = match decision.plan {
+        ScanPlan::Range { .. } => scan.inline_allowed,
+        _ => 0,
+    };
+    // A push's range is commits, not a pull request: say which it is.
+    let by = if decision.reason.starts_with("pull_request") {
+        "this pull request"
+    } else {
+        "these commits"
+    };
+    announce_silenced(&silenced, inline_added, by)?;
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
     setup.output.publish()?;
@@ -92,13 +144,79 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         .or_else(|| env("GITHUB_STEP_SUMMARY").map(PathBuf::from));
     if let Some(path) = summary {
         let scanned = format!("{} ({})", decision.plan, decision.reason);
+        let suppressed = setup.pipeline.suppressed().clone();
         append_summary(&path, |out| {
             // The summary is Markdown for people: never a full key, whatever --show-secrets says.
             let options = crate::report::ReportOptions::default();
-            write_step_summary(&findings, &scanned, &options, out)
+            write_step_summary(&findings, &scanned, &options, out)?;
+            if suppressed.total() > 0 {
+                writeln!(out, "\nSuppressed: {suppressed}.")?;
+            }
+            write_silenced(&silenced, inline_added, by, out)
         })?;
     }
     Ok(scan_setup::exit_code(&setup))
+}
+
+/// One notice annotation per finding the commits' own suppressions drop (on stderr, which
+/// the runner reads for workflow commands too, so it shows whatever the report format).
+fn announce_silenced(silenced: &[Silenced], inline_added: usize, by: &str) -> anyhow::Result<()> {
+    let mut err = std::io::stderr();
+    for item in silenced {
+        write_command(
+            &mut err,
+            "notice",
+            &[
+                ("file", item.path.clone()),
+                ("line", item.line.to_string()),
+                ("title", "ferret".to_string()),
+            ],
+            &format!("suppressed by {by}: {item}"),
+        )?;
+    }
+    if inline_added > 0 {
+        write_command(
+            &mut err,
+            "notice",
+            &[("title", "ferret".to_string())],
+            &format!(
+                "suppressed by {by}: {inline_added} key(s) on lines they add \
+                 marked ferret:allow"
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// The step summary's list of what the commits' own suppressions drop.
+fn write_silenced(
+    silenced: &[Silenced],
+    inline_added: usize,
+    by: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    if silenced.is_empty() && inline_added == 0 {
+        return Ok(());
+    }
+    writeln!(out, "\nSuppressed by {by}:\n")?;
+    for item in silenced {
+        // Markdown for people; a path is shown as code so it cannot format the page.
+        writeln!(
+            out,
+            "- `{}:{}`, {}, {}",
+            item.path.replace('`', "'"),
+            item.line,
+            item.rule,
+            item.reason
+        )?;
+    }
+    if inline_added > 0 {
+        writeln!(
+            out,
+            "- {inline_added} key(s) on added lines marked `ferret:allow`"
+        )?;
+    }
+    Ok(())
 }
 
 /// The decision for the event in `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`.

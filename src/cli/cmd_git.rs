@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::scan_setup::{self, ScanSetup};
-use super::{EXIT_FINDINGS, GitArgs, ScanArgs, warn};
+use super::{EXIT_FINDINGS, GitArgs, ScanArgs};
 use crate::report::{Format, write_blocked_commit_hint};
 use crate::sources::git::{self, GitOptions, GitScan, Target};
 
@@ -23,6 +23,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let repo = git::open(&args.repo)?;
     let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
     let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
+    setup.pipeline.add_inline_allowed(scan.inline_allowed);
     let findings = scan_setup::process_matches(&mut setup, scan.matches);
     scan_setup::write_findings(&mut setup, &findings)?;
     let code = scan_setup::exit_code(&setup);
@@ -42,6 +43,18 @@ pub(super) fn scan_repo(
     args: &ScanArgs,
     target: &Target,
 ) -> anyhow::Result<GitScan> {
+    // The staged change is the index against HEAD: how deep history goes does not matter.
+    let shallow = (!matches!(target, Target::Staged))
+        .then(|| git::shallow_warning(repo))
+        .flatten();
+    if let Some(shallow) = shallow {
+        scan_setup::warn_in(setup.format, &shallow);
+    }
+    if let Target::Range(_) = target
+        && let Some(partial) = git::partial_warning(repo)
+    {
+        scan_setup::warn_in(setup.format, &partial);
+    }
     // A history scan counts objects of the pack's total, with an ETA; the others spin.
     let (progress, target) = match target {
         Target::History(options) => {
@@ -59,7 +72,11 @@ pub(super) fn scan_repo(
             other.clone(),
         ),
     };
-    let on_warning = |warning: &crate::sources::Warning| progress.suspend(|| warn(warning));
+    // In `--format github` (the default of `ci github`) each warning is also an annotation.
+    let format = setup.format;
+    let on_warning = |warning: &crate::sources::Warning| {
+        progress.suspend(|| scan_setup::warn_in(format, warning))
+    };
     let scan = git::scan(repo, &target, &setup.scan_context(&on_warning))?;
     progress.finish_and_clear();
     if let Some(reason) = &scan.nothing_to_scan {

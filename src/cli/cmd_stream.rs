@@ -4,13 +4,18 @@ use std::io;
 
 use super::{LogArgs, ScanArgs, StdinArgs, scan_setup};
 use crate::finding::Match;
+use crate::matcher::Matcher;
 use crate::report::StreamingReport;
-use crate::sources::stream::{scan_logs, scan_stream};
+use crate::sources::contents::ArchiveLimits;
+use crate::sources::stream::{scan_input, scan_logs};
 
 pub fn run_stdin(args: StdinArgs) -> anyhow::Result<u8> {
     let name = args.name.clone();
-    run_streaming(&args.scan, |matcher, on_match| {
-        scan_stream(matcher, &name, io::stdin().lock(), on_match)
+    let format = scan_setup::format_of(&args.scan);
+    run_streaming(&args.scan, |matcher, limits, on_match| {
+        let mut warn = |text: String| scan_setup::warn_in(format, &text);
+        let input = io::stdin().lock();
+        scan_input(matcher, &name, limits, input, on_match, &mut warn)
     })
 }
 
@@ -20,8 +25,17 @@ pub fn run_log(args: LogArgs) -> anyhow::Result<u8> {
             anyhow::bail!("{}: not a readable file", file.display());
         }
     }
-    run_streaming(&args.scan, |matcher, on_match| {
-        scan_logs(matcher, &args.files, args.follow, on_match)
+    let format = scan_setup::format_of(&args.scan);
+    run_streaming(&args.scan, |matcher, limits, on_match| {
+        let mut warn = |text: String| scan_setup::warn_in(format, &text);
+        scan_logs(
+            matcher,
+            limits,
+            &args.files,
+            args.follow,
+            on_match,
+            &mut warn,
+        )
     })
 }
 
@@ -29,7 +43,8 @@ pub fn run_log(args: LogArgs) -> anyhow::Result<u8> {
 fn run_streaming(
     args: &ScanArgs,
     scan: impl FnOnce(
-        &crate::matcher::Matcher,
+        &Matcher,
+        &ArchiveLimits,
         &mut dyn FnMut(Match) -> io::Result<()>,
     ) -> io::Result<usize>,
 ) -> anyhow::Result<u8> {
@@ -39,12 +54,13 @@ fn run_streaming(
     let rules = setup.matcher.rules();
     let mut report = StreamingReport::new(setup.format, setup.options, &mut setup.output);
     let pipeline = &mut setup.pipeline;
-    scan(&setup.matcher, &mut |m: Match| {
+    let allowed = scan(&setup.matcher, &setup.archives, &mut |m: Match| {
         if let Some(finding) = pipeline.process_one(rules, m) {
             report.push(finding)?;
         }
         Ok(())
     })?;
     report.finish(rules)?;
+    setup.pipeline.add_inline_allowed(allowed);
     Ok(scan_setup::exit_code(&setup))
 }

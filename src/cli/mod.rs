@@ -2,6 +2,7 @@
 //! that parses, calls the library and prints. Errors become one line on stderr and exit code 2.
 
 mod applies;
+mod ci_suppressions;
 mod cmd_ci;
 mod cmd_dir;
 mod cmd_git;
@@ -75,7 +76,7 @@ pub enum Command {
 pub enum FailOn {
     /// Any finding makes the exit code 1.
     Any,
-    /// Only keys verified live make the exit code 1.
+    /// Only keys verified live (or that verification could not tell about) make the exit code 1.
     Live,
 }
 
@@ -88,9 +89,13 @@ pub struct ScanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Which findings make the exit code 1.
+    /// Which findings make the exit code 1 (`live` needs --verify).
     #[arg(long, value_enum, default_value = "any")]
     pub fail_on: FailOn,
+    /// With --fail-on live, let keys whose verification could not tell (`error`, `unverified`)
+    /// pass the gate; without it they fail it.
+    #[arg(long)]
+    pub allow_unverified: bool,
     /// Configuration file [default: .ferret.toml at the scan root, if present].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -197,6 +202,10 @@ pub struct DirArgs {
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     pub follow_links: bool,
+    /// Exit 2 when a file or directory met during the walk cannot be read (always a warning;
+    /// a path named on the command line that cannot be read always exits 2).
+    #[arg(long)]
+    pub fail_on_unreadable: bool,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
@@ -420,6 +429,10 @@ pub struct CiGithubArgs {
     /// Append a Markdown summary to FILE [default: $GITHUB_STEP_SUMMARY, when set].
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Let --mode full scan a shallow clone (only what it has, with a warning) instead of
+    /// failing.
+    #[arg(long)]
+    pub allow_shallow: bool,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

@@ -50,6 +50,13 @@ impl ScanSetup {
 
 /// Loads everything a scan rooted at `root` needs.
 pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
+    // Verifying implicitly would send keys to providers no one asked to send them to.
+    if args.fail_on == FailOn::Live && !args.verify.verify {
+        anyhow::bail!(
+            "--fail-on live needs --verify: without verification no key is known to be live, \
+             and a gate that cannot tell must not pass"
+        );
+    }
     let mut rules = RuleSet::builtin()?;
     if let Some(dir) = &args.rules {
         rules = rules.with_dir(dir)?;
@@ -78,14 +85,13 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     };
     let remediation = remediation(args, &config, openai_api_base)?;
     let mut suppressions = Suppressions::from_config(&config)?;
-    suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
+    for warning in suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))? {
+        warn_in(format_of(args), &warning);
+    }
     if let Some(baseline) = &args.baseline {
         suppressions.add_baseline(baseline)?;
     }
-    let format = args
-        .format
-        .or_else(|| args.output.as_deref().and_then(Format::from_extension))
-        .unwrap_or(Format::Text);
+    let format = format_of(args);
     let (output, to_terminal) = match &args.output {
         Some(path) => (ReportOutput::file(path, args.show_secrets)?, false),
         None => (ReportOutput::stdout(), io::stdout().is_terminal()),
@@ -93,7 +99,9 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let gate = match args.fail_on {
         FailOn::Any => Gate::Any,
-        FailOn::Live => Gate::Live,
+        FailOn::Live => Gate::Live {
+            allow_unverified: args.allow_unverified,
+        },
     };
     let pipeline = Pipeline::new(suppressions, verifier, remediation, gate, Box::new(warn));
     Ok(ScanSetup {
@@ -110,6 +118,28 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         },
         output,
     })
+}
+
+/// The report format asked for: `--format`, else `--output`'s extension, else text.
+pub fn format_of(args: &ScanArgs) -> Format {
+    args.format
+        .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+        .unwrap_or(Format::Text)
+}
+
+/// Prints a non-fatal problem on stderr, where every format's reader sees it; in the `github`
+/// format also as a workflow warning, so it shows on the run's page.
+pub fn warn_in(format: Format, message: &dyn std::fmt::Display) {
+    if format == Format::Github {
+        let _ = crate::report::write_command(
+            &mut io::stderr(),
+            "warning",
+            &[("title", "ferret".to_string())],
+            &message.to_string(),
+        );
+    } else {
+        warn(message);
+    }
 }
 
 /// Each provider's API base as the operator configured it: `FERRET_<PROVIDER>_API_BASE`, else
@@ -228,10 +258,11 @@ fn confirm_revocation() -> anyhow::Result<()> {
 }
 
 /// The scan root whose `.ferret.toml` and `.ferretignore` apply: the one directory scanned, or
-/// the current directory.
+/// the current directory (also when that one directory cannot be read: its own warning says
+/// so, not an error about a file in it).
 pub fn config_root(paths: &[std::path::PathBuf]) -> &Path {
     match paths {
-        [only] if only.is_dir() => only,
+        [only] if only.is_dir() && std::fs::read_dir(only).is_ok() => only,
         _ => Path::new("."),
     }
 }
@@ -267,6 +298,26 @@ pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Re
 /// host, which keys verification could not answer for.
 pub fn exit_code(setup: &ScanSetup) -> u8 {
     setup.pipeline.tell_unanswered();
+    let suppressed = setup.pipeline.suppressed();
+    if suppressed.total() > 0 {
+        eprintln!("ferret: suppressed {suppressed}");
+    }
+    let undetermined = setup.pipeline.undetermined();
+    if let Gate::Live { allow_unverified } = setup.pipeline.gate()
+        && undetermined > 0
+    {
+        warn(if allow_unverified {
+            format!(
+                "{undetermined} finding(s) could not be verified (error or unverified); \
+                 --allow-unverified lets them pass --fail-on live"
+            )
+        } else {
+            format!(
+                "{undetermined} finding(s) could not be verified (error or unverified): they \
+                 fail --fail-on live (--allow-unverified lets them pass)"
+            )
+        });
+    }
     if setup.pipeline.failing() {
         EXIT_FINDINGS
     } else {

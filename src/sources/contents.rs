@@ -75,7 +75,7 @@ enum Format {
 }
 
 /// Bytes enough to tell a format: tar's magic sits at offset 257.
-const SNIFF_LEN: usize = 512;
+pub const SNIFF_LEN: usize = 512;
 
 /// The archive format `head` (an input's first bytes) starts, if any.
 fn sniff(head: &[u8]) -> Option<Format> {
@@ -90,6 +90,12 @@ fn sniff(head: &[u8]) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// Whether `head` (an input's first [`SNIFF_LEN`] bytes, or all of a shorter one) starts a
+/// container ferret opens: for the stream commands, which read such an input whole.
+pub fn is_container(head: &[u8]) -> bool {
+    sniff(head).is_some()
 }
 
 /// Whether a file name is a notebook's.
@@ -245,7 +251,7 @@ impl<R: Read> Read for Metered<'_, R> {
 }
 
 /// Reads until `buf` is full or the input ends; returns how much was read.
-fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+pub fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -6,6 +6,7 @@
 //! symlink loop is detected and reported, never walked forever.
 
 use std::fs::File;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -44,15 +45,36 @@ pub struct DirScan {
     /// Matches on lines marked `ferret:allow`.
     pub inline_allowed: usize,
     pub warnings: Vec<Warning>,
+    /// Files and directories met during the walk that could not be read (each also a warning).
+    pub unreadable: u64,
     pub files: u64,
     pub bytes: u64,
 }
 
-/// How a report names a file found under `root`.
-fn report_path(root: &Path, path: &Path, several_roots: bool) -> String {
+/// How a report names a file found under `root`: relative to the working directory `cwd` when
+/// it is under it, whatever the number of roots, so that one file has one name in every run
+/// and a workflow annotation lands on it. A file outside the working directory is named
+/// relative to its root when that is the only one, else as the walk reached it.
+pub fn report_path(root: &Path, path: &Path, several_roots: bool, cwd: Option<&Path>) -> String {
+    if let Some(rel) = under_cwd(path, cwd) {
+        return display_path(rel);
+    }
     match path.strip_prefix(root) {
         Ok(rel) if !several_roots && !rel.as_os_str().is_empty() => display_path(rel),
         _ => display_path(path),
+    }
+}
+
+/// `path` relative to the working directory, when it is under it.
+fn under_cwd<'p>(path: &'p Path, cwd: Option<&Path>) -> Option<&'p Path> {
+    if path.is_absolute() {
+        let rel = path.strip_prefix(cwd?).ok()?;
+        (!rel.as_os_str().is_empty()).then_some(rel)
+    } else {
+        let up = path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+        (!up).then_some(path)
     }
 }
 
@@ -127,6 +149,7 @@ pub fn scan_dirs(
             .filter_map(|r| std::fs::canonicalize(r).ok())
             .collect(),
         seen_files: Mutex::new(std::collections::HashSet::new()),
+        cwd: std::env::current_dir().ok(),
         result: Mutex::new(DirScan::default()),
     };
     walker(roots, options).build_parallel().run(|| {
@@ -167,6 +190,8 @@ struct Walk<'a> {
     progress: &'a dyn Progress,
     /// The roots as the file system resolves them, to tell paths through symlinks.
     canonical_roots: Vec<PathBuf>,
+    /// The working directory, which report paths are relative to.
+    cwd: Option<PathBuf>,
     /// Files scanned so far (device, inode), when links are followed.
     seen_files: Mutex<std::collections::HashSet<(u64, u64)>>,
     result: Mutex<DirScan>,
@@ -193,6 +218,16 @@ impl Walk<'_> {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
+                // A file deleted since the walk saw it is not one left unread.
+                if err
+                    .io_error()
+                    .is_some_and(|e| e.kind() != ErrorKind::NotFound)
+                {
+                    self.result
+                        .lock()
+                        .expect("no panics while locked")
+                        .unreadable += 1;
+                }
                 self.warn(crate::error::chain(&err));
                 return WalkState::Continue;
             }
@@ -219,7 +254,7 @@ impl Walk<'_> {
         {
             return WalkState::Continue;
         }
-        let shown = report_path(root, path, self.roots.len() > 1);
+        let shown = report_path(root, path, self.roots.len() > 1, self.cwd.as_deref());
         self.scan_file(&entry, &shown, scanner);
         WalkState::Continue
     }
@@ -256,6 +291,12 @@ impl Walk<'_> {
         let bytes = match scanned {
             Ok(bytes) => bytes,
             Err(err) => {
+                if err.kind() != ErrorKind::NotFound {
+                    self.result
+                        .lock()
+                        .expect("no panics while locked")
+                        .unreadable += 1;
+                }
                 self.warn(format!("{}: {}", path.display(), crate::error::Chain(&err)));
                 0
             }

@@ -4,10 +4,11 @@
 //! from its start, and a path that names a new file (rotation by rename) is reopened.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::contents::{self, ArchiveLimits};
 use crate::finding::Match;
 use crate::matcher::{ChunkScanner, Matcher};
 
@@ -38,6 +39,60 @@ pub fn scan_stream(
     scanner.finish(|m| sink.push(m));
     sink.take_error()?;
     Ok(sink.allowed)
+}
+
+/// Reads `input` like [`scan_stream`], except that a container `dir` would open (gzip, zip,
+/// tar, SQLite, told by its first bytes: `cat bundle.zip | ferret stdin`) is read whole, up to
+/// [`ArchiveLimits::max_buffered`] bytes, and opened within `limits`; `warn` hears about what
+/// could not be opened. A container is not a stream: its findings come when it has been read.
+pub fn scan_input(
+    matcher: &Matcher,
+    name: &str,
+    limits: &ArchiveLimits,
+    mut input: impl Read,
+    on_match: &mut dyn FnMut(Match) -> io::Result<()>,
+    warn: &mut dyn FnMut(String),
+) -> io::Result<usize> {
+    let head = first_bytes(&mut input)?;
+    if limits.max_depth == 0 || !contents::is_container(&head) {
+        return scan_stream(matcher, name, Cursor::new(head).chain(input), on_match);
+    }
+    let mut data = head;
+    let room = (limits.max_buffered + 1).saturating_sub(data.len() as u64);
+    (&mut input).take(room).read_to_end(&mut data)?;
+    if data.len() as u64 > limits.max_buffered {
+        warn(format!(
+            "{name}: an archive larger than {} bytes cannot be held to be opened: scanned as \
+             raw bytes (unpack it first)",
+            limits.max_buffered
+        ));
+        return scan_stream(matcher, name, Cursor::new(data).chain(input), on_match);
+    }
+    let mut sink = Sink::new(name, on_match);
+    for m in contents::locate_in_blob(matcher, &data, &name, limits, warn) {
+        sink.push(m);
+    }
+    sink.take_error()?;
+    Ok(sink.allowed)
+}
+
+/// What the first reads of a stream bring, enough to tell a container by its magic: reading
+/// until [`contents::SNIFF_LEN`] bytes would hold back a short line of an open stream (a tar,
+/// whose magic sits at 257, comes through a pipe in larger pieces).
+fn first_bytes(input: &mut impl Read) -> io::Result<Vec<u8>> {
+    const MAGIC_LEN: usize = 4;
+    let mut head = vec![0u8; contents::SNIFF_LEN];
+    let mut filled = 0;
+    while filled < MAGIC_LEN {
+        match input.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
 }
 
 /// Turns located matches into [`Match`]es for one input, remembering the first write error.
@@ -127,17 +182,64 @@ fn in_file(path: &std::path::Path, source: io::Error) -> io::Error {
     )
 }
 
+/// Whether a regular file starts a container; the file is left at its start.
+fn is_container_file(file: &mut File) -> io::Result<bool> {
+    if !file.metadata()?.is_file() {
+        // A pipe (`<(cmd)`) cannot be read twice: it is a stream.
+        return Ok(false);
+    }
+    let mut head = vec![0u8; contents::SNIFF_LEN];
+    let read = contents::read_up_to(file, &mut head)?;
+    file.rewind()?;
+    Ok(contents::is_container(&head[..read]))
+}
+
+/// One container file, opened as `dir` opens it; returns the `ferret:allow` count.
+fn scan_container(
+    matcher: &Matcher,
+    limits: &ArchiveLimits,
+    file: File,
+    name: &str,
+    on_match: &mut dyn FnMut(Match) -> io::Result<()>,
+    warn: &mut dyn FnMut(String),
+) -> io::Result<usize> {
+    let mut scanner = ChunkScanner::new(matcher);
+    let mut sink = Sink::new(name, on_match);
+    contents::scan_file(
+        file,
+        name,
+        limits,
+        &mut scanner,
+        &mut |m| sink.push(m),
+        warn,
+    )?;
+    sink.take_error()?;
+    Ok(sink.allowed)
+}
+
 /// Scans log files; with `follow`, never returns unless an error occurs, reading new data as
 /// the files grow.
+///
+/// A file that is a container (a rotated `app.log.1.gz`, told by its first bytes) is read and
+/// opened once, within `limits`, and not followed: it does not grow.
 pub fn scan_logs(
     matcher: &Matcher,
+    limits: &ArchiveLimits,
     paths: &[PathBuf],
     follow: bool,
     on_match: &mut dyn FnMut(Match) -> io::Result<()>,
+    warn: &mut dyn FnMut(String),
 ) -> io::Result<usize> {
     let mut tails = Vec::new();
+    let mut allowed = 0;
     for path in paths {
-        let file = File::open(path).map_err(|err| in_file(path, err))?;
+        let mut file = File::open(path).map_err(|err| in_file(path, err))?;
+        let name = super::display_path(path);
+        if limits.max_depth > 0 && is_container_file(&mut file).map_err(|e| in_file(path, e))? {
+            allowed += scan_container(matcher, limits, file, &name, on_match, warn)
+                .map_err(|err| in_file(path, err))?;
+            continue;
+        }
         tails.push(Tail {
             path: path.clone(),
             name: super::display_path(path),
@@ -147,7 +249,6 @@ pub fn scan_logs(
         });
     }
     let mut buf = vec![0u8; 64 * 1024];
-    let mut allowed = 0;
     loop {
         let mut any_data = false;
         for tail in &mut tails {

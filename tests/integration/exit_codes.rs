@@ -126,13 +126,16 @@ fn usage_errors_exit_two() {
 }
 
 #[test]
-fn fail_on_live_ignores_unverified_findings() {
+fn fail_on_live_without_verify_is_a_usage_error() {
     let tree = Tree::new();
     tree.write("a.env", format!("K={}\n", project_key()));
-    let run = tree.ferret(&["dir", ".", "--fail-on", "live", "--format", "jsonl"]);
-    // Reported, but nothing was verified live.
-    run.expect_code(0);
-    assert_eq!(run.records().len(), 1, "{run}");
+    for args in [
+        &["dir", ".", "--fail-on", "live"][..],
+        &["log", "a.env", "--fail-on", "live"][..],
+    ] {
+        let message = expect_error(&tree.ferret(args));
+        assert!(message.contains("--verify"), "{args:?}: {message}");
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod decoys;
 mod dir_scan;
 mod exit_codes;
 mod explain;
+mod fail_closed;
 mod git_history;
 mod github_sweep;
 mod hardening;

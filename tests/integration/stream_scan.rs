@@ -1,5 +1,6 @@
 //! `ferret stdin` and `ferret log`: findings come out while the input is still open, one flushed
-//! line at a time; `--follow` keeps reading a growing (and rotated) log.
+//! line at a time; `--follow` keeps reading a growing (and rotated) log, and opens a rotated
+//! gzip once.
 
 use crate::support;
 
@@ -226,6 +227,37 @@ fn log_follow_reopens_a_log_rotated_by_rename() {
     assert_eq!(record.fingerprint, fingerprint(&after), "{record:?}");
     assert_eq!((record.line, record.column), (2, 1), "{record:?}");
 
+    child.kill().expect("stop ferret");
+    child.wait().expect("reap ferret");
+}
+
+#[test]
+fn log_follow_opens_a_rotated_gzip_once_and_follows_the_live_file() {
+    let tree = Tree::new();
+    let (rotated, live) = (project_key(), Shape::Legacy.key());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(format!("old\nkey={rotated}\n").as_bytes())
+        .unwrap();
+    tree.write("app.log.1.gz", gz.finish().unwrap());
+    let log = tree.write("app.log", "starting\n");
+    let args = [
+        "log",
+        "app.log.1.gz",
+        "app.log",
+        "--follow",
+        "--format",
+        "jsonl",
+    ];
+    let (mut child, lines) = spawn(tree.path(), &args);
+    let record = next_finding(&mut child, &lines, "the key in the rotated gzip");
+    assert_eq!(record.fingerprint, fingerprint(&rotated), "{record:?}");
+    assert!(record.path.starts_with("app.log.1.gz"), "{record:?}");
+    assert_eq!(record.line, 2, "{record:?}");
+
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(file, "key={live}").unwrap();
+    let record = next_finding(&mut child, &lines, "a key appended to the live log");
+    assert_eq!(record.fingerprint, fingerprint(&live), "{record:?}");
     child.kill().expect("stop ferret");
     child.wait().expect("reap ferret");
 }

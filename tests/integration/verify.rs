@@ -742,6 +742,44 @@ fn fail_on_live_counts_restricted_and_quota_exceeded_keys_as_live() {
     }
 }
 
+#[test]
+fn fail_on_live_fails_when_verification_cannot_tell_unless_allowed() {
+    // No network: every check ends in `error`. A gate that cannot tell must not pass.
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let tree = Tree::new();
+    let key = project_key();
+    tree.write("app.env", env_line(&key));
+    let env = Env::new(format!("http://127.0.0.1:{closed_port}"));
+    let args = [
+        "dir",
+        ".",
+        "--verify",
+        "--format",
+        "jsonl",
+        "--fail-on",
+        "live",
+    ];
+    let run = env.run(tree.path(), &args);
+    run.expect_code(1).expect_key_hidden(&key);
+    assert_eq!(status_of(&run, &key), "error", "{run}");
+    assert!(run.stderr.contains("--allow-unverified"), "{run}");
+
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-unverified");
+    let run = env.run(tree.path(), &allowed);
+    run.expect_code(0).expect_key_hidden(&key);
+    assert_eq!(run.records().len(), 1, "still reported; {run}");
+
+    // A budget that runs out leaves keys `unverified`: the same.
+    let s = Scenario::new(&[(&key, Behaviour::valid().after(Duration::from_secs(5)))]);
+    let run = s.verify(&["--fail-on", "live", "--verify-budget", "50ms"]);
+    run.expect_code(1);
+    assert_eq!(status_of(&run, &key), "unverified", "{run}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // `ferret verify`, the other scanning commands, the other formats
 

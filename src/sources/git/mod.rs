@@ -147,6 +147,35 @@ pub fn open(path: &Path) -> Result<gix::Repository, GitError> {
     })
 }
 
+/// Set when the repository is shallow (history cut at a depth, what `actions/checkout` makes
+/// by default): a scan sees only what the clone has, so the caller warns with this text.
+pub fn shallow_warning(repo: &gix::Repository) -> Option<String> {
+    // A shallow file that cannot be read counts as shallow: say so rather than nothing.
+    if !repo.is_shallow().unwrap_or(true) {
+        return None;
+    }
+    // The walk stops at the shallow boundary; a commit it cannot read ends the count there.
+    let commits = repo
+        .head_id()
+        .ok()
+        .and_then(|head| head.ancestors().all().ok())
+        .map_or(0, |walk| walk.take_while(Result::is_ok).count());
+    Some(format!(
+        "history is shallow: {commits} commits; use fetch-depth: 0 (actions/checkout) or \
+         git fetch --unshallow to scan all of it"
+    ))
+}
+
+/// Set when the repository is a partial clone (`--filter`): a range scan sees only the
+/// objects that were fetched. (A history scan says so itself.)
+pub fn partial_warning(repo: &gix::Repository) -> Option<String> {
+    objects::repo_is_partial_clone(repo).then(|| {
+        "partial clone: objects never fetched from its promisor remote are not scanned (clone \
+         without --filter, e.g. actions/checkout without filter:, to scan everything)"
+            .to_string()
+    })
+}
+
 /// The directory whose `.ferret.toml` and `.ferretignore` apply to a repository.
 pub fn config_root(repo: &gix::Repository) -> PathBuf {
     repo.workdir()

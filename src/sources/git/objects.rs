@@ -254,6 +254,11 @@ impl Recorder<'_> {
     }
 }
 
+/// Whether `repo` is a partial clone (see [`is_partial_clone`]).
+pub(crate) fn repo_is_partial_clone(repo: &gix::Repository) -> bool {
+    is_partial_clone(&object_dirs(repo.objects.store_ref().path()))
+}
+
 /// Whether the repository is a partial clone (a promisor pack): some objects were never
 /// fetched.
 fn is_partial_clone(objects_dirs: &[PathBuf]) -> bool {
