@@ -268,6 +268,8 @@ pub struct Finding {
     pub verification: Verification,
     /// Set when `--revoke` acted (or planned to act) on the key.
     pub revocation: Option<Revocation>,
+    /// With `--exposure`: what the live key did while it was public.
+    pub exposure: Option<Box<crate::exposure::Exposure>>,
 }
 
 impl Finding {
@@ -281,6 +283,7 @@ impl Finding {
             locations,
             verification: Verification::default(),
             revocation: None,
+            exposure: None,
         }
     }
 

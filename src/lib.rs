@@ -32,6 +32,7 @@ pub mod fs;
 pub mod http;
 pub mod provider;
 pub mod rules;
+pub mod exposure;
 pub mod finding;
 pub mod config;
 pub mod github;

@@ -105,6 +105,9 @@ pub struct FindingRecord<'a> {
     pub verification: &'a Verification,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation: Option<&'a Revocation>,
+    /// With `--exposure`: what the live key did while it was public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<&'a crate::exposure::Exposure>,
 }
 
 impl<'a> FindingRecord<'a> {
@@ -130,6 +133,7 @@ impl<'a> FindingRecord<'a> {
             url: location.url(),
             verification: &finding.verification,
             revocation: finding.revocation.as_ref(),
+            exposure: finding.exposure.as_deref(),
         }
     }
 }

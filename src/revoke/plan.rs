@@ -4,12 +4,18 @@
 
 use std::collections::HashMap;
 
-use super::admin::{AdminKey, KeyOwner, ProjectKey};
+use futures::StreamExt;
+
+use super::admin::{AdminError, AdminKey, KeyOwner, ProjectKey};
 use super::identity::{Evidence, Identity, identify};
 use super::{RevokeError, Revoker};
 use crate::finding::{Finding, Revocation, RevocationStatus};
 use crate::store::ledger::{Action, Target};
 use crate::verify::openai::Endpoint;
+
+/// Projects whose keys are listed at the same time when the leak's project is unknown: each
+/// project's pages come one after another, so this bounds the requests in flight.
+const PROJECTS_AT_ONCE: usize = 16;
 
 /// The organization as the admin key sees it, read once per run as far as needed.
 #[derive(Default)]
@@ -233,13 +239,25 @@ impl Revoker {
             Some(project) => vec![project.to_string()],
             None => self.projects().await?,
         };
+        // Projects not listed yet, read a few at a time: each project's pages follow one
+        // another (a cursor), but projects are independent.
+        let missing: Vec<&String> = projects
+            .iter()
+            .filter(|p| !self.inventory.keys.contains_key(*p))
+            .collect();
+        let api = &self.api;
+        let listed: Vec<(String, Result<Vec<ProjectKey>, AdminError>)> =
+            futures::stream::iter(missing)
+                .map(|project| async move { (project.clone(), api.project_keys(project).await) })
+                .buffer_unordered(PROJECTS_AT_ONCE)
+                .collect()
+                .await;
+        for (project, keys) in listed {
+            self.inventory.keys.insert(project, keys?);
+        }
         let mut keys = Vec::new();
-        for project in projects {
-            if !self.inventory.keys.contains_key(&project) {
-                let listed = self.api.project_keys(&project).await?;
-                self.inventory.keys.insert(project.clone(), listed);
-            }
-            keys.extend(self.inventory.keys[&project].iter().cloned());
+        for project in &projects {
+            keys.extend(self.inventory.keys[project].iter().cloned());
         }
         Ok(keys)
     }
