@@ -175,7 +175,10 @@ impl Exposure {
                 usage.push_str(&format!(" (most on {model})"));
             }
             if let Some(before) = &self.before {
-                usage.push_str(&format!(", {}", jump(self.totals.tokens(), before.totals.tokens())));
+                usage.push_str(&format!(
+                    ", {}",
+                    jump(self.totals.tokens(), before.totals.tokens())
+                ));
             }
             parts.push(usage);
         }
@@ -190,7 +193,10 @@ impl Exposure {
         let reach: Vec<String> = [
             self.reach.owner.as_ref().map(|o| format!("owner {o}")),
             self.reach.project.as_ref().map(|p| format!("project {p}")),
-            self.reach.workspace.as_ref().map(|w| format!("workspace {w}")),
+            self.reach
+                .workspace
+                .as_ref()
+                .map(|w| format!("workspace {w}")),
             self.reach
                 .scopes
                 .as_ref()
@@ -290,7 +296,9 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         _ => {
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let digits = zone.get(1..)?;
-            let (oh, om) = digits.split_once(':').unwrap_or((digits.get(..2)?, &digits[2..]));
+            let (oh, om) = digits
+                .split_once(':')
+                .unwrap_or((digits.get(..2)?, &digits[2..]));
             sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().unwrap_or(0) * 60)
         }
     };
@@ -380,7 +388,10 @@ mod tests {
             cached_tokens: 0,
         };
         let mut totals = Totals::default();
-        let rows = vec![usage("gpt-4o", 1_000_000, 200_000), usage("gpt-4o-mini", 10, 0)];
+        let rows = vec![
+            usage("gpt-4o", 1_000_000, 200_000),
+            usage("gpt-4o-mini", 10, 0),
+        ];
         for row in &rows {
             totals.add(row);
         }

@@ -55,7 +55,8 @@ pub enum Command {
     Log(LogArgs),
     /// Verify the findings of an earlier JSON/JSONL report written with --show-secrets.
     Verify(VerifyCommandArgs),
-    /// Verify the findings of an earlier report and revoke the live keys (OPENAI_ADMIN_KEY).
+    /// Verify the findings of an earlier report and revoke the live keys (OPENAI_ADMIN_KEY,
+    /// ANTHROPIC_ADMIN_KEY, OPENROUTER_MANAGEMENT_KEY).
     Revoke(RevokeCommandArgs),
     /// List the detection rules, or check their examples.
     Rules(RulesArgs),
@@ -160,8 +161,10 @@ pub struct VerifyArgs {
 /// Options of `--revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// After --verify, revoke live keys through the OpenAI Administration API (admin key in
-    /// OPENAI_ADMIN_KEY), rotating them first when your --config's [rotation] says so.
+    /// After --verify, revoke live keys: OpenAI's through the Administration API
+    /// (OPENAI_ADMIN_KEY), rotating them first when your --config's [rotation] says so;
+    /// Anthropic's through the Admin API (ANTHROPIC_ADMIN_KEY); OpenRouter's through key
+    /// management (OPENROUTER_MANAGEMENT_KEY).
     #[arg(long, requires = "verify")]
     pub revoke: bool,
     /// The revocation ledger [default: $FERRET_STATE_DIR/ledger.sqlite, else

@@ -15,7 +15,7 @@ use crate::matcher::Matcher;
 use crate::pipeline::{Gate, Pipeline};
 use crate::provider::{ApiBases, Provider};
 use crate::report::{Format, ReportOptions, write_report};
-use crate::revoke::{Remediation, RevokeOptions};
+use crate::revoke::{ProviderAdmin, Remediation, RevokeOptions};
 use crate::rules::RuleSet;
 use crate::secret::Secret;
 use crate::sources::contents::ArchiveLimits;
@@ -67,7 +67,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         ));
     }
     let api_bases = api_bases(&config)?;
-    let openai_api_base = api_bases.get(Provider::OpenAi).to_string();
+    let admin_bases = api_bases.clone();
     let verifier = if args.verify.verify {
         // Revocation acts on what verification says now, never on a remembered answer.
         let fresh = args.revoke.revoke;
@@ -75,7 +75,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     } else {
         None
     };
-    let remediation = remediation(args, &config, openai_api_base)?;
+    let remediation = remediation(args, &config, &admin_bases)?;
     let mut suppressions = Suppressions::from_config(&config)?;
     suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))?;
     if let Some(baseline) = &args.baseline {
@@ -144,14 +144,14 @@ fn verifier(args: &VerifyArgs, api_bases: ApiBases, fresh: bool) -> anyhow::Resu
 fn remediation(
     args: &ScanArgs,
     config: &Config,
-    api_base: String,
+    api_bases: &ApiBases,
 ) -> anyhow::Result<Option<Remediation>> {
     let hooks = config.operator_hooks().to_vec();
     let revoke = if args.revoke.revoke {
         Some(revoke_options(
             &args.revoke,
             config,
-            api_base,
+            api_bases,
             args.verify.verify_timeout.0,
         )?)
     } else {
@@ -175,16 +175,31 @@ fn remediation(
 fn revoke_options(
     args: &RevokeArgs,
     config: &Config,
-    api_base: String,
+    api_bases: &ApiBases,
     request_timeout: std::time::Duration,
 ) -> anyhow::Result<RevokeOptions> {
-    let admin_key = std::env::var("OPENAI_ADMIN_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .context(
-            "--revoke needs an OpenAI admin key in OPENAI_ADMIN_KEY (an Admin API key of the \
-             organization, which can list and delete its keys)",
-        )?;
+    let key = |variable: &str| {
+        std::env::var(variable)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| Secret::new(k.trim()))
+    };
+    let admin_key = key("OPENAI_ADMIN_KEY");
+    let other = |variable: &str, provider: Provider| {
+        key(variable).map(|admin_key| ProviderAdmin {
+            api_base: api_bases.get(provider).to_string(),
+            admin_key,
+        })
+    };
+    let anthropic = other("ANTHROPIC_ADMIN_KEY", Provider::Anthropic);
+    let openrouter = other("OPENROUTER_MANAGEMENT_KEY", Provider::OpenRouter);
+    if admin_key.is_none() && anthropic.is_none() && openrouter.is_none() {
+        anyhow::bail!(
+            "--revoke needs an administration key: OPENAI_ADMIN_KEY (an OpenAI Admin API key), \
+             ANTHROPIC_ADMIN_KEY (an Anthropic Admin API key) or OPENROUTER_MANAGEMENT_KEY (an \
+             OpenRouter management key)"
+        );
+    }
     let ledger = args
         .ledger
         .clone()
@@ -194,8 +209,10 @@ fn revoke_options(
         confirm_revocation()?;
     }
     Ok(RevokeOptions {
-        api_base,
-        admin_key: Secret::new(admin_key.trim()),
+        api_base: api_bases.get(Provider::OpenAi).to_string(),
+        admin_key,
+        anthropic,
+        openrouter,
         ledger,
         wait_for_ledger: args.wait_for_ledger,
         dry_run: args.dry_run,
@@ -209,8 +226,8 @@ fn revoke_options(
 fn confirm_revocation() -> anyhow::Result<()> {
     if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
         anyhow::bail!(
-            "--revoke deletes live keys in your OpenAI organization: pass --yes to confirm (there \
-             is no terminal to ask on), or --dry-run to see the plan"
+            "--revoke deletes live keys in your organizations: pass --yes to confirm (there is no \
+             terminal to ask on), or --dry-run to see the plan"
         );
     }
     eprint!(

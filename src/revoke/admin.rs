@@ -47,20 +47,23 @@ pub enum AdminError {
         path: String,
         reason: String,
     },
+    /// A step of an interrupted run needs a provider whose key this run was not given.
+    #[error("{0} is not set")]
+    NotConfigured(&'static str),
 }
 
 impl AdminError {
     pub fn status(&self) -> Option<u16> {
         match self {
             AdminError::Status { status, .. } => Some(*status),
-            AdminError::Transport { .. } => None,
+            AdminError::Transport { .. } | AdminError::NotConfigured(_) => None,
         }
     }
 
     pub fn request_id(&self) -> Option<&str> {
         match self {
             AdminError::Status { request_id, .. } => request_id.as_deref(),
-            AdminError::Transport { .. } => None,
+            AdminError::Transport { .. } | AdminError::NotConfigured(_) => None,
         }
     }
 }
@@ -85,12 +88,6 @@ pub struct ProjectKey {
     pub id: String,
     pub redacted_value: String,
     pub owner: KeyOwner,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub created_at: Option<i64>,
-    #[serde(default)]
-    pub last_used_at: Option<i64>,
     /// Filled in from the project whose list it came from.
     #[serde(skip)]
     pub project: String,
@@ -101,7 +98,7 @@ impl ProjectKey {
     pub fn service_account(&self) -> Option<&String> {
         match &self.owner {
             KeyOwner::ServiceAccount { service_account } => Some(&service_account.id),
-            KeyOwner::User { .. } => None,
+            KeyOwner::User {} => None,
         }
     }
 }
@@ -109,24 +106,8 @@ impl ProjectKey {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KeyOwner {
-    User {
-        #[serde(default)]
-        user: Option<User>,
-    },
-    ServiceAccount {
-        service_account: ServiceAccount,
-    },
-}
-
-/// A key's owner, as the key list shows them.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct User {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
+    User {},
+    ServiceAccount { service_account: ServiceAccount },
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -574,7 +555,11 @@ impl AdminApi {
     }
 }
 
-pub(super) fn parse<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Result<T, AdminError> {
+pub(super) fn parse<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    value: Value,
+) -> Result<T, AdminError> {
     serde_json::from_value(value).map_err(|e| AdminError::Transport {
         method: method.clone(),
         path: path.split('?').next().unwrap_or(path).to_string(),

@@ -18,8 +18,6 @@ const PAGE: usize = 1000;
 #[derive(Clone, Debug, Deserialize)]
 pub struct AnthropicKey {
     pub id: String,
-    #[serde(default)]
-    pub name: Option<String>,
     /// `sk-ant-api03-R2D...igAA`: the head and tail of the key.
     #[serde(default)]
     pub partial_key_hint: Option<String>,
@@ -28,18 +26,6 @@ pub struct AnthropicKey {
     /// `None`: the default workspace.
     #[serde(default)]
     pub workspace_id: Option<String>,
-    /// RFC 3339.
-    #[serde(default)]
-    pub created_at: Option<String>,
-    #[serde(default)]
-    pub created_by: Option<Creator>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Creator {
-    pub id: String,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
 }
 
 impl Listed for AnthropicKey {
@@ -100,6 +86,13 @@ impl AdminApi {
             }
         }
         Ok(keys)
+    }
+
+    /// One key, whatever its status.
+    pub async fn anthropic_key(&self, id: &str) -> Result<AnthropicKey, AdminError> {
+        let path = format!("/v1/organizations/api_keys/{id}");
+        let (value, _) = self.call(Method::GET, &path, None).await?;
+        parse(&Method::GET, &path, value)
     }
 
     /// Deactivates a key (the Admin API's revocation); returns the request id.

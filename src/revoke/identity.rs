@@ -121,8 +121,8 @@ pub fn identify<T: Listed + Clone>(keys: &[T], secret: &str, evidence: Evidence)
 fn same_organization<T>(evidence: Evidence) -> Result<(), Identity<T>> {
     let Some(admin) = evidence.admin_organization.filter(|o| !o.is_empty()) else {
         return Err(Identity::Unproven(
-            "the Administration API did not name its organization (no `openai-organization` \
-             header), so the key cannot be proven to be this organization's"
+            "the Administration API did not name its organization, so the key cannot be proven \
+             to be this organization's"
                 .to_string(),
         ));
     };
@@ -206,9 +206,19 @@ pub fn identify_openrouter<T: Listed + Clone>(
             "the key's own label `{label}` does not fit the key: the answer cannot be trusted"
         ));
     }
-    let same: Vec<T> = keys
+    let labelled: Vec<&T> = keys
         .iter()
-        .filter(|k| k.redacted_value() == label && creator_of(k) == Some(creator))
+        .filter(|k| k.redacted_value() == label)
+        .collect();
+    if labelled.iter().any(|k| creator_of(k).is_none()) {
+        return Identity::Unproven(format!(
+            "the account's key list does not say who created the keys labelled `{label}`, so \
+             none can be proven to be the leak"
+        ));
+    }
+    let same: Vec<T> = labelled
+        .into_iter()
+        .filter(|k| creator_of(k) == Some(creator))
         .cloned()
         .collect();
     let evidence = Evidence {
@@ -347,10 +357,7 @@ mod tests {
     fn constant_tails_and_hex_keys_need_more_to_show() {
         let anthropic = format!("sk-ant-api03-R2D{}igAA", "x".repeat(89));
         // Three beyond the prefix, and `ig`: `AA` ends every Anthropic key.
-        assert_eq!(
-            visible_characters("sk-ant-api03-R2D...igAA", &anthropic),
-            5
-        );
+        assert_eq!(visible_characters("sk-ant-api03-R2D...igAA", &anthropic), 5);
         assert_eq!(visible_characters("sk-ant-api03-...xAA", &anthropic), 1);
         let openrouter = format!("sk-or-v1-0e6{}c96", "a".repeat(58));
         assert_eq!(visible_characters("sk-or-v1-0e6...c96", &openrouter), 6);
@@ -372,7 +379,9 @@ mod tests {
             Key("sk-or-v1-0e6...c96", "user_b"),
             Key("sk-or-v1-111...c96", "user_a"),
         ];
-        let creator = |k: &Key| Some(k.1);
+        fn creator(k: &Key) -> Option<&str> {
+            Some(k.1)
+        }
         let own = |label, creator| OwnWords {
             label: Some(label),
             creator: Some(creator),

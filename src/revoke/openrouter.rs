@@ -21,19 +21,10 @@ pub struct OpenRouterKey {
     #[serde(default)]
     pub label: String,
     #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
     pub disabled: bool,
+    /// Missing from a list: nothing proves which key is the leak.
     #[serde(default)]
     pub creator_user_id: Option<String>,
-    #[serde(default)]
-    pub workspace_id: Option<String>,
-    #[serde(default)]
-    pub created_at: Option<String>,
-    #[serde(default)]
-    pub limit: Option<f64>,
-    #[serde(default)]
-    pub limit_remaining: Option<f64>,
 }
 
 impl Listed for OpenRouterKey {
@@ -54,18 +45,6 @@ pub struct OwnRecord {
     pub creator_user_id: Option<String>,
     #[serde(default)]
     pub is_management_key: bool,
-    #[serde(default)]
-    pub usage: Option<f64>,
-    #[serde(default)]
-    pub usage_daily: Option<f64>,
-    #[serde(default)]
-    pub usage_weekly: Option<f64>,
-    #[serde(default)]
-    pub usage_monthly: Option<f64>,
-    #[serde(default)]
-    pub limit: Option<f64>,
-    #[serde(default)]
-    pub limit_remaining: Option<f64>,
 }
 
 #[derive(Deserialize)]

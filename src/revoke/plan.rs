@@ -59,6 +59,13 @@ impl Plan {
                 text
             }
             Action::DeleteAdminKey => format!("delete admin key {key}"),
+            Action::DeactivateAnthropicKey => match &target.project {
+                Some(workspace) => {
+                    format!("deactivate Anthropic key {key} of workspace {workspace}")
+                }
+                None => format!("deactivate Anthropic key {key}"),
+            },
+            Action::DeleteOpenRouterKey => format!("delete OpenRouter key {key}"),
             _ => format!("delete key {key} of project {project}"),
         }
     }
@@ -77,7 +84,7 @@ impl Plan {
 }
 
 /// The outcome for a leak that is not proven to be one key of the organization.
-fn unproven<T>(identity: Identity<T>, id: impl Fn(&T) -> String) -> Revocation {
+pub(super) fn unproven<T>(identity: Identity<T>, id: impl Fn(&T) -> String) -> Revocation {
     match identity {
         Identity::NotOurs(reason) => Revocation::new(RevocationStatus::NotOurs, reason),
         Identity::Unproven(reason) => Revocation::new(RevocationStatus::Ambiguous, reason),
@@ -181,7 +188,12 @@ impl Revoker {
     /// Deleting a proven admin key, never the one ferret is using.
     async fn plan_admin_key(&mut self, finding: &Finding) -> Result<Planned, RevokeError> {
         let secret = finding.secret.expose_str();
-        let own = self.options.admin_key.expose_str();
+        let own = self
+            .options
+            .admin_key
+            .as_ref()
+            .map(|k| k.expose_str())
+            .ok_or(RevokeError::NoAdminKey("no OpenAI admin key"))?;
         if *secret == *own {
             return Ok(Planned::Settled(Revocation::new(
                 RevocationStatus::Skipped,

@@ -25,6 +25,7 @@ mod precommit;
 mod providers;
 mod reports;
 mod revoke;
+mod revoke_providers;
 mod rules_cli;
 mod stream_scan;
 mod suppression;
