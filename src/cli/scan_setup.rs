@@ -70,7 +70,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     let admin_bases = api_bases.clone();
     let verifier = if args.verify.verify {
         // Revocation acts on what verification says now, never on a remembered answer.
-        let fresh = args.revoke.revoke;
+        let fresh = args.revoke.revoke || args.revoke.exposure;
         Some(verifier(&args.verify, api_bases, fresh)?)
     } else {
         None
@@ -147,7 +147,7 @@ fn remediation(
     api_bases: &ApiBases,
 ) -> anyhow::Result<Option<Remediation>> {
     let hooks = config.operator_hooks().to_vec();
-    let revoke = if args.revoke.revoke {
+    let revoke = if args.revoke.revoke || args.revoke.exposure {
         Some(revoke_options(
             &args.revoke,
             config,
@@ -205,7 +205,7 @@ fn revoke_options(
         .clone()
         .or_else(crate::store::default_ledger_path)
         .context("no place for the revocation ledger: pass --ledger FILE")?;
-    if !args.dry_run && !args.yes {
+    if args.revoke && !args.dry_run && !args.yes {
         confirm_revocation()?;
     }
     Ok(RevokeOptions {
@@ -215,10 +215,13 @@ fn revoke_options(
         openrouter,
         ledger,
         wait_for_ledger: args.wait_for_ledger,
-        dry_run: args.dry_run,
+        // `--exposure` alone looks keys up the way a dry run does.
+        dry_run: args.dry_run || !args.revoke,
         settings: config.operator_revoke_settings(),
         rotation: config.operator_rotation_settings(),
         request_timeout,
+        exposure: args.exposure || args.revoke,
+        revoke: args.revoke,
     })
 }
 

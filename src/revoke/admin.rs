@@ -88,6 +88,12 @@ pub struct ProjectKey {
     pub id: String,
     pub redacted_value: String,
     pub owner: KeyOwner,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
     /// Filled in from the project whose list it came from.
     #[serde(skip)]
     pub project: String,
@@ -98,7 +104,7 @@ impl ProjectKey {
     pub fn service_account(&self) -> Option<&String> {
         match &self.owner {
             KeyOwner::ServiceAccount { service_account } => Some(&service_account.id),
-            KeyOwner::User {} => None,
+            KeyOwner::User { .. } => None,
         }
     }
 }
@@ -106,8 +112,22 @@ impl ProjectKey {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KeyOwner {
-    User {},
-    ServiceAccount { service_account: ServiceAccount },
+    User {
+        #[serde(default)]
+        user: Option<User>,
+    },
+    ServiceAccount {
+        service_account: ServiceAccount,
+    },
+}
+
+/// A key's owner, as the key list shows them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct User {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

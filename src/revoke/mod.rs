@@ -27,6 +27,7 @@ mod openrouter;
 mod others;
 mod plan;
 mod steps;
+mod usage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -99,6 +100,10 @@ pub struct RevokeOptions {
     pub settings: RevokeSettings,
     pub rotation: RotationSettings,
     pub request_timeout: Duration,
+    /// Read what each live key proven to be the organization's did and cost (`--exposure`).
+    pub exposure: bool,
+    /// `false`: `--exposure` alone, which looks keys up as a dry run and reports no revocation.
+    pub revoke: bool,
 }
 
 /// Another provider's administration key and where its API is.
@@ -313,6 +318,16 @@ async fn handle(
         }
         steps::Revoked::Nothing => return,
     };
+    // Read before the hooks hear the outcome, so that they carry it too.
+    if live && revoker.options.exposure {
+        finding.revocation = Some(revocation.clone());
+        finding.exposure = revoker.exposure(finding, route).await.map(Box::new);
+    }
+    // `--exposure` without `--revoke` plans only to find the key: no revocation to report.
+    if !revoker.options.revoke {
+        finding.revocation = None;
+        return;
+    }
     if revocation.status == RevocationStatus::Planned {
         finding.revocation = Some(revocation);
         return;

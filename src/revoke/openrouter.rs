@@ -45,6 +45,19 @@ pub struct OwnRecord {
     pub creator_user_id: Option<String>,
     #[serde(default)]
     pub is_management_key: bool,
+    /// The key's own spend in USD since it was made, and today, this week, this month.
+    #[serde(default)]
+    pub usage: Option<f64>,
+    #[serde(default)]
+    pub usage_daily: Option<f64>,
+    #[serde(default)]
+    pub usage_weekly: Option<f64>,
+    #[serde(default)]
+    pub usage_monthly: Option<f64>,
+    #[serde(default)]
+    pub limit: Option<f64>,
+    #[serde(default)]
+    pub limit_remaining: Option<f64>,
 }
 
 #[derive(Deserialize)]

@@ -14,16 +14,19 @@
 //!   ([`super::identity::identify_openrouter`]); it is then deleted
 //!   (`DELETE /api/v1/keys/{hash}`).
 
+use std::collections::HashMap;
+
 use super::anthropic::AnthropicKey;
 use super::identity::{Evidence, Identity, OwnWords, identify, identify_openrouter};
 use super::notify::HookContext;
-use super::openrouter::{OpenRouterKey, own_record};
+use super::openrouter::{OpenRouterKey, OwnRecord, own_record};
 use super::plan::{Plan, Planned, unproven};
 use super::steps::{Listed, Revoked, judge_against_plan, judge_revoking, revoked_the_leak};
 use super::{ProviderAdmin, RevokeError, Revoker, Route};
 use crate::error::chain;
 use crate::finding::{Finding, Revocation, RevocationStatus};
 use crate::provider::VerifierId;
+use crate::secret::Fingerprint;
 use crate::store::ledger::{Action, Step, StepResult, Target};
 use crate::verify::Check;
 
@@ -33,6 +36,8 @@ pub(super) struct Inventory {
     anthropic_organization: Option<String>,
     anthropic_keys: Option<Vec<AnthropicKey>>,
     openrouter_keys: Option<Vec<OpenRouterKey>>,
+    /// The leaks' own records, read before revocation (a deleted key no longer answers).
+    pub(super) openrouter_own: HashMap<Fingerprint, OwnRecord>,
 }
 
 impl Route {
@@ -280,6 +285,9 @@ impl Revoker {
                 )));
             }
         };
+        self.others
+            .openrouter_own
+            .insert(finding.fingerprint.clone(), own.clone());
         if own.is_management_key {
             return Ok(Planned::Settled(Revocation::new(
                 RevocationStatus::Skipped,

@@ -23,7 +23,7 @@ pub(super) struct Inventory {
     /// The ids of the organization's active projects, once listed.
     projects: Option<Vec<String>>,
     /// Each project's keys, once listed.
-    keys: HashMap<String, Vec<ProjectKey>>,
+    pub(super) keys: HashMap<String, Vec<ProjectKey>>,
     admin_keys: Option<Vec<AdminKey>>,
 }
 

@@ -754,12 +754,15 @@ mod tests {
                     name: String::new(),
                 },
             },
-            None => KeyOwner::User {},
+            None => KeyOwner::User { user: None },
         };
         ProjectKey {
             id: id.to_string(),
             redacted_value: "sk-proj-Ab…cd".to_string(),
             owner,
+            name: None,
+            created_at: None,
+            last_used_at: None,
             project: project.to_string(),
         }
     }

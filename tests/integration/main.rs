@@ -12,6 +12,7 @@ mod decoding;
 mod decoys;
 mod dir_scan;
 mod exit_codes;
+mod exposure;
 mod git_history;
 mod github_sweep;
 mod hook_install;

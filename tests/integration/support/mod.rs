@@ -14,6 +14,7 @@ pub mod hostile;
 pub mod key_admins;
 pub mod openai;
 pub mod openai_org;
+pub mod openai_usage;
 pub mod providers;
 
 use std::fmt;
