@@ -22,8 +22,8 @@ use std::io::{self, Cursor, Read, Seek};
 use flate2::read::MultiGzDecoder;
 
 use super::notebook;
-use crate::error::Chain;
 use super::sqlite::{self, CellBudget, Database, DatabaseError};
+use crate::error::Chain;
 use crate::matcher::{ChunkScanner, LocatedMatch, Matcher};
 
 /// Bounds on opening archives.
