@@ -247,3 +247,68 @@ fn an_openrouter_keys_exposure_is_its_own_spend() {
     assert_eq!(cost["usd"], 12.5);
     assert_eq!(cost["upper_bound"], false);
 }
+
+#[test]
+fn ferret_exposure_reads_a_report_and_revokes_nothing() {
+    let org = OpenAiOrg::start();
+    let admin = Shape::Admin.key();
+    org.add_admin_key(&admin, "ferret");
+    let project = org.add_project("Production");
+    let key = Shape::Project74.key();
+    let id = org.add_user_key(&project, &key, 1_700_000_000);
+    let today = now() / DAY * DAY;
+    let mut row = used(
+        "completions",
+        &id,
+        &project,
+        "gpt-4o-mini",
+        today - DAY + 60,
+    );
+    row.requests = 7;
+    row.input_tokens = 700;
+    org.add_usage(row);
+    org.set_costs_take_key_filter(true);
+    let tree = Tree::new();
+    tree.write(".env", format!("OPENAI_API_KEY={key}\n"));
+    touch(&tree, ".env", today - DAY);
+    let private = TempDir::new().expect("private directory");
+    let report = private.path().join("report.jsonl");
+    let scan = support::ferret_in(
+        tree.path(),
+        &[
+            "dir",
+            ".",
+            "--show-secrets",
+            "--format",
+            "jsonl",
+            "-o",
+            report.to_str().expect("UTF-8"),
+        ],
+    );
+    scan.expect_code(1);
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+    command
+        .args(["exposure", "--input"])
+        .arg(&report)
+        .args(["--format", "jsonl"])
+        .current_dir(tree.path())
+        .env("FERRET_CACHE_DIR", private.path().join("cache"))
+        .env("FERRET_STATE_DIR", private.path().join("state"))
+        .env("OPENAI_ADMIN_KEY", &admin)
+        .stdin(Stdio::null());
+    let closed = closed_base();
+    for variable in API_BASE_VARIABLES {
+        command.env(variable, &closed);
+    }
+    command.env("FERRET_OPENAI_API_BASE", org.uri());
+    for proxy in support::PROXY_VARIABLES {
+        command.env_remove(proxy);
+    }
+    let run = Run::from(command.output().expect("run ferret"));
+    run.expect_no_panic();
+    let record = run.record_of(&key);
+    assert_eq!(record["exposure"]["totals"]["requests"], 7, "{run}");
+    assert_eq!(record["exposure"]["cost"]["scope"], "key");
+    assert!(record["revocation"].is_null(), "{run}");
+    assert!(org.key_is_live(&key) && org.deleted_keys().is_empty());
+}
