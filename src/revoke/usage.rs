@@ -8,6 +8,10 @@
 //!   project (an upper bound, labelled so); the scopes from the audit log's
 //!   `api_key.created`/`api_key.updated` events; owner, name, creation and last use from the
 //!   key list already read to prove the key.
+//! - Anthropic (admin key): the usage report (`GET /v1/organizations/usage_report/messages`)
+//!   filtered by `api_key_ids[]`, grouped by `model`, daily, every page, window and period
+//!   before; the cost report (`GET /v1/organizations/cost_report`) takes no key filter, so the
+//!   key's workspace's cost is given, labelled as an upper bound.
 //! - OpenRouter: the leak's own record (`GET /api/v1/key`): its spend since it was made, today,
 //!   this week and this month, and its credit limit.
 //!
@@ -78,6 +82,76 @@ impl AdminApi {
             }
         }
         Ok(usd)
+    }
+
+    /// Anthropic's usage report for `key_id`, per model per day: tokens only (it counts no
+    /// requests); input is uncached + cache reads + cache writes.
+    async fn anthropic_usage(
+        &self,
+        key_id: &str,
+        (start, end): (i64, i64),
+    ) -> Result<Vec<DailyUsage>, AdminError> {
+        let base = format!(
+            "/v1/organizations/usage_report/messages?starting_at={}&ending_at={}\
+             &bucket_width=1d&api_key_ids[]={key_id}&group_by[]=model&limit=31",
+            format_rfc3339(start),
+            format_rfc3339(end)
+        );
+        let mut rows = Vec::new();
+        for page in self.pages(&base).await? {
+            for bucket in page["data"].as_array().into_iter().flatten() {
+                let day = day_of(&bucket["starting_at"]);
+                for result in bucket["results"].as_array().into_iter().flatten() {
+                    let count = |value: &Value| value.as_u64().unwrap_or(0);
+                    let creation = &result["cache_creation"];
+                    let cached = count(&result["cache_read_input_tokens"]);
+                    rows.push(DailyUsage {
+                        day: day.clone(),
+                        model: result["model"].as_str().unwrap_or_default().to_string(),
+                        requests: None,
+                        input_tokens: count(&result["uncached_input_tokens"])
+                            + cached
+                            + count(&creation["ephemeral_1h_input_tokens"])
+                            + count(&creation["ephemeral_5m_input_tokens"]),
+                        output_tokens: count(&result["output_tokens"]),
+                        cached_tokens: cached,
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Anthropic's cost report for one workspace (`None`: the default one), in USD: the report
+    /// takes no key filter, so this bounds the key's cost from above. Amounts are cents, as
+    /// decimal strings.
+    async fn anthropic_workspace_cost(
+        &self,
+        workspace: Option<&str>,
+        (start, end): (i64, i64),
+    ) -> Result<f64, AdminError> {
+        let base = format!(
+            "/v1/organizations/cost_report?starting_at={}&ending_at={}&group_by[]=workspace_id\
+             &limit=31",
+            format_rfc3339(start),
+            format_rfc3339(end)
+        );
+        let mut cents = 0.0;
+        for page in self.pages(&base).await? {
+            for bucket in page["data"].as_array().into_iter().flatten() {
+                for result in bucket["results"].as_array().into_iter().flatten() {
+                    if result["workspace_id"].as_str() == workspace {
+                        let amount = &result["amount"];
+                        cents += amount
+                            .as_str()
+                            .and_then(|a| a.parse::<f64>().ok())
+                            .or_else(|| amount.as_f64())
+                            .unwrap_or(0.0);
+                    }
+                }
+            }
+        }
+        Ok(cents / 100.0)
     }
 
     /// Every page of a `page`/`next_page` list.
@@ -173,6 +247,15 @@ fn window(finding: &Finding, now: i64) -> Window {
     }
 }
 
+/// `YYYY-MM-DD` of an answer's RFC 3339 bucket start.
+fn day_of(value: &Value) -> String {
+    format_day(
+        parse_rfc3339(value.as_str().unwrap_or_default())
+            .unwrap_or(0)
+            .div_euclid(DAY),
+    )
+}
+
 /// Owner, name, creation and last use of a listed project key.
 fn reach_of(key: Option<&ProjectKey>, project: Option<String>) -> Reach {
     let mut reach = Reach {
@@ -217,7 +300,7 @@ impl Revoker {
         match route {
             Route::OpenAi(_) => Some(self.openai_exposure(key_id, project, window).await),
             Route::OpenRouter => Some(self.openrouter_exposure(finding, key_id, window).await),
-            Route::Anthropic => None,
+            Route::Anthropic => Some(self.anthropic_exposure(key_id, project, window).await),
         }
     }
 
@@ -318,6 +401,69 @@ impl Revoker {
                 None
             }
         }
+    }
+
+    async fn anthropic_exposure(
+        &self,
+        key_id: String,
+        workspace: Option<String>,
+        window: Window,
+    ) -> Exposure {
+        let end = parse_rfc3339(&window.to).unwrap_or(0);
+        let start = parse_rfc3339(&window.from).unwrap_or(end).div_euclid(DAY) * DAY;
+        let before = (start - (end - start), start);
+        let mut exposure = Exposure {
+            provider: "anthropic".into(),
+            key_id: Some(key_id.clone()),
+            window,
+            totals: Totals::default(),
+            before: None,
+            usage: Vec::new(),
+            cost: None,
+            reach: Reach {
+                workspace: workspace.clone(),
+                ..Reach::default()
+            },
+            unavailable: Vec::new(),
+        };
+        let Some(api) = &self.anthropic else {
+            return exposure;
+        };
+        let chain = |err: &AdminError| crate::error::chain(err);
+        match api.anthropic_usage(&key_id, (start, end)).await {
+            Ok(rows) => exposure.usage = rows,
+            Err(err) => exposure
+                .unavailable
+                .push(format!("usage report: {}", chain(&err))),
+        }
+        exposure.totals = sum(&exposure.usage);
+        if let Ok(rows) = api.anthropic_usage(&key_id, before).await {
+            exposure.before = Some(Period {
+                from: format_rfc3339(before.0),
+                to: format_rfc3339(before.1),
+                totals: sum(&rows),
+            });
+        }
+        match api
+            .anthropic_workspace_cost(workspace.as_deref(), (start, end))
+            .await
+        {
+            Ok(usd) => {
+                exposure.totals.cost_upper_bound_usd = Some(usd);
+                exposure.cost = Some(Cost {
+                    usd,
+                    scope: "workspace".into(),
+                    upper_bound: true,
+                    daily_usd: None,
+                    weekly_usd: None,
+                    monthly_usd: None,
+                });
+            }
+            Err(err) => exposure
+                .unavailable
+                .push(format!("cost report: {}", chain(&err))),
+        }
+        exposure
     }
 
     async fn openrouter_exposure(

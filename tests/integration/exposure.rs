@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use support::key_admins::OpenRouterAccount;
+use support::key_admins::{AnthropicOrg, AnthropicUsage, OpenRouterAccount};
 use support::openai_org::{FAST_CONFIRM, OpenAiOrg};
 use support::openai_usage::Used;
 use support::providers::{API_BASE_VARIABLES, Kind, closed_base};
@@ -311,4 +311,104 @@ fn ferret_exposure_reads_a_report_and_revokes_nothing() {
     assert_eq!(record["exposure"]["cost"]["scope"], "key");
     assert!(record["revocation"].is_null(), "{run}");
     assert!(org.key_is_live(&key) && org.deleted_keys().is_empty());
+}
+
+#[test]
+fn an_anthropic_keys_exposure_is_its_usage_report_and_its_workspaces_cost() {
+    let admin = Kind::AnthropicAdmin.key();
+    let org = AnthropicOrg::start(&admin);
+    let key = Kind::Anthropic.key();
+    let id = org.add_key(&key, Some("wrkspc_01Prod"));
+    let today = now() / DAY * DAY;
+    let seed = |key_id: &str, workspace: &str, model, at, input, output, cents| {
+        org.add_usage(AnthropicUsage {
+            key_id: key_id.to_string(),
+            workspace: Some(workspace.to_string()),
+            model,
+            at,
+            uncached_input_tokens: input,
+            cache_read_input_tokens: 10,
+            output_tokens: output,
+            cost_cents: cents,
+        });
+    };
+    seed(
+        &id,
+        "wrkspc_01Prod",
+        "claude-sonnet-4-5",
+        today - 2 * DAY + 60,
+        1_000,
+        500,
+        150.0,
+    );
+    seed(
+        &id,
+        "wrkspc_01Prod",
+        "claude-sonnet-4-5",
+        today - DAY + 60,
+        2_000,
+        700,
+        250.0,
+    );
+    seed(
+        &id,
+        "wrkspc_01Prod",
+        "claude-haiku-4-5",
+        today - DAY + 120,
+        300,
+        30,
+        5.0,
+    );
+    seed(
+        "apikey_01Other",
+        "wrkspc_01Prod",
+        "claude-sonnet-4-5",
+        today - DAY + 60,
+        9,
+        9,
+        1000.0,
+    );
+    seed(
+        "apikey_01Else",
+        "wrkspc_01Else",
+        "claude-sonnet-4-5",
+        today - DAY + 60,
+        9,
+        9,
+        7000.0,
+    );
+    let tree = Tree::new();
+    tree.write(".env", format!("{}\n", Kind::Anthropic.line(&key)));
+    touch(&tree, ".env", today - 2 * DAY + 30);
+    let private = TempDir::new().expect("private directory");
+    let env = [
+        ("FERRET_ANTHROPIC_API_BASE", org.uri()),
+        ("ANTHROPIC_ADMIN_KEY", admin),
+    ];
+    let run = ferret(
+        &tree,
+        &private,
+        &env,
+        &["--revoke", "--yes", "--format", "jsonl"],
+    );
+    let record = run.record_of(&key);
+    assert_eq!(record["revocation"]["status"], "revoked", "{run}");
+    let exposure = &record["exposure"];
+    assert_eq!(exposure["provider"], "anthropic", "{run}");
+    assert_eq!(exposure["totals"]["input_tokens"], 3_330, "{exposure}");
+    assert_eq!(exposure["totals"]["output_tokens"], 1_230);
+    assert_eq!(exposure["totals"]["cached_tokens"], 30);
+    assert!(exposure["totals"]["requests"].is_null());
+    assert_eq!(exposure["usage"].as_array().map(Vec::len), Some(3));
+    assert_eq!(exposure["cost"]["scope"], "workspace");
+    assert_eq!(exposure["cost"]["usd"], 14.05);
+    assert_eq!(exposure["cost"]["upper_bound"], true);
+    assert_eq!(exposure["reach"]["workspace"], "wrkspc_01Prod");
+    // Every page of the usage report was read, for this key only.
+    let pages: Vec<_> = org
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/organizations/usage_report/messages")
+        .collect();
+    assert!(pages.len() >= 3, "{pages:?}");
 }

@@ -100,6 +100,55 @@ struct Anthropic {
     admin_keys: Vec<String>,
     keys: Vec<AnthropicKey>,
     deactivated: Vec<String>,
+    /// `(key id, workspace, model, Unix seconds, uncached input, cache reads, output, cost in
+    /// cents)`, for the usage and cost reports.
+    usage: Vec<AnthropicUsage>,
+}
+
+/// Seeded use of an Anthropic key on one day.
+#[derive(Clone, Debug)]
+pub struct AnthropicUsage {
+    pub key_id: String,
+    pub workspace: Option<String>,
+    pub model: &'static str,
+    pub at: i64,
+    pub uncached_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_cents: f64,
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (the only form the mock reads).
+fn parse_time(text: &str) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hh, mm, ss) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn format_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 fn anthropic_error(status: u16, kind: &str, message: &str) -> (u16, Value) {
@@ -178,6 +227,8 @@ impl Anthropic {
                 json!({"id": self.organization, "type": "organization", "name": "Acme Research"}),
             ),
             ("GET", _, Some("")) => self.list(request),
+            ("GET", "/v1/organizations/usage_report/messages", _) => self.report(request, true),
+            ("GET", "/v1/organizations/cost_report", _) => self.report(request, false),
             (_, _, Some(id)) if id.starts_with('/') => {
                 let id = &id[1..];
                 let Some(index) = self
@@ -210,6 +261,96 @@ impl Anthropic {
             }
             _ => anthropic_error(404, "not_found_error", "Not found"),
         }
+    }
+
+    /// The usage report (`usage`) or the cost report: daily buckets from `starting_at`, two a
+    /// page (so that clients follow `next_page`), filtered by `api_key_ids[]` (usage only) and
+    /// grouped by `model` or `workspace_id` as `group_by[]` asks.
+    fn report(&self, request: &Request, usage: bool) -> (u16, Value) {
+        let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let all = |name: &str| -> Vec<&str> {
+            query
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        let Some(start) = get("starting_at").and_then(parse_time) else {
+            return anthropic_error(400, "invalid_request_error", "starting_at: required");
+        };
+        let end = get("ending_at")
+            .and_then(parse_time)
+            .unwrap_or(start + 7 * 86_400);
+        let keys = all("api_key_ids[]");
+        if !usage && !keys.is_empty() {
+            return anthropic_error(400, "invalid_request_error", "api_key_ids: not a parameter");
+        }
+        let group_by = all("group_by[]");
+        let first: usize = get("page")
+            .and_then(|p| p.strip_prefix("page_")?.parse().ok())
+            .unwrap_or(0);
+        let total = usize::try_from((end - start + 86_399) / 86_400).unwrap_or(0);
+        let last = total.min(first + 2);
+        let data: Vec<Value> = (first..last)
+            .map(|index| {
+                let from = start + 86_400 * index as i64;
+                let to = (from + 86_400).min(end);
+                let mut groups: Vec<(String, Vec<&AnthropicUsage>)> = Vec::new();
+                for u in self.usage.iter().filter(|u| {
+                    (from..to).contains(&u.at)
+                        && (keys.is_empty() || keys.contains(&u.key_id.as_str()))
+                }) {
+                    let group = if group_by.contains(&"model") {
+                        u.model.to_string()
+                    } else if group_by.contains(&"workspace_id") {
+                        u.workspace.clone().unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
+                    match groups.iter_mut().find(|(g, _)| *g == group) {
+                        Some((_, members)) => members.push(u),
+                        None => groups.push((group, vec![u])),
+                    }
+                }
+                let results: Vec<Value> = groups
+                    .into_iter()
+                    .map(|(_, m)| {
+                        let sum = |f: fn(&AnthropicUsage) -> u64| m.iter().map(|u| f(u)).sum::<u64>();
+                        if usage {
+                            json!({"uncached_input_tokens": sum(|u| u.uncached_input_tokens),
+                                "cache_read_input_tokens": sum(|u| u.cache_read_input_tokens),
+                                "cache_creation": {"ephemeral_1h_input_tokens": 0,
+                                    "ephemeral_5m_input_tokens": 0},
+                                "output_tokens": sum(|u| u.output_tokens),
+                                "server_tool_use": {"web_search_requests": 0},
+                                "api_key_id": if group_by.contains(&"api_key_id") { json!(m[0].key_id) } else { Value::Null },
+                                "workspace_id": null, "service_tier": null, "context_window": null,
+                                "model": if group_by.contains(&"model") { json!(m[0].model) } else { Value::Null }})
+                        } else {
+                            let cents: f64 = m.iter().map(|u| u.cost_cents).sum();
+                            json!({"currency": "USD", "amount": format!("{cents:.2}"),
+                                "workspace_id": if group_by.contains(&"workspace_id") { json!(m[0].workspace) } else { Value::Null },
+                                "description": null, "cost_type": null, "context_window": null,
+                                "model": null, "service_tier": null, "token_type": null})
+                        }
+                    })
+                    .collect();
+                json!({"starting_at": format_time(from), "ending_at": format_time(to),
+                    "results": results})
+            })
+            .collect();
+        let has_more = last < total;
+        (
+            200,
+            json!({"data": data, "has_more": has_more,
+                "next_page": if has_more { json!(format!("page_{last}")) } else { Value::Null }}),
+        )
     }
 
     fn list(&self, request: &Request) -> (u16, Value) {
@@ -281,6 +422,7 @@ impl AnthropicOrg {
             admin_keys: vec![admin_key.to_string()],
             keys: Vec::new(),
             deactivated: Vec::new(),
+            usage: Vec::new(),
         }));
         let served = Served::start(|_| AnthropicResponder(state.clone()));
         AnthropicOrg { served, state }
@@ -315,6 +457,11 @@ impl AnthropicOrg {
             organization,
         });
         id
+    }
+
+    /// Seeds use of a key for the usage and cost reports.
+    pub fn add_usage(&self, usage: AnthropicUsage) {
+        self.state().usage.push(usage);
     }
 
     /// The ids `POST …/api_keys/{id}` deactivated, in order.
