@@ -546,16 +546,12 @@ impl Revoker {
     pub(super) fn record_calls_of(&self, api: &AdminApi, fingerprint: &Fingerprint) {
         let calls = api.take_calls();
         if let Some(ledger) = self.writable_ledger() {
-            for call in calls {
-                // A lost call record is not worth failing the revocation for.
-                let _ = ledger.record_call(
-                    Some(fingerprint),
-                    &call.method,
-                    &call.path,
-                    call.status,
-                    call.request_id.as_deref(),
-                );
-            }
+            let rows = calls.iter().map(|call| {
+                let id = call.request_id.as_deref();
+                (call.method.as_str(), call.path.as_str(), call.status, id)
+            });
+            // A lost call record is not worth failing the revocation for.
+            let _ = ledger.record_calls(Some(fingerprint), rows);
         }
     }
 }

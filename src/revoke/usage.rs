@@ -297,11 +297,21 @@ impl Revoker {
     pub(super) async fn exposure(&self, finding: &Finding, route: Route) -> Option<Exposure> {
         let (key_id, project) = proven_key(finding.revocation.as_ref())?;
         let window = window(finding, now_seconds());
-        match route {
-            Route::OpenAi(_) => Some(self.openai_exposure(key_id, project, window).await),
-            Route::OpenRouter => Some(self.openrouter_exposure(finding, key_id, window).await),
-            Route::Anthropic => Some(self.anthropic_exposure(key_id, project, window).await),
+        let exposure = match route {
+            Route::OpenAi(_) => self.openai_exposure(key_id, project, window).await,
+            Route::OpenRouter => self.openrouter_exposure(finding, key_id, window).await,
+            Route::Anthropic => self.anthropic_exposure(key_id, project, window).await,
+        };
+        // The calls read for it join the key's record in the ledger, like revocation's.
+        let apis = [
+            Some(&self.api),
+            self.anthropic.as_ref(),
+            self.openrouter.as_ref(),
+        ];
+        for api in apis.into_iter().flatten() {
+            self.record_calls_of(api, &finding.fingerprint);
         }
+        Some(exposure)
     }
 
     async fn openai_exposure(
