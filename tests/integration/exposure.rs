@@ -28,7 +28,9 @@ fn now() -> i64 {
 /// `ferret dir . --verify ARGS` in `tree` with `env`, nothing else reachable.
 fn ferret(tree: &Tree, private: &TempDir, env: &[(&str, String)], args: &[&str]) -> Run {
     let config = private.path().join("ops.toml");
-    std::fs::write(&config, FAST_CONFIRM).expect("config");
+    // A test's own additions (hooks) sit in `extra.toml` beside it.
+    let extra = std::fs::read_to_string(private.path().join("extra.toml")).unwrap_or_default();
+    std::fs::write(&config, format!("{FAST_CONFIRM}{extra}")).expect("config");
     let ledger = private.path().join("ledger.sqlite");
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
     command
@@ -234,6 +236,14 @@ fn an_openrouter_keys_exposure_is_its_own_spend() {
         ("FERRET_OPENROUTER_API_BASE", account.uri()),
         ("OPENROUTER_MANAGEMENT_KEY", management),
     ];
+    // A command hook hears the revocation with the exposure in its event.
+    let events = private.path().join("events.json");
+    let hook = format!(
+        "[[hooks]]\ntype = \"command\"\nargv = [\"sh\", \"-c\", \"cat > '{}'\"]\n\
+         events = [\"revoked\"]\n",
+        events.display()
+    );
+    std::fs::write(private.path().join("extra.toml"), hook).expect("hook config");
     let run = ferret(
         &tree,
         &private,
@@ -246,6 +256,9 @@ fn an_openrouter_keys_exposure_is_its_own_spend() {
     assert_eq!(cost["scope"], "key_lifetime", "{run}");
     assert_eq!(cost["usd"], 12.5);
     assert_eq!(cost["upper_bound"], false);
+    let event: Value =
+        serde_json::from_slice(&std::fs::read(&events).expect("the hook ran")).expect("JSON");
+    assert_eq!(event["exposure"]["cost"]["usd"], 12.5, "{event}");
 }
 
 #[test]
