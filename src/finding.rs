@@ -280,6 +280,8 @@ pub struct Finding {
     /// Locations past the cap of a scan's memory (`matchset::MAX_LOCATIONS_PER_KEY`): counted,
     /// not listed.
     pub omitted_locations: u64,
+    /// With `--exposure`: what the live key did while it was public.
+    pub exposure: Option<Box<crate::exposure::Exposure>>,
 }
 
 impl Finding {
@@ -294,6 +296,7 @@ impl Finding {
             verification: Verification::default(),
             revocation: None,
             omitted_locations: 0,
+            exposure: None,
         }
     }
 

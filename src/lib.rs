@@ -33,6 +33,7 @@ pub mod fs;
 pub mod http;
 pub mod provider;
 pub mod rules;
+pub mod exposure;
 pub mod finding;
 pub mod matchset;
 pub mod config;

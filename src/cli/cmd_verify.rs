@@ -1,4 +1,5 @@
-//! `ferret verify --input REPORT` and `ferret revoke [--input REPORT]`: verify (and revoke) the
+//! `ferret verify --input REPORT`, `ferret exposure --input REPORT` and `ferret revoke [--input
+//! REPORT]`: verify (and tell the exposure of, or revoke) the
 //! findings of an earlier scan's JSON or JSONL report (written with `--show-secrets`, since
 //! redacted keys can be neither verified nor revoked).
 
@@ -25,6 +26,12 @@ fn read_records(path: &Path) -> anyhow::Result<Vec<(usize, ReadRecord)>> {
 
 pub fn run_verify(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
     args.scan.verify.verify = true;
+    run(&args.input, &args.scan)
+}
+
+pub fn run_exposure(mut args: VerifyCommandArgs) -> anyhow::Result<u8> {
+    args.scan.verify.verify = true;
+    args.scan.revoke.exposure = true;
     run(&args.input, &args.scan)
 }
 

@@ -62,8 +62,12 @@ pub enum Command {
     Log(LogArgs),
     /// Verify the findings of an earlier JSON/JSONL report written with --show-secrets.
     Verify(VerifyCommandArgs),
-    /// Verify the findings of an earlier report and revoke the live keys (OPENAI_ADMIN_KEY).
+    /// Verify the findings of an earlier report and revoke the live keys (OPENAI_ADMIN_KEY,
+    /// ANTHROPIC_ADMIN_KEY, OPENROUTER_MANAGEMENT_KEY).
     Revoke(RevokeCommandArgs),
+    /// Verify the findings of an earlier report and tell what each live key of your
+    /// organization did and cost while it was exposed (nothing is revoked).
+    Exposure(VerifyCommandArgs),
     /// List the detection rules, or check their examples.
     Rules(RulesArgs),
     /// Install ferret as a git pre-commit hook.
@@ -171,8 +175,10 @@ pub struct VerifyArgs {
 /// Options of `--revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// After --verify, revoke live keys through the OpenAI Administration API (admin key in
-    /// OPENAI_ADMIN_KEY), rotating them first when your --config's [rotation] says so.
+    /// After --verify, revoke live keys: OpenAI's through the Administration API
+    /// (OPENAI_ADMIN_KEY), rotating them first when your --config's [rotation] says so;
+    /// Anthropic's through the Admin API (ANTHROPIC_ADMIN_KEY); OpenRouter's through key
+    /// management (OPENROUTER_MANAGEMENT_KEY).
     #[arg(long, requires = "verify")]
     pub revoke: bool,
     /// The revocation ledger [default: $FERRET_STATE_DIR/ledger.sqlite, else
@@ -189,6 +195,11 @@ pub struct RevokeArgs {
     /// Revoke without asking (required when there is no terminal to ask on).
     #[arg(long)]
     pub yes: bool,
+    /// After --verify, report what each live key of your organization did and cost while it
+    /// was exposed (needs the provider's admin key; implied by --revoke). Alone, it looks keys
+    /// up without revoking anything.
+    #[arg(long, requires = "verify")]
+    pub exposure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -454,6 +465,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Log(args) => cmd_stream::run_log(args),
         Command::Verify(args) => cmd_verify::run_verify(args),
         Command::Revoke(args) => cmd_verify::run_revoke(args),
+        Command::Exposure(args) => cmd_verify::run_exposure(args),
         Command::Rules(args) => cmd_rules::run(args),
         Command::Hook(args) => cmd_hook::run(args),
         Command::Ci(args) => cmd_ci::run(args),

@@ -16,7 +16,7 @@ use crate::pipeline::{Gate, Pipeline};
 use crate::progress::Progress;
 use crate::provider::{ApiBases, Provider};
 use crate::report::{Format, ReportOptions, write_report};
-use crate::revoke::{Remediation, RevokeOptions};
+use crate::revoke::{ProviderAdmin, Remediation, RevokeOptions};
 use crate::rules::RuleSet;
 use crate::secret::Secret;
 use crate::sources::contents::ArchiveLimits;
@@ -75,15 +75,15 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
         ));
     }
     let api_bases = api_bases(&config)?;
-    let openai_api_base = api_bases.get(Provider::OpenAi).to_string();
+    let admin_bases = api_bases.clone();
     let verifier = if args.verify.verify {
         // Revocation acts on what verification says now, never on a remembered answer.
-        let fresh = args.revoke.revoke;
+        let fresh = args.revoke.revoke || args.revoke.exposure;
         Some(verifier(&args.verify, api_bases, fresh)?)
     } else {
         None
     };
-    let remediation = remediation(args, &config, openai_api_base)?;
+    let remediation = remediation(args, &config, &admin_bases)?;
     let mut suppressions = Suppressions::from_config(&config)?;
     for warning in suppressions.add_ignore_file(&root.join(IGNORE_FILE_NAME))? {
         warn_in(format_of(args), &warning);
@@ -175,14 +175,14 @@ fn verifier(args: &VerifyArgs, api_bases: ApiBases, fresh: bool) -> anyhow::Resu
 fn remediation(
     args: &ScanArgs,
     config: &Config,
-    api_base: String,
+    api_bases: &ApiBases,
 ) -> anyhow::Result<Option<Remediation>> {
     let hooks = config.operator_hooks().to_vec();
-    let revoke = if args.revoke.revoke {
+    let revoke = if args.revoke.revoke || args.revoke.exposure {
         Some(revoke_options(
             &args.revoke,
             config,
-            api_base,
+            api_bases,
             args.verify.verify_timeout.0,
         )?)
     } else {
@@ -206,33 +206,53 @@ fn remediation(
 fn revoke_options(
     args: &RevokeArgs,
     config: &Config,
-    api_base: String,
+    api_bases: &ApiBases,
     request_timeout: std::time::Duration,
 ) -> anyhow::Result<RevokeOptions> {
-    let admin_key = std::env::var("OPENAI_ADMIN_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .context(
-            "--revoke needs an OpenAI admin key in OPENAI_ADMIN_KEY (an Admin API key of the \
-             organization, which can list and delete its keys)",
-        )?;
+    let key = |variable: &str| {
+        std::env::var(variable)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| Secret::new(k.trim()))
+    };
+    let admin_key = key("OPENAI_ADMIN_KEY");
+    let other = |variable: &str, provider: Provider| {
+        key(variable).map(|admin_key| ProviderAdmin {
+            api_base: api_bases.get(provider).to_string(),
+            admin_key,
+        })
+    };
+    let anthropic = other("ANTHROPIC_ADMIN_KEY", Provider::Anthropic);
+    let openrouter = other("OPENROUTER_MANAGEMENT_KEY", Provider::OpenRouter);
+    if admin_key.is_none() && anthropic.is_none() && openrouter.is_none() {
+        anyhow::bail!(
+            "--revoke needs an administration key: OPENAI_ADMIN_KEY (an OpenAI Admin API key), \
+             ANTHROPIC_ADMIN_KEY (an Anthropic Admin API key) or OPENROUTER_MANAGEMENT_KEY (an \
+             OpenRouter management key)"
+        );
+    }
     let ledger = args
         .ledger
         .clone()
         .or_else(crate::store::default_ledger_path)
         .context("no place for the revocation ledger: pass --ledger FILE")?;
-    if !args.dry_run && !args.yes {
+    if args.revoke && !args.dry_run && !args.yes {
         confirm_revocation()?;
     }
     Ok(RevokeOptions {
-        api_base,
-        admin_key: Secret::new(admin_key.trim()),
+        api_base: api_bases.get(Provider::OpenAi).to_string(),
+        admin_key,
+        anthropic,
+        openrouter,
         ledger,
         wait_for_ledger: args.wait_for_ledger,
-        dry_run: args.dry_run,
+        // `--exposure` alone looks keys up the way a dry run does.
+        dry_run: args.dry_run || !args.revoke,
         settings: config.operator_revoke_settings(),
         rotation: config.operator_rotation_settings(),
         request_timeout,
+        exposure: args.exposure || args.revoke,
+        revoke: args.revoke,
     })
 }
 
@@ -240,8 +260,8 @@ fn revoke_options(
 fn confirm_revocation() -> anyhow::Result<()> {
     if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
         anyhow::bail!(
-            "--revoke deletes live keys in your OpenAI organization: pass --yes to confirm (there \
-             is no terminal to ask on), or --dry-run to see the plan"
+            "--revoke deletes live keys in your organizations: pass --yes to confirm (there is no \
+             terminal to ask on), or --dry-run to see the plan"
         );
     }
     eprint!(

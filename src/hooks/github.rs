@@ -88,6 +88,9 @@ impl GitHubHooks {
             }
             body.push_str(".\n");
         }
+        if let Some(exposure) = &finding.exposure {
+            body.push_str(&format!("Exposure: {}.\n", exposure.summary()));
+        }
         body.push_str("\nSeen at:\n");
         for location in &finding.locations {
             body.push_str(&format!("- `{}:{}`", location.path, location.line));

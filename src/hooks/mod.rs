@@ -299,6 +299,7 @@ pub fn event_json(event: &Event, with_key: bool) -> Vec<u8> {
         "locations": locations,
         "verification": finding.verification,
         "revocation": finding.revocation,
+        "exposure": finding.exposure,
         "repository": event.repository,
     });
     if with_key && let Some(key) = event.new_key {

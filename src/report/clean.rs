@@ -85,6 +85,24 @@ impl Redactor {
             self.redact_option(&mut revocation.project);
             self.redact_option(&mut revocation.service_account);
         }
+        if let Some(exposure) = &mut clean.exposure {
+            // Names an organization chose (the key's name, its owner) come from outside.
+            let reach = &mut exposure.reach;
+            for text in [
+                &mut reach.owner,
+                &mut reach.project,
+                &mut reach.workspace,
+                &mut reach.name,
+            ] {
+                self.redact_option(text);
+            }
+            for model in &mut exposure.usage {
+                self.redact_in_place(&mut model.model);
+            }
+            for text in &mut exposure.unavailable {
+                self.redact_in_place(text);
+            }
+        }
         clean
     }
 

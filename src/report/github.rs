@@ -164,6 +164,20 @@ pub fn write_step_summary(
             locations - SUMMARY_MAX_ROWS
         )?;
     }
+    let exposed: Vec<&Finding> = findings.iter().filter(|f| f.exposure.is_some()).collect();
+    if !exposed.is_empty() {
+        writeln!(out, "\n#### Exposure\n")?;
+        for finding in exposed {
+            if let Some(exposure) = &finding.exposure {
+                writeln!(
+                    out,
+                    "- {}: {}",
+                    code(&shown_secret(finding, options)),
+                    exposure.summary()
+                )?;
+            }
+        }
+    }
     writeln!(
         out,
         "\nRevoke a leaked key first, then remove it. A false positive: add `ferret:allow` on \

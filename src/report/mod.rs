@@ -109,6 +109,9 @@ pub struct FindingRecord<'a> {
     /// Locations of this key past the cap of what a scan holds: counted, not listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub omitted_locations: Option<u64>,
+    /// With `--exposure`: what the live key did while it was public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<&'a crate::exposure::Exposure>,
 }
 
 impl<'a> FindingRecord<'a> {
@@ -135,6 +138,7 @@ impl<'a> FindingRecord<'a> {
             verification: &finding.verification,
             revocation: finding.revocation.as_ref(),
             omitted_locations: (finding.omitted_locations > 0).then_some(finding.omitted_locations),
+            exposure: finding.exposure.as_deref(),
         }
     }
 }

@@ -133,6 +133,9 @@ fn result(
     if let Some(revocation) = &finding.revocation {
         properties.insert("revocation".to_string(), json!(revocation));
     }
+    if let Some(exposure) = &finding.exposure {
+        properties.insert("exposure".to_string(), json!(exposure));
+    }
     if let Some(encoding) = &location.decoded {
         properties.insert("decoded".to_string(), json!(encoding));
     }

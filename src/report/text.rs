@@ -96,6 +96,9 @@ pub fn write_grouped(
         writeln!(out, "  secret       {}", escape_controls(&secret))?;
         writeln!(out, "  fingerprint  {}", finding.fingerprint)?;
         writeln!(out, "  status       {}", status_line(finding))?;
+        if let Some(exposure) = &finding.exposure {
+            writeln!(out, "  exposure     {}", exposure.summary())?;
+        }
         for (index, location) in finding.locations.iter().enumerate() {
             let label = if index == 0 { "locations" } else { "" };
             writeln!(

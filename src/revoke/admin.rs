@@ -2,7 +2,9 @@
 //! key): the lists revocation searches (projects, their keys, service accounts, admin keys) and
 //! the calls that delete and create. Every call is remembered with its `x-request-id` for the
 //! ledger; rate limits and server errors are retried, never a request that may have created
-//! something.
+//! something. The same client, in another [`Flavor`], speaks to Anthropic's Admin API and
+//! OpenRouter's key management API (their calls are in [`super::anthropic`] and
+//! [`super::openrouter`]).
 
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
@@ -27,7 +29,7 @@ const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Pages read of one list at most (100 items each): a guard against a server that never ends.
-const MAX_PAGES: usize = 10_000;
+pub(super) const MAX_PAGES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -45,20 +47,23 @@ pub enum AdminError {
         path: String,
         reason: String,
     },
+    /// A step of an interrupted run needs a provider whose key this run was not given.
+    #[error("{0} is not set")]
+    NotConfigured(&'static str),
 }
 
 impl AdminError {
     pub fn status(&self) -> Option<u16> {
         match self {
             AdminError::Status { status, .. } => Some(*status),
-            AdminError::Transport { .. } => None,
+            AdminError::Transport { .. } | AdminError::NotConfigured(_) => None,
         }
     }
 
     pub fn request_id(&self) -> Option<&str> {
         match self {
             AdminError::Status { request_id, .. } => request_id.as_deref(),
-            AdminError::Transport { .. } => None,
+            AdminError::Transport { .. } | AdminError::NotConfigured(_) => None,
         }
     }
 }
@@ -83,6 +88,12 @@ pub struct ProjectKey {
     pub id: String,
     pub redacted_value: String,
     pub owner: KeyOwner,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
     /// Filled in from the project whose list it came from.
     #[serde(skip)]
     pub project: String,
@@ -93,7 +104,7 @@ impl ProjectKey {
     pub fn service_account(&self) -> Option<&String> {
         match &self.owner {
             KeyOwner::ServiceAccount { service_account } => Some(&service_account.id),
-            KeyOwner::User {} => None,
+            KeyOwner::User { .. } => None,
         }
     }
 }
@@ -101,8 +112,22 @@ impl ProjectKey {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KeyOwner {
-    User {},
-    ServiceAccount { service_account: ServiceAccount },
+    User {
+        #[serde(default)]
+        user: Option<User>,
+    },
+    ServiceAccount {
+        service_account: ServiceAccount,
+    },
+}
+
+/// A key's owner, as the key list shows them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct User {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -198,7 +223,30 @@ enum Attempt {
     },
 }
 
+/// Whose API a client speaks to: how it authenticates and which header of an answer names the
+/// organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `Authorization: Bearer`, `openai-organization`.
+    OpenAi,
+    /// `x-api-key` and `anthropic-version`, `anthropic-organization-id`.
+    Anthropic,
+    /// `Authorization: Bearer`; answers name no organization.
+    OpenRouter,
+}
+
+impl Flavor {
+    fn organization_header(self) -> Option<&'static str> {
+        match self {
+            Flavor::OpenAi => Some("openai-organization"),
+            Flavor::Anthropic => Some("anthropic-organization-id"),
+            Flavor::OpenRouter => None,
+        }
+    }
+}
+
 pub struct AdminApi {
+    flavor: Flavor,
     client: reqwest::Client,
     /// `https://api.openai.com` (checked: https, or http to loopback).
     base: String,
@@ -209,7 +257,17 @@ pub struct AdminApi {
 
 impl AdminApi {
     pub fn new(client: reqwest::Client, base: String, admin_key: Secret) -> Self {
+        Self::with_flavor(Flavor::OpenAi, client, base, admin_key)
+    }
+
+    pub fn with_flavor(
+        flavor: Flavor,
+        client: reqwest::Client,
+        base: String,
+        admin_key: Secret,
+    ) -> Self {
         AdminApi {
+            flavor,
             client,
             base,
             admin_key,
@@ -227,7 +285,7 @@ impl AdminApi {
     }
 
     /// Takes note of the organization a successful answer names.
-    fn answered_for(&self, name: Option<String>) {
+    pub(super) fn answered_for(&self, name: Option<String>) {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
             return;
         };
@@ -375,7 +433,7 @@ impl AdminApi {
 
     /// One call, retried after rate limits and server errors (and, unless it creates
     /// something, after network failures). Returns the JSON answer and its request id.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         target: &str,
@@ -389,10 +447,11 @@ impl AdminApi {
             target,
             body,
         };
-        let authorization = self
-            .admin_key
-            .bearer()
-            .ok_or_else(|| request.fail("the admin key cannot be sent in an HTTP header".into()))?;
+        let authorization = match self.flavor {
+            Flavor::Anthropic => self.admin_key.header_value(),
+            Flavor::OpenAi | Flavor::OpenRouter => self.admin_key.bearer(),
+        }
+        .ok_or_else(|| request.fail("the admin key cannot be sent in an HTTP header".into()))?;
         let mut attempt = 0;
         loop {
             let (retry_after, error) = match self.attempt(&request, &authorization).await {
@@ -410,10 +469,15 @@ impl AdminApi {
 
     /// One attempt of a call.
     async fn attempt(&self, request: &Request<'_>, authorization: &HeaderValue) -> Attempt {
-        let mut builder = self
-            .client
-            .request(request.method.clone(), &request.url)
-            .header(reqwest::header::AUTHORIZATION, authorization.clone());
+        let builder = self.client.request(request.method.clone(), &request.url);
+        let mut builder = match self.flavor {
+            Flavor::Anthropic => builder
+                .header("x-api-key", authorization.clone())
+                .header("anthropic-version", "2023-06-01"),
+            Flavor::OpenAi | Flavor::OpenRouter => {
+                builder.header(reqwest::header::AUTHORIZATION, authorization.clone())
+            }
+        };
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
@@ -436,7 +500,10 @@ impl AdminApi {
     async fn answer(&self, request: &Request<'_>, response: reqwest::Response) -> Attempt {
         let status = response.status();
         let headers = response.headers().clone();
-        let request_id = header(&headers, "x-request-id").map(|id| shorten(&scrub(&id)));
+        // Anthropic names it `request-id`.
+        let request_id = header(&headers, "x-request-id")
+            .or_else(|| header(&headers, "request-id"))
+            .map(|id| shorten(&scrub(&id)));
         self.remember(
             &request.method,
             request.target,
@@ -459,7 +526,9 @@ impl AdminApi {
             }
         };
         if status.is_success() {
-            self.answered_for(header(&headers, "openai-organization"));
+            if let Some(name) = self.flavor.organization_header() {
+                self.answered_for(header(&headers, name));
+            }
             let value = if bytes.is_empty() {
                 Ok(Value::Null)
             } else {
@@ -506,7 +575,11 @@ impl AdminApi {
     }
 }
 
-fn parse<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Result<T, AdminError> {
+pub(super) fn parse<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    value: Value,
+) -> Result<T, AdminError> {
     serde_json::from_value(value).map_err(|e| AdminError::Transport {
         method: method.clone(),
         path: path.split('?').next().unwrap_or(path).to_string(),

@@ -15,10 +15,30 @@
 //! No heuristic (creation dates, names, last use) ever chooses between candidates: several
 //! fits are [`Identity::Ambiguous`], missing evidence is [`Identity::Unproven`] (reported as
 //! `ambiguous`), another organization's key is [`Identity::NotOurs`].
+//!
+//! The same rules hold for every provider, with what each one's answers offer (README,
+//! "Revocation and rotation"): Anthropic's organization is the `anthropic-organization-id` of
+//! the verification answer and the `id` of the admin key's `/v1/organizations/me`; OpenRouter
+//! names no organization, so [`identify_openrouter`] asks the leak itself which key it is.
 
 /// Fewest characters a redaction must show beyond the kind's constant prefix to tell keys
 /// apart: four base-64 characters are one in 16.7 million.
 pub const MIN_VISIBLE: usize = 4;
+
+/// The same 24 bits for a key of hex digits (OpenRouter's `sk-or-v1-` + 64 hex).
+pub const MIN_VISIBLE_HEX: usize = 6;
+
+/// Constant tails of key kinds: every Anthropic key ends in `AA`, which tells nothing.
+const KIND_SUFFIXES: &[(&str, &str)] = &[("sk-ant-", "AA")];
+
+/// Characters a redaction of `secret`'s kind must show.
+pub fn min_visible(secret: &str) -> usize {
+    if secret.starts_with("sk-or-v1-") {
+        MIN_VISIBLE_HEX
+    } else {
+        MIN_VISIBLE
+    }
+}
 
 /// Constant heads of the key kinds whose keys a revoker looks up, longest first: they tell a
 /// key's kind, not which key it is.
@@ -84,11 +104,12 @@ pub fn identify<T: Listed + Clone>(keys: &[T], secret: &str, evidence: Evidence)
             Some(project) => format!("no key of project {project} in this organization fits it"),
             None => "no key of this organization fits it".to_string(),
         }),
-        [one] if visible_characters(one.redacted_value(), secret) < MIN_VISIBLE => {
+        [one] if visible_characters(one.redacted_value(), secret) < min_visible(secret) => {
             Identity::Unproven(format!(
-                "its redaction `{}` shows fewer than {MIN_VISIBLE} characters beyond the key's \
-                 kind, which cannot tell it from other keys",
-                one.redacted_value()
+                "its redaction `{}` shows fewer than {} characters beyond the key's kind, which \
+                 cannot tell it from other keys",
+                one.redacted_value(),
+                min_visible(secret)
             ))
         }
         [one] => Identity::One((*one).clone()),
@@ -100,8 +121,8 @@ pub fn identify<T: Listed + Clone>(keys: &[T], secret: &str, evidence: Evidence)
 fn same_organization<T>(evidence: Evidence) -> Result<(), Identity<T>> {
     let Some(admin) = evidence.admin_organization.filter(|o| !o.is_empty()) else {
         return Err(Identity::Unproven(
-            "the Administration API did not name its organization (no `openai-organization` \
-             header), so the key cannot be proven to be this organization's"
+            "the Administration API did not name its organization, so the key cannot be proven \
+             to be this organization's"
                 .to_string(),
         ));
     };
@@ -142,7 +163,75 @@ pub fn visible_characters(redacted: &str, secret: &str) -> usize {
         .iter()
         .find(|p| secret.starts_with(**p))
         .map_or(0, |p| p.len());
-    head.len().saturating_sub(prefix) + tail.len()
+    let suffix = KIND_SUFFIXES
+        .iter()
+        .find(|(kind, tail)| secret.starts_with(kind) && secret.ends_with(tail))
+        .map_or(0, |(_, tail)| tail.len());
+    head.len().saturating_sub(prefix) + tail.len().saturating_sub(suffix)
+}
+
+/// What an OpenRouter leak says of itself (`GET /api/v1/key` asked with the leak).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnWords<'a> {
+    /// Its redacted form, as the provider writes it.
+    pub label: Option<&'a str>,
+    /// The user who created it.
+    pub creator: Option<&'a str>,
+}
+
+/// Which key of a management key's account an OpenRouter leak is. OpenRouter names no
+/// organization in its answers, and a management key lists only its own account's keys; so the
+/// proof is that exactly one listed key has the leak's own label (the provider's redaction of
+/// this very key), fits the leak with at least [`MIN_VISIBLE_HEX`] hex digits shown, and was
+/// created by the user the leak names. Without the leak's own label and creator nothing is
+/// proven.
+pub fn identify_openrouter<T: Listed + Clone>(
+    keys: &[T],
+    secret: &str,
+    own: OwnWords,
+    creator_of: impl Fn(&T) -> Option<&str>,
+) -> Identity<T> {
+    let (Some(label), Some(creator)) = (
+        own.label.filter(|l| !l.is_empty()),
+        own.creator.filter(|c| !c.is_empty()),
+    ) else {
+        return Identity::Unproven(
+            "the key's own record (GET /api/v1/key) did not give its label and creator, so it \
+             cannot be proven to be a key of this account"
+                .to_string(),
+        );
+    };
+    if !redaction_fits(label, secret) {
+        return Identity::Unproven(format!(
+            "the key's own label `{label}` does not fit the key: the answer cannot be trusted"
+        ));
+    }
+    let labelled: Vec<&T> = keys
+        .iter()
+        .filter(|k| k.redacted_value() == label)
+        .collect();
+    if labelled.iter().any(|k| creator_of(k).is_none()) {
+        return Identity::Unproven(format!(
+            "the account's key list does not say who created the keys labelled `{label}`, so \
+             none can be proven to be the leak"
+        ));
+    }
+    let same: Vec<T> = labelled
+        .into_iter()
+        .filter(|k| creator_of(k) == Some(creator))
+        .cloned()
+        .collect();
+    let evidence = Evidence {
+        leak_organization: Some(creator),
+        leak_project: None,
+        admin_organization: Some(creator),
+    };
+    match identify(&same, secret, evidence) {
+        Identity::NotOurs(_) => Identity::NotOurs(format!(
+            "no key of the management key's account has its label `{label}` and creator"
+        )),
+        other => other,
+    }
 }
 
 /// The visible head and tail around the hidden middle.
@@ -261,6 +350,67 @@ mod tests {
         assert!(matches!(
             identify(&keys[3..], &secret(), ours(None)),
             Identity::NotOurs(_)
+        ));
+    }
+
+    #[test]
+    fn constant_tails_and_hex_keys_need_more_to_show() {
+        let anthropic = format!("sk-ant-api03-R2D{}igAA", "x".repeat(89));
+        // Three beyond the prefix, and `ig`: `AA` ends every Anthropic key.
+        assert_eq!(visible_characters("sk-ant-api03-R2D...igAA", &anthropic), 5);
+        assert_eq!(visible_characters("sk-ant-api03-...xAA", &anthropic), 1);
+        let openrouter = format!("sk-or-v1-0e6{}c96", "a".repeat(58));
+        assert_eq!(visible_characters("sk-or-v1-0e6...c96", &openrouter), 6);
+        assert_eq!(min_visible(&openrouter), 6);
+        assert_eq!(min_visible(&anthropic), 4);
+        let keys = [Key("sk-or-v1-0e...c96", "")];
+        assert!(matches!(
+            identify(&keys, &openrouter, ours(None)),
+            Identity::Unproven(_)
+        ));
+    }
+
+    #[test]
+    fn an_openrouter_key_is_the_one_with_its_own_label_and_creator() {
+        let secret = format!("sk-or-v1-0e6{}c96", "a".repeat(58));
+        // (label, creator)
+        let keys = [
+            Key("sk-or-v1-0e6...c96", "user_a"),
+            Key("sk-or-v1-0e6...c96", "user_b"),
+            Key("sk-or-v1-111...c96", "user_a"),
+        ];
+        fn creator(k: &Key) -> Option<&str> {
+            Some(k.1)
+        }
+        let own = |label, creator| OwnWords {
+            label: Some(label),
+            creator: Some(creator),
+        };
+        assert_eq!(
+            identify_openrouter(&keys, &secret, own("sk-or-v1-0e6...c96", "user_a"), creator),
+            Identity::One(keys[0].clone())
+        );
+        assert!(matches!(
+            identify_openrouter(&keys, &secret, own("sk-or-v1-0e6...c96", "user_c"), creator),
+            Identity::NotOurs(_)
+        ));
+        let twins = [keys[0].clone(), keys[0].clone()];
+        assert!(matches!(
+            identify_openrouter(&twins, &secret, own("sk-or-v1-0e6...c96", "user_a"), creator),
+            Identity::Ambiguous(k) if k.len() == 2
+        ));
+        // Without the leak's own words, or with a label that is not the leak's: no proof.
+        let silent = OwnWords {
+            label: Some("sk-or-v1-0e6...c96"),
+            creator: None,
+        };
+        assert!(matches!(
+            identify_openrouter(&keys, &secret, silent, creator),
+            Identity::Unproven(_)
+        ));
+        assert!(matches!(
+            identify_openrouter(&keys, &secret, own("sk-or-v1-111...c96", "user_a"), creator),
+            Identity::Unproven(_)
         ));
     }
 

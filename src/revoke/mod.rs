@@ -1,6 +1,8 @@
 //! Closing the loop on live keys: hooks hear about every finding, and with `--revoke` each live
 //! leaked key is found in the operator's OpenAI organization, optionally replaced (rotation),
 //! revoked, and confirmed dead, exactly once, and only when it is proven to be the leak.
+//! Anthropic keys (deactivated through the Admin API) and OpenRouter keys (deleted through the
+//! key management API) follow the same steps without rotation (`others`).
 //!
 //! - [`identity`]: the proof that a key of the organization is the leak (organization,
 //!   project, redaction, exactly one fit) before any destructive call.
@@ -9,17 +11,23 @@
 //!   an interrupted run began (as evidence checked against the organization, never as orders),
 //!   rotation, and confirmation that the leak is dead.
 //! - `notify`: hooks for each event, recorded in the ledger.
-//! - `admin`: the Administration API client.
+//! - `admin`: the Administration API client (and, in other flavors, Anthropic's Admin API and
+//!   OpenRouter's key management API: `anthropic`, `openrouter`).
+//! - `others`: revocation of Anthropic and OpenRouter keys.
 //!
 //! Exactly once rests on the ledger ([`crate::store::ledger`]), held by one run at a time: the
 //! intent of every remote change is written before the call and its outcome after it; a key
 //! whose final status is recorded is not touched again while it stays dead.
 
 mod admin;
+mod anthropic;
 pub mod identity;
 mod notify;
+mod openrouter;
+mod others;
 mod plan;
 mod steps;
+mod usage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,11 +36,12 @@ use std::time::Duration;
 use crate::config::{EventKind, Hook, RevokeSettings, RotationSettings};
 use crate::finding::{Finding, Revocation, RevocationStatus};
 use crate::hooks::Hooks;
+use crate::provider::VerifierId;
 use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
 use crate::store::ledger::Ledger;
 use crate::verify::openai::Endpoint;
-use admin::AdminApi;
+use admin::{AdminApi, Flavor};
 use notify::HookContext;
 use plan::Inventory;
 
@@ -69,14 +78,20 @@ pub enum RevokeError {
     NoLedger,
     #[error("cannot create the replacement")]
     Replacement(#[source] admin::AdminError),
+    #[error("{0}")]
+    NoAdminKey(&'static str),
 }
 
 /// How `--revoke` runs.
 pub struct RevokeOptions {
     /// OpenAI's API base (checked: https, or http to loopback).
     pub api_base: String,
-    /// The operator's admin key (`OPENAI_ADMIN_KEY`).
-    pub admin_key: Secret,
+    /// The operator's admin key (`OPENAI_ADMIN_KEY`); without it OpenAI keys are not revoked.
+    pub admin_key: Option<Secret>,
+    /// Anthropic's Admin API (`ANTHROPIC_ADMIN_KEY`), if the operator gave a key.
+    pub anthropic: Option<ProviderAdmin>,
+    /// OpenRouter's key management API (`OPENROUTER_MANAGEMENT_KEY`), if given.
+    pub openrouter: Option<ProviderAdmin>,
     pub ledger: PathBuf,
     /// Wait for another run holding the ledger, instead of stopping.
     pub wait_for_ledger: bool,
@@ -85,6 +100,35 @@ pub struct RevokeOptions {
     pub settings: RevokeSettings,
     pub rotation: RotationSettings,
     pub request_timeout: Duration,
+    /// Read what each live key proven to be the organization's did and cost (`--exposure`).
+    pub exposure: bool,
+    /// `false`: `--exposure` alone, which looks keys up as a dry run and reports no revocation.
+    pub revoke: bool,
+}
+
+/// Another provider's administration key and where its API is.
+pub struct ProviderAdmin {
+    /// Checked: https, or http to loopback.
+    pub api_base: String,
+    pub admin_key: Secret,
+}
+
+/// Which revoker a finding's rule leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    OpenAi(Endpoint),
+    Anthropic,
+    OpenRouter,
+}
+
+impl Route {
+    fn for_verifier(verifier: VerifierId) -> Option<Route> {
+        match verifier {
+            VerifierId::Anthropic => Some(Route::Anthropic),
+            VerifierId::OpenRouter => Some(Route::OpenRouter),
+            other => Endpoint::for_verifier(other).map(Route::OpenAi),
+        }
+    }
 }
 
 /// What happens to findings once they are verified: hooks for each event and, with a
@@ -102,12 +146,17 @@ pub struct Remediation {
 /// Revocation of live keys in the organization of the admin key.
 struct Revoker {
     options: RevokeOptions,
+    /// OpenAI's Administration API (never called without `options.admin_key`).
     api: AdminApi,
+    /// Anthropic's Admin API and OpenRouter's key management API, when their keys are given.
+    anthropic: Option<AdminApi>,
+    openrouter: Option<AdminApi>,
     /// For confirming that revoked keys are dead.
     http: reqwest::Client,
     /// `None` in a dry run without a ledger yet. Held (locked) for the whole run otherwise.
     ledger: Option<Ledger>,
     inventory: Inventory,
+    others: others::Inventory,
 }
 
 impl Remediation {
@@ -161,18 +210,18 @@ impl Remediation {
                 finding.revocation = outcome.clone();
                 continue;
             }
-            let endpoint = rules
+            let route = rules
                 .iter()
                 .find(|r| r.id == finding.rule_id)
                 .and_then(|r| r.verifier)
-                .and_then(Endpoint::for_verifier);
+                .and_then(Route::for_verifier);
             let context = HookContext {
                 hooks,
                 repository: repository.as_deref(),
                 dry_run: revoker.as_ref().is_some_and(|r| r.options.dry_run),
                 warn,
             };
-            runtime.block_on(handle(&context, revoker.as_mut(), finding, endpoint));
+            runtime.block_on(handle(&context, revoker.as_mut(), finding, route));
             handled.insert(finding.fingerprint.clone(), finding.revocation.clone());
         }
     }
@@ -200,14 +249,27 @@ impl Revoker {
         let api = AdminApi::new(
             http.clone(),
             options.api_base.clone(),
-            options.admin_key.clone(),
+            options.admin_key.clone().unwrap_or_else(|| Secret::new("")),
         );
+        let other = |flavor, admin: &Option<ProviderAdmin>| {
+            admin.as_ref().map(|a| {
+                AdminApi::with_flavor(
+                    flavor,
+                    http.clone(),
+                    a.api_base.clone(),
+                    a.admin_key.clone(),
+                )
+            })
+        };
         Ok(Revoker {
+            anthropic: other(Flavor::Anthropic, &options.anthropic),
+            openrouter: other(Flavor::OpenRouter, &options.openrouter),
             options,
             api,
             http,
             ledger,
             inventory: Inventory::default(),
+            others: others::Inventory::default(),
         })
     }
 
@@ -224,7 +286,7 @@ async fn handle(
     context: &HookContext<'_>,
     revoker: Option<&mut Revoker>,
     finding: &mut Finding,
-    endpoint: Option<Endpoint>,
+    route: Option<Route>,
 ) {
     let warn = context.warn;
     let ledger = revoker.as_deref().and_then(Revoker::writable_ledger);
@@ -237,10 +299,18 @@ async fn handle(
             .notify(EventKind::VerifiedLive, finding, None, ledger)
             .await;
     }
-    let (Some(revoker), Some(endpoint)) = (revoker, endpoint) else {
+    let (Some(revoker), Some(route)) = (revoker, route) else {
         return;
     };
-    let revocation = match revoker.revoke(finding, endpoint, live, context).await {
+    let revoked = match route {
+        Route::OpenAi(endpoint) if revoker.options.admin_key.is_some() => {
+            revoker.revoke(finding, endpoint, live, context).await
+        }
+        // Without the operator's admin key for it, a provider's keys are left alone.
+        Route::OpenAi(_) => return,
+        other => revoker.revoke_other(finding, other, live, context).await,
+    };
+    let revocation = match revoked {
         steps::Revoked::Now(revocation) => revocation,
         steps::Revoked::Earlier(revocation) => {
             finding.revocation = Some(revocation);
@@ -248,6 +318,16 @@ async fn handle(
         }
         steps::Revoked::Nothing => return,
     };
+    // Read before the hooks hear the outcome, so that they carry it too.
+    if live && revoker.options.exposure {
+        finding.revocation = Some(revocation.clone());
+        finding.exposure = revoker.exposure(finding, route).await.map(Box::new);
+    }
+    // `--exposure` without `--revoke` plans only to find the key: no revocation to report.
+    if !revoker.options.revoke {
+        finding.revocation = None;
+        return;
+    }
     if revocation.status == RevocationStatus::Planned {
         finding.revocation = Some(revocation);
         return;

@@ -4,12 +4,18 @@
 
 use std::collections::HashMap;
 
-use super::admin::{AdminKey, KeyOwner, ProjectKey};
+use futures::StreamExt;
+
+use super::admin::{AdminError, AdminKey, KeyOwner, ProjectKey};
 use super::identity::{Evidence, Identity, identify};
 use super::{RevokeError, Revoker};
 use crate::finding::{Finding, Revocation, RevocationStatus};
 use crate::store::ledger::{Action, Target};
 use crate::verify::openai::Endpoint;
+
+/// Projects whose keys are listed at the same time when the leak's project is unknown: each
+/// project's pages come one after another, so this bounds the requests in flight.
+const PROJECTS_AT_ONCE: usize = 16;
 
 /// The organization as the admin key sees it, read once per run as far as needed.
 #[derive(Default)]
@@ -17,7 +23,7 @@ pub(super) struct Inventory {
     /// The ids of the organization's active projects, once listed.
     projects: Option<Vec<String>>,
     /// Each project's keys, once listed.
-    keys: HashMap<String, Vec<ProjectKey>>,
+    pub(super) keys: HashMap<String, Vec<ProjectKey>>,
     admin_keys: Option<Vec<AdminKey>>,
 }
 
@@ -53,6 +59,13 @@ impl Plan {
                 text
             }
             Action::DeleteAdminKey => format!("delete admin key {key}"),
+            Action::DeactivateAnthropicKey => match &target.project {
+                Some(workspace) => {
+                    format!("deactivate Anthropic key {key} of workspace {workspace}")
+                }
+                None => format!("deactivate Anthropic key {key}"),
+            },
+            Action::DeleteOpenRouterKey => format!("delete OpenRouter key {key}"),
             _ => format!("delete key {key} of project {project}"),
         }
     }
@@ -71,7 +84,7 @@ impl Plan {
 }
 
 /// The outcome for a leak that is not proven to be one key of the organization.
-fn unproven<T>(identity: Identity<T>, id: impl Fn(&T) -> String) -> Revocation {
+pub(super) fn unproven<T>(identity: Identity<T>, id: impl Fn(&T) -> String) -> Revocation {
     match identity {
         Identity::NotOurs(reason) => Revocation::new(RevocationStatus::NotOurs, reason),
         Identity::Unproven(reason) => Revocation::new(RevocationStatus::Ambiguous, reason),
@@ -175,7 +188,12 @@ impl Revoker {
     /// Deleting a proven admin key, never the one ferret is using.
     async fn plan_admin_key(&mut self, finding: &Finding) -> Result<Planned, RevokeError> {
         let secret = finding.secret.expose_str();
-        let own = self.options.admin_key.expose_str();
+        let own = self
+            .options
+            .admin_key
+            .as_ref()
+            .map(|k| k.expose_str())
+            .ok_or(RevokeError::NoAdminKey("no OpenAI admin key"))?;
         if *secret == *own {
             return Ok(Planned::Settled(Revocation::new(
                 RevocationStatus::Skipped,
@@ -233,13 +251,25 @@ impl Revoker {
             Some(project) => vec![project.to_string()],
             None => self.projects().await?,
         };
+        // Projects not listed yet, read a few at a time: each project's pages follow one
+        // another (a cursor), but projects are independent.
+        let missing: Vec<&String> = projects
+            .iter()
+            .filter(|p| !self.inventory.keys.contains_key(*p))
+            .collect();
+        let api = &self.api;
+        let listed: Vec<(String, Result<Vec<ProjectKey>, AdminError>)> =
+            futures::stream::iter(missing)
+                .map(|project| async move { (project.clone(), api.project_keys(project).await) })
+                .buffer_unordered(PROJECTS_AT_ONCE)
+                .collect()
+                .await;
+        for (project, keys) in listed {
+            self.inventory.keys.insert(project, keys?);
+        }
         let mut keys = Vec::new();
-        for project in projects {
-            if !self.inventory.keys.contains_key(&project) {
-                let listed = self.api.project_keys(&project).await?;
-                self.inventory.keys.insert(project.clone(), listed);
-            }
-            keys.extend(self.inventory.keys[&project].iter().cloned());
+        for project in &projects {
+            keys.extend(self.inventory.keys[project].iter().cloned());
         }
         Ok(keys)
     }

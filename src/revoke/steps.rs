@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::admin::{AdminError, AdminKey, ProjectKey, ServiceAccount};
+use super::admin::{AdminApi, AdminError, AdminKey, ProjectKey, ServiceAccount};
 use super::notify::HookContext;
 use super::plan::{Plan, Planned};
 use super::{RevokeError, Revoker};
@@ -42,7 +42,7 @@ pub(super) enum Revoked {
 
 /// Whether a step's target is still in the organization.
 #[derive(Debug, PartialEq, Eq)]
-enum Listed {
+pub(super) enum Listed {
     Yes,
     /// Gone: deleted (by the step, or by anyone).
     Gone,
@@ -52,7 +52,7 @@ enum Listed {
 
 /// What becomes of a step an interrupted run left open.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub(super) enum Verdict {
     /// Its target is gone: the interrupted call had taken effect (recorded `not_found`, with
     /// this note).
     Gone(&'static str),
@@ -270,7 +270,7 @@ impl Revoker {
     }
 
     /// Records the verdict on an open step, making its call again first when it is redone.
-    async fn carry_out(
+    pub(super) async fn carry_out(
         &mut self,
         step: &Step,
         verdict: Verdict,
@@ -416,7 +416,7 @@ impl Revoker {
 
     /// Records the intent, makes the call, records the outcome; returns the step's id and
     /// result (a failed call is an error).
-    async fn delete_step(
+    pub(super) async fn delete_step(
         &mut self,
         fingerprint: &Fingerprint,
         action: Action,
@@ -433,7 +433,7 @@ impl Revoker {
         }
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         step: i64,
         result: StepResult,
@@ -455,6 +455,14 @@ impl Revoker {
                 self.api.delete_service_account(project, account).await
             }
             Action::DeleteAdminKey => self.api.delete_admin_key(key_id).await,
+            Action::DeactivateAnthropicKey => match &self.anthropic {
+                Some(api) => api.deactivate_anthropic_key(key_id).await,
+                None => Err(AdminError::NotConfigured("ANTHROPIC_ADMIN_KEY")),
+            },
+            Action::DeleteOpenRouterKey => match &self.openrouter {
+                Some(api) => api.delete_openrouter_key(key_id).await,
+                None => Err(AdminError::NotConfigured("OPENROUTER_MANAGEMENT_KEY")),
+            },
             Action::CreateReplacement => unreachable!("replacements are created by rotate()"),
         }
     }
@@ -471,12 +479,27 @@ impl Revoker {
         plan: &Plan,
         result: StepResult,
     ) -> Result<Revocation, RevokeError> {
+        let base = self.options.api_base.clone();
+        self.confirm_at(finding, (&base, endpoint.check()), live, step, plan, result)
+            .await
+    }
+
+    /// [`Self::confirm_step`] with the check (and its API base) that tells the leak is dead.
+    pub(super) async fn confirm_at(
+        &self,
+        finding: &Finding,
+        (api_base, check): (&str, &crate::verify::Check),
+        live: bool,
+        step: i64,
+        plan: &Plan,
+        result: StepResult,
+    ) -> Result<Revocation, RevokeError> {
         let status = match result {
             StepResult::NotFound => RevocationStatus::AlreadyRevoked,
             _ => RevocationStatus::Revoked,
         };
         // Verified dead in this run already: no need to ask again.
-        if !live || self.is_dead(finding, endpoint).await {
+        if !live || self.is_dead_at(finding, api_base, check).await {
             return Ok(plan.revocation(status, None));
         }
         let checks = self.options.settings.confirm_checks.max(1);
@@ -491,19 +514,19 @@ impl Revoker {
         Ok(plan.revocation(RevocationStatus::Failed, Some(detail)))
     }
 
-    /// Checks the leaked key again, with backoff, until the provider refuses it.
-    async fn is_dead(&self, finding: &Finding, endpoint: Endpoint) -> bool {
+    /// Checks the leaked key with `check` at `api_base`, with backoff, until it is refused.
+    pub(super) async fn is_dead_at(
+        &self,
+        finding: &Finding,
+        api_base: &str,
+        check: &crate::verify::Check,
+    ) -> bool {
         let settings = &self.options.settings;
         let mut delay = settings.confirm_first_delay.0;
         for _ in 0..settings.confirm_checks.max(1) {
             tokio::time::sleep(delay).await;
-            let outcome = crate::verify::check_once(
-                &self.http,
-                &self.options.api_base,
-                endpoint.check(),
-                &finding.secret,
-            )
-            .await;
+            let outcome =
+                crate::verify::check_once(&self.http, api_base, check, &finding.secret).await;
             if let Outcome::Done(verification) = outcome
                 && verification.status == VerificationStatus::Invalid
             {
@@ -516,18 +539,19 @@ impl Revoker {
 
     /// Writes the Administration API calls made so far into the ledger.
     fn record_calls(&self, fingerprint: &Fingerprint) {
-        let calls = self.api.take_calls();
+        self.record_calls_of(&self.api, fingerprint);
+    }
+
+    /// Writes the calls `api` made so far into the ledger.
+    pub(super) fn record_calls_of(&self, api: &AdminApi, fingerprint: &Fingerprint) {
+        let calls = api.take_calls();
         if let Some(ledger) = self.writable_ledger() {
-            for call in calls {
-                // A lost call record is not worth failing the revocation for.
-                let _ = ledger.record_call(
-                    Some(fingerprint),
-                    &call.method,
-                    &call.path,
-                    call.status,
-                    call.request_id.as_deref(),
-                );
-            }
+            let rows = calls.iter().map(|call| {
+                let id = call.request_id.as_deref();
+                (call.method.as_str(), call.path.as_str(), call.status, id)
+            });
+            // A lost call record is not worth failing the revocation for.
+            let _ = ledger.record_calls(Some(fingerprint), rows);
         }
     }
 }
@@ -568,7 +592,7 @@ fn listed(
 /// An open step that revokes the leak, by what the inventory says: done if its target is gone;
 /// abandoned if the target is not the organization's, or the leak is not live now (nothing
 /// then proves the target is the leak). `None`: planning decides ([`judge_against_plan`]).
-fn judge_revoking(listed: Listed, live: bool) -> Option<Verdict> {
+pub(super) fn judge_revoking(listed: Listed, live: bool) -> Option<Verdict> {
     match listed {
         Listed::Gone => Some(Verdict::Gone(
             "gone: the interrupted run's call had taken effect",
@@ -583,7 +607,7 @@ fn judge_revoking(listed: Listed, live: bool) -> Option<Verdict> {
 
 /// An open step that revokes a listed, live leak: redone only when this run's plan is the same
 /// call on the same target.
-fn judge_against_plan(step: &Step, planned: &Planned) -> Verdict {
+pub(super) fn judge_against_plan(step: &Step, planned: &Planned) -> Verdict {
     match planned {
         Planned::Act(plan) if plan.action == step.action && plan.target == step.target => {
             Verdict::Redo
@@ -630,7 +654,7 @@ fn lost_replacements(step: &Step, accounts: &[ServiceAccount]) -> Vec<Target> {
 
 /// The step, plan and result by which `step` revoked the leak (or found it revoked), if it
 /// did.
-fn revoked_the_leak(step: &Step, result: StepResult) -> Option<(i64, Plan, StepResult)> {
+pub(super) fn revoked_the_leak(step: &Step, result: StepResult) -> Option<(i64, Plan, StepResult)> {
     let revoked = matches!(result, StepResult::Ok | StepResult::NotFound);
     (step.action.revokes_leak() && revoked).then(|| {
         let plan = Plan {
@@ -726,12 +750,15 @@ mod tests {
                     name: String::new(),
                 },
             },
-            None => KeyOwner::User {},
+            None => KeyOwner::User { user: None },
         };
         ProjectKey {
             id: id.to_string(),
             redacted_value: "sk-proj-Ab…cd".to_string(),
             owner,
+            name: None,
+            created_at: None,
+            last_used_at: None,
             project: project.to_string(),
         }
     }

@@ -25,6 +25,10 @@ pub enum Action {
     CreateReplacement,
     /// Delete a replacement that was not delivered (or whose key an interrupted run lost).
     DeleteReplacement,
+    /// Deactivate an Anthropic API key (the Admin API cannot delete keys).
+    DeactivateAnthropicKey,
+    /// Delete an OpenRouter key (by its hash, in `key_id`).
+    DeleteOpenRouterKey,
 }
 
 impl Action {
@@ -35,6 +39,8 @@ impl Action {
             Action::DeleteAdminKey => "delete_admin_key",
             Action::CreateReplacement => "create_replacement",
             Action::DeleteReplacement => "delete_replacement",
+            Action::DeactivateAnthropicKey => "deactivate_anthropic_key",
+            Action::DeleteOpenRouterKey => "delete_openrouter_key",
         }
     }
 
@@ -45,6 +51,8 @@ impl Action {
             Action::DeleteAdminKey,
             Action::CreateReplacement,
             Action::DeleteReplacement,
+            Action::DeactivateAnthropicKey,
+            Action::DeleteOpenRouterKey,
         ]
         .into_iter()
         .find(|a| a.as_str() == text)
@@ -54,7 +62,11 @@ impl Action {
     pub fn revokes_leak(self) -> bool {
         matches!(
             self,
-            Action::DeleteKey | Action::DeleteServiceAccount | Action::DeleteAdminKey
+            Action::DeleteKey
+                | Action::DeleteServiceAccount
+                | Action::DeleteAdminKey
+                | Action::DeactivateAnthropicKey
+                | Action::DeleteOpenRouterKey
         )
     }
 }
@@ -363,6 +375,25 @@ impl Ledger {
             )
             .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+
+    /// Records many Administration API calls in one transaction: one commit (one sync to
+    /// disk) instead of one per call, which for the thousand key-list pages of a large
+    /// organization took longer than reading them.
+    pub fn record_calls<'a>(
+        &self,
+        fingerprint: Option<&Fingerprint>,
+        calls: impl IntoIterator<Item = (&'a str, &'a str, Option<u16>, Option<&'a str>)>,
+    ) -> Result<(), StoreError> {
+        let transaction = self
+            .db
+            .connection
+            .unchecked_transaction()
+            .map_err(|e| self.fail(e))?;
+        for (method, path, status, request_id) in calls {
+            self.record_call(fingerprint, method, path, status, request_id)?;
+        }
+        transaction.commit().map_err(|e| self.fail(e))
     }
 
     /// Records one hook run.

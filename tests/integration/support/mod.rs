@@ -11,8 +11,10 @@ pub mod git;
 pub mod git_server;
 pub mod github;
 pub mod hostile;
+pub mod key_admins;
 pub mod openai;
 pub mod openai_org;
+pub mod openai_usage;
 pub mod providers;
 
 use std::fmt;

@@ -41,6 +41,7 @@ use super::openai::{
     ORGANIZATION, bare_error, bearer, error, json_response, masked, missing_scope,
     rate_limit_headers, request_id,
 };
+use super::openai_usage::{Usage, Used};
 use super::{Shape, describe_key, random_alnum};
 
 /// An operator's `[revoke]` settings with quick confirmation checks, so a test waits
@@ -124,6 +125,8 @@ struct Org {
     /// Live keys of other organizations: `/v1/models` accepts them (naming their organization
     /// and project), no list shows them.
     foreign_keys: Vec<ForeignKey>,
+    /// Seeded usage and costs (tests/support/openai_usage.rs).
+    usage: Usage,
 }
 
 /// A live key of another organization.
@@ -335,6 +338,7 @@ impl Org {
             deleted_admin_keys: Vec::new(),
             minted: Vec::new(),
             foreign_keys: Vec::new(),
+            usage: Usage::default(),
         }
     }
 
@@ -501,6 +505,14 @@ impl Org {
             }
             ("DELETE", ["admin_api_keys", id]) => self.delete_admin_key(id),
             ("GET", ["audit_logs"]) => self.list_audit_log(&query),
+            ("GET", ["usage", kind]) => {
+                let (status, body) = self.usage.answer(request, Some(kind));
+                (status, json_response(status, body))
+            }
+            ("GET", ["costs"]) => {
+                let (status, body) = self.usage.answer(request, None);
+                (status, json_response(status, body))
+            }
             (method, _) => invalid_url(method, request.url.path()),
         }
     }
@@ -1159,5 +1171,34 @@ impl OpenAiOrg {
     /// Every audit log entry, oldest first.
     pub fn audit_log(&self) -> Vec<Value> {
         self.org().audit_log.clone()
+    }
+
+    /// Seeds use of a key (by id) in a project (for the usage and costs endpoints).
+    pub fn add_usage(&self, used: Used) {
+        self.org().usage.used.push(used);
+    }
+
+    /// Caps the buckets of a usage or costs page, so that clients must follow `next_page`.
+    pub fn set_usage_page_size(&self, buckets: usize) {
+        self.org().usage.page_size = Some(buckets);
+    }
+
+    /// Whether `GET /costs` accepts `api_key_ids[]` (when not, it answers 400).
+    pub fn set_costs_take_key_filter(&self, accepted: bool) {
+        self.org().usage.costs_take_key_filter = accepted;
+    }
+
+    /// Adds an audit log entry (`api_key.created` naming a key's scopes).
+    pub fn add_key_created_event(&self, key_id: &str, project_id: &str, scopes: &[&str]) {
+        let mut org = self.org();
+        let entry = json!({
+            "id": new_id("audit_log-"),
+            "type": "api_key.created",
+            "effective_at": unix_now() - 86_400,
+            "project": {"id": project_id, "name": "Production"},
+            "actor": {"type": "session"},
+            "api_key.created": {"id": key_id, "data": {"scopes": scopes}},
+        });
+        org.audit_log.push(entry);
     }
 }

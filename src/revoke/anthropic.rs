@@ -1,0 +1,104 @@
+//! Anthropic's Admin API (`x-api-key: sk-ant-admin01-…`, docs/provider-apis.md): the
+//! organization the admin key administers (`GET /v1/organizations/me`), its active API keys
+//! (`GET /v1/organizations/api_keys`, each shown with a `partial_key_hint`), and deactivation
+//! (`POST /v1/organizations/api_keys/{id}` with `{"status": "inactive"}`), which is how the
+//! Admin API revokes: it cannot delete keys.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::{AdminApi, AdminError, MAX_PAGES, parse};
+use super::identity::Listed;
+
+/// Keys asked for a page (the API allows 1 to 1000).
+const PAGE: usize = 1000;
+
+/// An API key as the Admin API lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AnthropicKey {
+    pub id: String,
+    /// `sk-ant-api03-R2D...igAA`: the head and tail of the key.
+    #[serde(default)]
+    pub partial_key_hint: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `None`: the default workspace.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+}
+
+impl Listed for AnthropicKey {
+    fn redacted_value(&self) -> &str {
+        self.partial_key_hint.as_deref().unwrap_or_default()
+    }
+    /// Verification does not name a workspace, so this is never used as a filter.
+    fn project(&self) -> Option<&str> {
+        self.workspace_id.as_deref()
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Value>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Organization {
+    id: String,
+}
+
+impl AdminApi {
+    /// The id of the organization the admin key administers; also taken note of as the
+    /// organization this client answers for.
+    pub async fn anthropic_organization(&self) -> Result<String, AdminError> {
+        let path = "/v1/organizations/me";
+        let (value, _) = self.call(Method::GET, path, None).await?;
+        let organization: Organization = parse(&Method::GET, path, value)?;
+        self.answered_for(Some(organization.id.clone()));
+        Ok(organization.id)
+    }
+
+    /// Every active key of the organization (a live leak is an active key), all pages.
+    pub async fn anthropic_keys(&self) -> Result<Vec<AnthropicKey>, AdminError> {
+        let mut keys = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut target = format!("/v1/organizations/api_keys?limit={PAGE}&status=active");
+            if let Some(after) = &after {
+                target.push_str("&after_id=");
+                target.push_str(after);
+            }
+            let (value, _) = self.call(Method::GET, &target, None).await?;
+            let page: Page = parse(&Method::GET, &target, value)?;
+            for item in page.data {
+                keys.push(parse(&Method::GET, &target, item)?);
+            }
+            match page.last_id {
+                Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => {
+                    after = Some(last);
+                }
+                _ => break,
+            }
+        }
+        Ok(keys)
+    }
+
+    /// One key, whatever its status.
+    pub async fn anthropic_key(&self, id: &str) -> Result<AnthropicKey, AdminError> {
+        let path = format!("/v1/organizations/api_keys/{id}");
+        let (value, _) = self.call(Method::GET, &path, None).await?;
+        parse(&Method::GET, &path, value)
+    }
+
+    /// Deactivates a key (the Admin API's revocation); returns the request id.
+    pub async fn deactivate_anthropic_key(&self, id: &str) -> Result<Option<String>, AdminError> {
+        let path = format!("/v1/organizations/api_keys/{id}");
+        let body = json!({ "status": "inactive" });
+        Ok(self.call(Method::POST, &path, Some(body)).await?.1)
+    }
+}

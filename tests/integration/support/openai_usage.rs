@@ -1,0 +1,192 @@
+//! The usage and cost endpoints of the loopback OpenAI organization (reference/APIS.md §G):
+//! `GET /v1/organization/usage/{kind}` and `GET /v1/organization/costs`, answered from usage
+//! a test seeds per key, model and UTC day.
+//!
+//! Followed from the reference: `start_time` is required (Unix seconds), `end_time` optional,
+//! `bucket_width` `1d` (the mock answers only daily buckets; `1h`/`1m` are a 400 here), filters
+//! `api_key_ids[]`, `project_ids[]`, `models[]`, `group_by[]` of `model`, `api_key_id`,
+//! `project_id` (fields not grouped by are null), `limit` (usage: 1..=31, default 7; costs:
+//! 1..=180, default 7) and the `page` cursor, with `{"object":"page","data":[{"object":"bucket",
+//! "start_time","end_time","results":[…]}],"has_more","next_page"}`. Buckets start at
+//! `start_time` and are a day long; empty ones are listed with no results.
+//!
+//! Mock choices: `page` cursors are `page_<bucket index>`; a test may cap the buckets per page
+//! below `limit` (to see pagination followed) and make the costs endpoint refuse the
+//! `api_key_ids[]` filter with a 400 (the reference is unsure it exists).
+
+use serde_json::{Value, json};
+use wiremock::Request;
+
+/// Seeded use of one key on one day.
+#[derive(Clone, Debug)]
+pub struct Used {
+    pub kind: &'static str,
+    pub key_id: String,
+    pub project_id: String,
+    pub model: &'static str,
+    /// Unix seconds within the day.
+    pub at: i64,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[derive(Default)]
+pub struct Usage {
+    pub used: Vec<Used>,
+    /// Buckets per page at most, whatever `limit` asks (`None`: `limit`).
+    pub page_size: Option<usize>,
+    /// Whether `GET /costs` accepts `api_key_ids[]`.
+    pub costs_take_key_filter: bool,
+}
+
+fn error(message: &str) -> (u16, Value) {
+    (
+        400,
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": null,
+            "code": null}}),
+    )
+}
+
+struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl Usage {
+    /// `GET /v1/organization/usage/{kind}` or `GET /v1/organization/costs` (`kind` `None`).
+    pub fn answer(&self, request: &Request, kind: Option<&str>) -> (u16, Value) {
+        let params = Params {
+            pairs: request.url.query_pairs().into_owned().collect(),
+        };
+        let Some(Ok(start)) = params.get("start_time").map(str::parse::<i64>) else {
+            return error("Missing required parameter: 'start_time'.");
+        };
+        let end = match params.get("end_time").map(str::parse::<i64>) {
+            None => start + 7 * 86_400,
+            Some(Ok(end)) => end,
+            Some(Err(_)) => return error("Invalid 'end_time'."),
+        };
+        if params.get("bucket_width").is_some_and(|w| w != "1d") {
+            return error("The mock answers only bucket_width=1d.");
+        }
+        if kind.is_none() && !self.costs_take_key_filter && !params.all("api_key_ids[]").is_empty()
+        {
+            return error("Unknown parameter: 'api_key_ids'.");
+        }
+        let max = if kind.is_some() { 31 } else { 180 };
+        let limit = match params.get("limit").map(str::parse::<usize>) {
+            None => 7,
+            Some(Ok(limit)) if (1..=max).contains(&limit) => limit,
+            Some(_) => return error("Invalid 'limit'."),
+        };
+        let per_page = self.page_size.map_or(limit, |cap| cap.min(limit));
+        let first = match params.get("page") {
+            None => 0,
+            Some(page) => match page.strip_prefix("page_").and_then(|n| n.parse().ok()) {
+                Some(index) => index,
+                None => return error("Invalid 'page' cursor."),
+            },
+        };
+        let total = usize::try_from((end - start + 86_399) / 86_400).unwrap_or(0);
+        let buckets: Vec<Value> = (first..total.min(first + per_page))
+            .map(|index| {
+                let from = start + 86_400 * index as i64;
+                let to = (from + 86_400).min(end);
+                json!({"object": "bucket", "start_time": from, "end_time": to,
+                    "results": self.results(&params, kind, (from, to))})
+            })
+            .collect();
+        let next = first + per_page;
+        let has_more = next < total;
+        (
+            200,
+            json!({"object": "page", "data": buckets, "has_more": has_more,
+                "next_page": if has_more { Value::from(format!("page_{next}")) } else { Value::Null }}),
+        )
+    }
+
+    /// One bucket's results, grouped as asked.
+    fn results(&self, params: &Params, kind: Option<&str>, (from, to): (i64, i64)) -> Vec<Value> {
+        let keys = params.all("api_key_ids[]");
+        let projects = params.all("project_ids[]");
+        let models = params.all("models[]");
+        let group_by = params.all("group_by[]");
+        let mut groups: Vec<(Vec<String>, Vec<&Used>)> = Vec::new();
+        for used in self.used.iter().filter(|u| {
+            kind.is_none_or(|k| u.kind == k)
+                && (from..to).contains(&u.at)
+                && (keys.is_empty() || keys.contains(&u.key_id.as_str()))
+                && (projects.is_empty() || projects.contains(&u.project_id.as_str()))
+                && (models.is_empty() || models.contains(&u.model))
+        }) {
+            let group: Vec<String> = group_by
+                .iter()
+                .map(|g| match *g {
+                    "model" => used.model.to_string(),
+                    "api_key_id" => used.key_id.clone(),
+                    "project_id" => used.project_id.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(used),
+                None => groups.push((group, vec![used])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(_, members)| {
+                let first = members[0];
+                let grouped = |name: &str, value: &str| {
+                    if group_by.contains(&name) {
+                        Value::from(value)
+                    } else {
+                        Value::Null
+                    }
+                };
+                let total = |f: fn(&Used) -> u64| members.iter().map(|u| f(u)).sum::<u64>();
+                match kind {
+                    Some(kind) => json!({
+                        "object": format!("organization.usage.{kind}.result"),
+                        "input_tokens": total(|u| u.input_tokens),
+                        "output_tokens": total(|u| u.output_tokens),
+                        "input_cached_tokens": total(|u| u.cached_tokens),
+                        "input_audio_tokens": 0, "output_audio_tokens": 0,
+                        "num_model_requests": total(|u| u.requests),
+                        "project_id": grouped("project_id", &first.project_id),
+                        "user_id": null,
+                        "api_key_id": grouped("api_key_id", &first.key_id),
+                        "model": grouped("model", first.model),
+                        "batch": null, "service_tier": null,
+                    }),
+                    None => json!({
+                        "object": "organization.costs.result",
+                        "amount": {"value": members.iter().map(|u| u.cost_usd).sum::<f64>(),
+                            "currency": "usd"},
+                        "line_item": null,
+                        "project_id": grouped("project_id", &first.project_id),
+                    }),
+                }
+            })
+            .collect()
+    }
+}
