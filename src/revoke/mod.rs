@@ -282,6 +282,27 @@ impl Revoker {
 /// One finding: `found`, then for a live key `verified_live`, revocation, and `revoked` or
 /// `failed`. A key that is no longer live still gets what the ledger knows about it, and an
 /// interrupted run's unfinished steps for it are reconciled.
+/// What a dry run says about a key whose verification could not tell whether it is live (no
+/// network, a budget run out): nothing is planned without a live answer, and the report says
+/// so instead of saying nothing.
+fn dry_run_without_answer(revoker: &Revoker, finding: &Finding) -> Option<Revocation> {
+    let options = &revoker.options;
+    if !(options.dry_run && options.revoke && finding.verification.is_undetermined()) {
+        return None;
+    }
+    let why = match &finding.verification.detail {
+        Some(detail) => format!("{}: {detail}", finding.verification.status_name()),
+        None => finding.verification.status_name().to_string(),
+    };
+    Some(Revocation::new(
+        RevocationStatus::Skipped,
+        format!(
+            "dry run: could not find out whether the key is live ({why}); only a live key is \
+             looked up with the admin key and revoked, so nothing is planned for it"
+        ),
+    ))
+}
+
 async fn handle(
     context: &HookContext<'_>,
     revoker: Option<&mut Revoker>,
@@ -302,6 +323,10 @@ async fn handle(
     let (Some(revoker), Some(route)) = (revoker, route) else {
         return;
     };
+    if let Some(unknown) = dry_run_without_answer(revoker, finding) {
+        finding.revocation = Some(unknown);
+        return;
+    }
     let revoked = match route {
         Route::OpenAi(endpoint) if revoker.options.admin_key.is_some() => {
             revoker.revoke(finding, endpoint, live, context).await

@@ -629,6 +629,55 @@ fn a_dry_run_plans_and_touches_nothing() {
 }
 
 #[test]
+fn a_dry_run_without_network_says_per_key_what_it_could_not_find_out() {
+    let mut setup = Setup::new();
+    let (key, _) = setup.leak_user_key(".env");
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    setup.env.push((
+        "FERRET_OPENAI_API_BASE".to_string(),
+        format!("http://127.0.0.1:{closed_port}"),
+    ));
+    let ledger = setup.ledger_path();
+    let config = setup.config_path();
+    let args = [
+        "dir",
+        ".",
+        "--verify",
+        "--revoke",
+        "--dry-run",
+        "--verify-retries",
+        "0",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let run = setup.run(&[&args[..], &["--format", "jsonl"]].concat());
+    run.expect_code(1);
+    expect_revocation(
+        &run,
+        &key,
+        "skipped",
+        "dry run: could not find out whether the key is live (error: connection failed",
+    );
+    let text = setup.run(&args);
+    assert!(
+        text.stdout
+            .contains("could not find out whether the key is live"),
+        "{text}"
+    );
+    assert!(!ledger.exists(), "no ledger written");
+    assert_eq!(
+        setup.org.requests().len(),
+        0,
+        "nothing reached the organization"
+    );
+}
+
+#[test]
 fn a_failing_hook_is_reported_and_does_not_stop_other_keys() {
     let setup = Setup::new();
     let events = setup.private.path().join("events.jsonl");
