@@ -265,8 +265,9 @@ fn confirm_revocation() -> anyhow::Result<()> {
         );
     }
     eprint!(
-        "ferret: --revoke will delete every live leaked key it finds in the organization of \
-         OPENAI_ADMIN_KEY. Continue? [y/N] "
+        "ferret: --revoke will revoke every live leaked key it finds in the organizations of \
+         the administration keys set (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, \
+         OPENROUTER_MANAGEMENT_KEY). Continue? [y/N] "
     );
     let mut answer = String::new();
     io::stdin().read_line(&mut answer)?;
