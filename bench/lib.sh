@@ -8,16 +8,22 @@
 # (the commit it was built from) and thread_args (ferret's --threads option), and enters
 # $BENCH_DIR.
 build_private_ferret() {
-    say "building ferret (cargo build --release; may wait for the shared target dir's lock)"
-    (cd "$repo" && cargo build --release --quiet)
+    # FERRET_PROFILE=debug: the debug build, when there is no time for a release one (say so).
+    local profile=${FERRET_PROFILE:-release}
+    say "building ferret (cargo build --$profile; may wait for the shared target dir's lock)"
+    if [[ $profile == debug ]]; then
+        (cd "$repo" && cargo build --quiet)
+    else
+        (cd "$repo" && cargo build --release --quiet)
+    fi
     target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    [[ -x $target_dir/release/ferret ]] || die "no binary at $target_dir/release/ferret"
+    [[ -x $target_dir/$profile/ferret ]] || die "no binary at $target_dir/$profile/ferret"
     # A private copy: the target dir is shared, and a rebuild during the runs must not change them.
     mkdir -p "$BENCH_DIR"
     BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
     FERRET=$BENCH_DIR/ferret
-    cp "$target_dir/release/ferret" "$FERRET"
+    cp "$target_dir/$profile/ferret" "$FERRET"
     # The commit, and whether the sources just built differ from it (read-only: no index refresh).
     revision=$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')
     if ! (cd "$repo" && git --no-optional-locks diff --quiet HEAD -- src rules Cargo.toml Cargo.lock 2>/dev/null); then

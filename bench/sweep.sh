@@ -14,6 +14,15 @@
 # ferret must report exactly the planted keys on the cold run.
 #
 # Usage: bench/sweep.sh            (REPOS=100 COMMITS=50 FILES=20 BENCH_DIR=/tmp/ferret-bench-sweep)
+#
+# Scale mode (SCALE=N, e.g. SCALE=10000): N small repositories (TEMPLATES distinct ones of
+# COMMITS=5 commits of FILES=5 files, each with a made-up key, linked under N names) served as
+# the organization by bench/sweep_mock.py, which adds LATENCY (default 0.05 s) to every API and
+# git request and speaks git smart HTTP, ETags and 304s. Runs: the same reference (mirror and
+# read every repository, one after another, over the same mock), cold, warm with nothing
+# changed, and one change (a commit pushed to one repository, its pushed_at moved); then the
+# listing floor (every page read once, conditionally, one after another, as ferret must),
+# requests per run and the sweep state's size. FETCH_CONCURRENCY sets --fetch-concurrency.
 set -euo pipefail
 REPOS=${REPOS:-100}
 COMMITS=${COMMITS:-50}
@@ -29,6 +38,11 @@ source "$repo/bench/lib.sh"
 
 rm -rf "$BENCH_DIR"
 build_private_ferret
+if [[ -n ${SCALE:-} ]]; then
+    # shellcheck source=bench/sweep-scale.sh
+    source "$repo/bench/sweep-scale.sh"
+    exit 0
+fi
 mkdir -p remotes api/orgs/bench work
 
 say "generating $REPOS repositories ($COMMITS commits of $FILES files each)"

@@ -3,17 +3,29 @@
 //! `--since-last`: only blobs no earlier sweep scanned, and nothing but the objects that held
 //! secrets when the refs have not moved), and attribute every match to its repository.
 //!
+//! With `--since-last`, the listing is read with conditional requests (pages that did not
+//! change answer 304), and a repository whose listed `pushed_at` is the one its last fetch saw
+//! is not fetched at all: its earlier findings are read again from its mirror. Each repository
+//! is still fetched once its last fetch is older than `--max-age`, and every one with
+//! `--verify-all-refs`, since `pushed_at` does not move for every ref change. The others are
+//! fetched `--fetch-concurrency` at a time while those already fetched are scanned.
+//!
 //! A repository that cannot be fetched or read is recorded and the sweep goes on. `--shard K/N`
 //! takes the repositories whose name hashes to K, the same on every machine and every run.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use gix::ObjectId;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
 use crate::finding::{CommitInfo, Location, Match, SourceRepository};
+use crate::github::listing::{CachedPage, Listing};
 use crate::github::repos::RepoInfo;
 use crate::github::{GitHub, GitHubError};
 use crate::matcher::Matcher;
@@ -22,7 +34,7 @@ use crate::sources::git::{self, GitError, GitOptions, ObjectIdSet};
 use crate::sources::mirror::{MirrorError, Mirrors};
 use crate::sources::{ScanContext, Warning};
 use crate::store::StoreError;
-use crate::store::sweep::{Seen, SweepState};
+use crate::store::sweep::{Remembered, Seen, StoredPage, Sweep, SweepState};
 
 /// Which repositories to sweep.
 #[derive(Clone, Debug, Default)]
@@ -82,7 +94,17 @@ pub struct SweepOptions {
     pub include_alerts: bool,
     /// The git host the token may be sent to (default: the one that goes with the API).
     pub git_base: Option<String>,
+    /// Mirrors fetched at once.
+    pub fetch_concurrency: usize,
+    /// Fetch every repository, whatever its `pushed_at` says.
+    pub verify_all_refs: bool,
+    /// Fetch a repository whose last fetch is older than this (spread over half of it by name,
+    /// so that repositories fetched together do not all fall due together).
+    pub max_age: Option<Duration>,
 }
+
+/// `--fetch-concurrency` unless given: fetches mostly wait for the network, not for a core.
+pub const DEFAULT_FETCH_CONCURRENCY: usize = 8;
 
 /// Why a sweep could not run at all.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +155,11 @@ pub struct SweepOutcome {
     pub failures: Vec<(String, NotSwept)>,
     /// Repositories whose refs had not moved since the last sweep.
     pub unchanged: usize,
+    /// Of those, the ones not even fetched (their `pushed_at` had not moved).
+    pub not_fetched: usize,
+    /// Listing pages read, and how many of them answered 304 Not Modified.
+    pub pages: usize,
+    pub pages_not_modified: usize,
     pub objects: u64,
     pub bytes: u64,
     /// Blobs not scanned again because an earlier sweep did.
@@ -155,6 +182,7 @@ impl SweepOutcome {
         }
         self.skipped_blobs += swept.scan.skipped_blobs;
         self.unchanged += usize::from(swept.unchanged);
+        self.not_fetched += usize::from(!swept.fetched);
         self.fixed += swept.fixed;
         self.matches.extend(swept.scan.matches);
         self.swept.push(Swept {
@@ -190,26 +218,36 @@ impl Sweeper {
     ) -> Result<SweepOutcome, SweepError> {
         let say = |text: String| (context.on_warning)(&Warning(text));
         let exclude = globs(&options.exclude)?;
-        let repos = self
-            .runtime
-            .block_on(self.enumerate(&options.targets, &say))?;
-        let git_base = options
-            .git_base
-            .clone()
-            .unwrap_or_else(|| crate::sources::mirror::git_base_for(self.github.base()));
-        let mirrors = Mirrors::new(options.cache.clone(), self.github.token(), &git_base);
         let mut state = match &options.state {
             Some(path) => Some(SweepState::open(path)?),
             None => None,
         };
         let mut outcome = SweepOutcome::default();
+        let listed = self.runtime.block_on(self.enumerate(
+            &options.targets,
+            state.as_mut().filter(|_| options.since_last),
+            &mut outcome,
+            &say,
+        ))?;
         let mut seen_names = std::collections::HashSet::new();
-        for repo in repos {
-            let first = seen_names.insert(repo.full_name.to_ascii_lowercase());
-            if !first || !chosen(&repo, options, &exclude) {
-                continue;
-            }
-            match sweep_one(&repo, &mirrors, state.as_mut(), options, context) {
+        let repos: Vec<RepoInfo> = listed
+            .into_iter()
+            .filter(|repo| seen_names.insert(repo.full_name.to_ascii_lowercase()))
+            .filter(|repo| chosen(repo, options, &exclude))
+            .collect();
+        let git_base = options
+            .git_base
+            .clone()
+            .unwrap_or_else(|| crate::sources::mirror::git_base_for(self.github.base()));
+        let mirrors = Mirrors::new(options.cache.clone(), self.github.token(), &git_base);
+        let remembered = match (&state, options.since_last) {
+            (Some(state), true) => state.remembered()?,
+            _ => HashMap::new(),
+        };
+        let plan = Plan::new(&repos, &remembered, &mirrors, options);
+        let results = plan.run(&repos, &mirrors, state.as_mut(), options, context);
+        for (repo, result) in repos.into_iter().zip(results) {
+            match result {
                 Ok(swept) => outcome.add(repo, swept),
                 Err(err) => {
                     let reason = crate::error::chain(&err);
@@ -230,18 +268,35 @@ impl Sweeper {
         Ok(outcome)
     }
 
-    /// Every repository named by the targets.
+    /// Every repository named by the targets; listings are read against the pages the state
+    /// kept, and the pages read are kept for next time.
     async fn enumerate(
         &self,
         targets: &Targets,
+        mut state: Option<&mut SweepState>,
+        outcome: &mut SweepOutcome,
         say: &dyn Fn(String),
-    ) -> Result<Vec<RepoInfo>, GitHubError> {
+    ) -> Result<Vec<RepoInfo>, SweepError> {
         let mut repos = Vec::new();
-        if let Some(org) = &targets.org {
-            repos.extend(self.github.org_repos(org, say).await?);
-        }
-        if let Some(user) = &targets.user {
-            repos.extend(self.github.user_repos(user, say).await?);
+        let owners = [(&targets.org, "org"), (&targets.user, "user")];
+        for (owner, kind) in owners {
+            let Some(owner) = owner else { continue };
+            let key = format!("{kind}:{owner}");
+            let earlier = match &state {
+                Some(state) => cached_pages(state.listing_pages(&key)?),
+                None => Vec::new(),
+            };
+            let listing: Listing = if kind == "org" {
+                self.github.org_repos_listing(owner, &earlier, say).await?
+            } else {
+                self.github.user_repos_listing(owner, &earlier, say).await?
+            };
+            outcome.pages += listing.pages.len();
+            outcome.pages_not_modified += listing.not_modified;
+            if let Some(state) = state.as_deref_mut() {
+                state.keep_listing(&key, &stored_pages(&listing.pages))?;
+            }
+            repos.extend(listing.repos);
         }
         for full_name in &targets.repos {
             repos.push(self.github.repo(full_name, say).await?);
@@ -312,21 +367,208 @@ fn globs(patterns: &[String]) -> Result<GlobSet, SweepError> {
 struct SweptRepository {
     scan: git::GitScan,
     unchanged: bool,
+    /// Whether its mirror was fetched (else its `pushed_at` said nothing changed).
+    fetched: bool,
     fixed: usize,
     head: Option<(String, String)>,
 }
 
-/// Fetches one repository's mirror and scans what is new in it.
-fn sweep_one(
-    info: &RepoInfo,
+/// Which repositories are fetched and which are not (their listing says nothing changed).
+struct Plan {
+    /// Indexes into the repositories, in listing order.
+    fetch: Vec<usize>,
+    unfetched: Vec<(usize, Remembered)>,
+}
+
+/// What a fetcher tells the sweep.
+enum Fetched {
+    Warning(String),
+    Mirror(usize, Result<PathBuf, MirrorError>),
+}
+
+impl Plan {
+    fn new(
+        repos: &[RepoInfo],
+        remembered: &HashMap<String, Remembered>,
+        mirrors: &Mirrors,
+        options: &SweepOptions,
+    ) -> Plan {
+        let now = crate::store::now_seconds();
+        let mut plan = Plan {
+            fetch: Vec::new(),
+            unfetched: Vec::new(),
+        };
+        for (index, repo) in repos.iter().enumerate() {
+            match remembered.get(&repo.full_name) {
+                Some(earlier) if need_not_fetch(repo, earlier, mirrors, options, now) => {
+                    plan.unfetched.push((index, earlier.clone()));
+                }
+                _ => plan.fetch.push(index),
+            }
+        }
+        plan
+    }
+
+    /// Fetches `fetch_concurrency` mirrors at a time on threads of their own, while this
+    /// thread reports the unfetched repositories and scans each mirror once it is fetched.
+    /// The results are in the repositories' order.
+    fn run(
+        self,
+        repos: &[RepoInfo],
+        mirrors: &Mirrors,
+        mut state: Option<&mut SweepState>,
+        options: &SweepOptions,
+        context: &ScanContext<'_>,
+    ) -> Vec<Result<SweptRepository, NotSwept>> {
+        let say = |text: String| (context.on_warning)(&Warning(text));
+        let mut results: Vec<Option<Result<SweptRepository, NotSwept>>> =
+            repos.iter().map(|_| None).collect();
+        let next = AtomicUsize::new(0);
+        let fetch = &self.fetch;
+        std::thread::scope(|scope| {
+            let (sender, receiver) = mpsc::channel();
+            let fetchers = options.fetch_concurrency.max(1).min(fetch.len());
+            for _ in 0..fetchers {
+                let (sender, next) = (sender.clone(), &next);
+                scope.spawn(move || fetcher(repos, fetch, next, mirrors, &sender));
+            }
+            drop(sender);
+            for (index, earlier) in self.unfetched {
+                let state = state.as_deref();
+                let result =
+                    report_unfetched(&repos[index], earlier, mirrors, state, options, context);
+                results[index] = Some(result);
+            }
+            for event in receiver {
+                match event {
+                    Fetched::Warning(text) => say(text),
+                    Fetched::Mirror(index, mirror) => {
+                        let result = mirror.map_err(NotSwept::from).and_then(|path| {
+                            let state = state.as_deref_mut();
+                            sweep_fetched(&repos[index], &path, state, options, context)
+                        });
+                        results[index] = Some(result);
+                    }
+                }
+            }
+        });
+        results
+            .into_iter()
+            .map(|r| r.expect("every repository was fetched or reported"))
+            .collect()
+    }
+}
+
+/// One fetching thread: takes the next repository to fetch until none is left.
+fn fetcher(
+    repos: &[RepoInfo],
+    fetch: &[usize],
+    next: &AtomicUsize,
     mirrors: &Mirrors,
+    sender: &mpsc::Sender<Fetched>,
+) {
+    while let Some(&index) = fetch.get(next.fetch_add(1, Ordering::Relaxed)) {
+        let repo = &repos[index];
+        let warn = |text: String| {
+            let _ = sender.send(Fetched::Warning(text));
+        };
+        let mirror = mirrors.update(&repo.full_name, &repo.clone_url, &warn);
+        if sender.send(Fetched::Mirror(index, mirror)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether `repo` need not be fetched: swept before without failing, listed with the
+/// `pushed_at` its last fetch saw, its mirror still there, fetched within `--max-age`, and
+/// `--verify-all-refs` not given.
+fn need_not_fetch(
+    repo: &RepoInfo,
+    earlier: &Remembered,
+    mirrors: &Mirrors,
+    options: &SweepOptions,
+    now: i64,
+) -> bool {
+    let unmoved = repo.pushed_at.is_some() && earlier.pushed_at == repo.pushed_at;
+    let fresh = match (options.max_age, earlier.checked_at) {
+        (None, _) => true,
+        (Some(max_age), Some(checked_at)) => {
+            let age = Duration::from_secs(now.saturating_sub(checked_at).max(0) as u64);
+            age < spread(max_age, &repo.full_name)
+        }
+        (Some(_), None) => false,
+    };
+    options.since_last
+        && !options.verify_all_refs
+        && earlier.swept
+        && !earlier.failed
+        && unmoved
+        && fresh
+        && mirrors.path_of(&repo.full_name).join("HEAD").is_file()
+}
+
+/// Between half of `max_age` and all of it, the same for a name every run: repositories first
+/// swept together fall due on different runs instead of all on one.
+fn spread(max_age: Duration, full_name: &str) -> Duration {
+    let digest = Sha256::digest(full_name.to_ascii_lowercase().as_bytes());
+    let fraction = f64::from(u16::from_be_bytes([digest[0], digest[1]])) / 65_536.0;
+    max_age.mul_f64(0.5 + fraction / 2.0)
+}
+
+/// An unfetched repository: its earlier findings, read again from its mirror (the objects that
+/// held secrets), so that they stay reported.
+fn report_unfetched(
+    info: &RepoInfo,
+    earlier: Remembered,
+    mirrors: &Mirrors,
+    state: Option<&SweepState>,
+    options: &SweepOptions,
+    context: &ScanContext<'_>,
+) -> Result<SweptRepository, NotSwept> {
+    let matched = match state {
+        Some(state) => state.matched_objects(&info.full_name)?,
+        None => Vec::new(),
+    };
+    let mut scan = git::GitScan::default();
+    if !matched.is_empty() {
+        let repo = gix::open(mirrors.path_of(&info.full_name)).map_err(NotSwept::Open)?;
+        let git_options = GitOptions {
+            threads: options.threads,
+            max_object_size: options.max_object_size,
+            ..GitOptions::default()
+        };
+        scan = git::rescan_objects(&repo, &matched, &git_options, context)?;
+        attribute(&mut scan, info);
+    }
+    Ok(SweptRepository {
+        scan,
+        unchanged: true,
+        fetched: false,
+        fixed: 0,
+        head: earlier.head,
+    })
+}
+
+/// Sets the repository of every match.
+fn attribute(scan: &mut git::GitScan, info: &RepoInfo) {
+    let repository = Arc::new(SourceRepository {
+        full_name: info.full_name.clone(),
+        html_url: info.html_url.clone(),
+    });
+    for m in &mut scan.matches {
+        m.location.repository = Some(repository.clone());
+    }
+}
+
+/// Scans what is new in one repository's freshly fetched mirror.
+fn sweep_fetched(
+    info: &RepoInfo,
+    path: &Path,
     state: Option<&mut SweepState>,
     options: &SweepOptions,
     context: &ScanContext<'_>,
 ) -> Result<SweptRepository, NotSwept> {
-    let say = |text: String| (context.on_warning)(&Warning(text));
-    let path = mirrors.update(&info.full_name, &info.clone_url, &say)?;
-    let repo = gix::open(&path).map_err(NotSwept::Open)?;
+    let repo = gix::open(path).map_err(NotSwept::Open)?;
     let refs = git::ref_targets(&repo)?;
     let tips = tips_digest(&refs);
     let earlier = match (&state, options.since_last) {
@@ -346,22 +588,25 @@ fn sweep_one(
         ..GitOptions::default()
     };
     let mut scan = scan_mirror(&repo, earlier, unchanged, git_options, context)?;
-    let repository = Arc::new(SourceRepository {
-        full_name: info.full_name.clone(),
-        html_url: info.html_url.clone(),
-    });
-    for m in &mut scan.matches {
-        m.location.repository = Some(repository.clone());
-    }
+    attribute(&mut scan, info);
+    let head = default_head(info, &refs);
     let fixed = match state {
-        Some(state) => record_sweep(state, &info.full_name, &tips, &mut scan, context.matcher)?,
+        Some(state) => {
+            let sweep = Sweep {
+                tips: &tips,
+                pushed_at: info.pushed_at.as_deref(),
+                head: head.as_ref(),
+            };
+            record_sweep(state, &info.full_name, &sweep, &mut scan, context.matcher)?
+        }
         None => 0,
     };
     Ok(SweptRepository {
         scan,
         unchanged,
+        fetched: true,
         fixed,
-        head: default_head(info, &refs),
+        head,
     })
 }
 
@@ -417,7 +662,7 @@ fn scan_mirror(
 fn record_sweep(
     state: &mut SweepState,
     name: &str,
-    tips: &str,
+    sweep: &Sweep<'_>,
     scan: &mut git::GitScan,
     matcher: &Matcher,
 ) -> Result<usize, StoreError> {
@@ -437,7 +682,7 @@ fn record_sweep(
         })
         .collect();
     let new_blobs = std::mem::take(&mut scan.scanned_blobs);
-    let fixed = state.record_sweep(name, tips, &new_blobs, &scan.matched_objects, &seen)?;
+    let fixed = state.record_sweep(name, sweep, &new_blobs, &scan.matched_objects, &seen)?;
     Ok(fixed.len())
 }
 
@@ -447,6 +692,36 @@ fn default_head(info: &RepoInfo, refs: &[(String, ObjectId)]) -> Option<(String,
     refs.iter()
         .find(|(r, _)| *r == name)
         .map(|(_, id)| (id.to_string(), name))
+}
+
+/// Listing pages as the state keeps them (a page that no longer reads is left out: it is
+/// simply read again).
+fn cached_pages(stored: Vec<StoredPage>) -> Vec<CachedPage> {
+    stored
+        .into_iter()
+        .filter_map(|page| {
+            Some(CachedPage {
+                items: serde_json::from_str(&page.items).ok()?,
+                url: page.url,
+                etag: page.etag,
+                next: page.next,
+            })
+        })
+        .collect()
+}
+
+/// Listing pages to keep in the state.
+fn stored_pages(pages: &[CachedPage]) -> Vec<StoredPage> {
+    pages
+        .iter()
+        .filter(|page| !page.etag.is_empty())
+        .map(|page| StoredPage {
+            url: page.url.clone(),
+            etag: page.etag.clone(),
+            next: page.next.clone(),
+            items: serde_json::to_string(&page.items).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// The matches of one secret-scanning alert: its key at each place GitHub saw it.

@@ -79,6 +79,9 @@ fn sweep_options(args: &GithubArgs) -> anyhow::Result<SweepOptions> {
         git_base: std::env::var("FERRET_GITHUB_GIT_BASE")
             .ok()
             .filter(|b| !b.is_empty()),
+        fetch_concurrency: args.fetch_concurrency,
+        verify_all_refs: args.verify_all_refs,
+        max_age: Some(args.max_age.0),
     })
 }
 
@@ -124,12 +127,16 @@ fn write_sarifs(
 /// What the sweep did, on stderr, and each repository that failed.
 fn print_summary(outcome: &SweepOutcome, findings: &[Finding], include_alerts: bool) {
     eprintln!(
-        "ferret: swept {} repositories ({} unchanged since the last sweep, {} failed): scanned {} \
-         objects ({:.1} MB), skipped {} blobs scanned before, re-checked {} that held secrets; \
-         {} findings, {} fixed since the last sweep{}",
+        "ferret: swept {} repositories ({} unchanged since the last sweep, {} of them not \
+         fetched; {} failed; {} listing pages, {} not modified): scanned {} objects ({:.1} MB), \
+         skipped {} blobs scanned before, re-checked {} that held secrets; {} findings, {} fixed \
+         since the last sweep{}",
         outcome.swept.len(),
         outcome.unchanged,
+        outcome.not_fetched,
         outcome.failures.len(),
+        outcome.pages,
+        outcome.pages_not_modified,
         outcome.objects,
         outcome.bytes as f64 / 1e6,
         outcome.skipped_blobs,

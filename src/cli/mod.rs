@@ -274,6 +274,16 @@ pub struct GithubArgs {
     /// Sweep only the K-th of N shards of the repositories (stable across runs and machines).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::sweep::Shard>,
+    /// With --since-last, fetch every repository, even those whose pushed_at has not moved.
+    #[arg(long)]
+    pub verify_all_refs: bool,
+    /// With --since-last, fetch a repository whose last fetch is older than this, whatever
+    /// its pushed_at (each falls due between half of it and all of it).
+    #[arg(long, value_name = "DURATION", default_value = "168h")]
+    pub max_age: crate::units::Duration,
+    /// Repositories fetched at once.
+    #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_FETCH_CONCURRENCY)]
+    pub fetch_concurrency: usize,
     /// Also write one SARIF file per repository into DIR.
     #[arg(long, value_name = "DIR")]
     pub sarif_dir: Option<PathBuf>,

@@ -15,6 +15,7 @@
 
 pub mod alerts;
 pub mod code_scanning;
+pub mod listing;
 pub mod repos;
 
 use std::future::Future;
@@ -25,7 +26,7 @@ use octocrab::service::middleware::auth_header::AuthHeaderLayer;
 use octocrab::service::middleware::base_uri::BaseUriLayer;
 use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
 use octocrab::service::middleware::retry::RetryConfig;
-use octocrab::{AuthState, Octocrab, OctocrabBuilder};
+use octocrab::{AuthState, OctoBody, Octocrab, OctocrabBuilder};
 use tokio::sync::OnceCell;
 use tower_http::map_response_body::MapResponseBodyLayer;
 
@@ -38,9 +39,9 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Retries of a call that failed in transit or answered a server error.
 const RETRIES: usize = 3;
 /// Longest rate-limit wait ferret sits through; a longer one fails the call.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
+pub(crate) const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Rate-limit waits in a row before giving up on a call.
-const MAX_RATE_LIMIT_WAITS: u32 = 5;
+pub(crate) const MAX_RATE_LIMIT_WAITS: u32 = 5;
 
 /// Why a GitHub call failed. Callers decide by the variant: a rate limit that outlasts
 /// ferret's patience, a token GitHub refuses, something that is not there, an answer that
@@ -212,9 +213,10 @@ impl GitHub {
                     other => other,
                 });
             }
+            // The wait as told: a `retry-after: 0` is asked again at once.
             on_wait(format!(
                 "GitHub rate limit reached; waiting {}s",
-                wait.as_secs().max(1)
+                wait.as_secs()
             ));
             tokio::time::sleep(wait).await;
         }
@@ -261,7 +263,9 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
     let limit_body = MapResponseBodyLayer::new(|body| Limited::new(body, MAX_BODY_BYTES));
     let client = OctocrabBuilder::new_empty()
         .with_service(ReqwestConnector::new(http))
-        .with_layer(&tower::retry::RetryLayer::new(RetryConfig::Simple(RETRIES)))
+        .with_layer(&tower::retry::RetryLayer::new(NotRateLimits(
+            RetryConfig::Simple(RETRIES),
+        )))
         .with_layer(&limit_body)
         .with_layer(&BaseUriLayer::new(base_uri.clone()))
         // Uploads go to the API's host too: no request elsewhere ever carries the token.
@@ -275,6 +279,42 @@ fn build_client(base: &str, token: &str, timeout: Duration) -> Result<Octocrab, 
     match client {
         Ok(client) => Ok(client),
         Err(never) => match never {},
+    }
+}
+
+/// octocrab's simple retries, except of a 429: octocrab retries one at once, three times,
+/// whatever its `retry-after` says (hammering a secondary rate limit); ferret waits it out
+/// ([`GitHub::with_rate_limits`]).
+#[derive(Clone)]
+struct NotRateLimits(RetryConfig);
+
+impl<B, E> tower::retry::Policy<http::Request<OctoBody>, http::Response<B>, E> for NotRateLimits {
+    type Future = <RetryConfig as tower::retry::Policy<
+        http::Request<OctoBody>,
+        http::Response<B>,
+        E,
+    >>::Future;
+
+    fn retry(
+        &mut self,
+        request: &mut http::Request<OctoBody>,
+        result: &mut Result<http::Response<B>, E>,
+    ) -> Option<Self::Future> {
+        if matches!(result, Ok(response) if response.status() == http::StatusCode::TOO_MANY_REQUESTS)
+        {
+            return None;
+        }
+        self.0.retry(request, result)
+    }
+
+    fn clone_request(
+        &mut self,
+        request: &http::Request<OctoBody>,
+    ) -> Option<http::Request<OctoBody>> {
+        tower::retry::Policy::<http::Request<OctoBody>, http::Response<B>, E>::clone_request(
+            &mut self.0,
+            request,
+        )
     }
 }
 

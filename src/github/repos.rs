@@ -1,13 +1,14 @@
 //! Which repositories a sweep covers: an organization's or a user's (every page), or named
 //! ones.
+//! Listings read against an earlier sweep's pages are in [`super::listing`].
 
 use octocrab::Page;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{GitHub, GitHubError, split_repository};
 
 /// A repository as the REST API describes it (the fields a sweep uses).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RepoInfo {
     /// `owner/name`.
     pub full_name: String,
@@ -19,6 +20,9 @@ pub struct RepoInfo {
     pub fork: bool,
     #[serde(default)]
     pub archived: bool,
+    /// When something was last pushed to any of its branches (ISO 8601), as the listing says.
+    #[serde(default)]
+    pub pushed_at: Option<String>,
 }
 
 impl GitHub {

@@ -80,6 +80,8 @@ impl Org {
         }
         args.extend([bare.to_str().expect("UTF-8 path"), "main"]);
         self.repo(name).git(&args);
+        // GitHub moves the repository's pushed_at on every push.
+        self.github.pushed(ORG, name);
     }
 
     fn repo(&self, name: &str) -> &Repo {
@@ -679,4 +681,126 @@ fn nothing_planted_in_a_cached_mirror_runs_or_redirects_git() {
     for planted in ["credential", "proxy", "sslVerify"] {
         assert!(!config.contains(planted), "{planted} kept: {config}");
     }
+}
+
+/// How many git requests asked for `owner/name`'s repository since `from` (an index into the
+/// git server's log).
+fn git_requests_for(org: &Org, name: &str, from: usize) -> usize {
+    let prefix = format!("/{ORG}/{name}.git/");
+    org.git.requests()[from..]
+        .iter()
+        .filter(|(_, target, _, _)| target.starts_with(&prefix))
+        .count()
+}
+
+/// The listing page requests of the GitHub mock since `from`: status and `If-None-Match`.
+fn listing_requests(org: &Org, from: usize) -> Vec<(u16, Option<String>)> {
+    org.github.requests()[from..]
+        .iter()
+        .filter(|r| r.path == format!("/orgs/{ORG}/repos"))
+        .map(|r| (r.status, r.header("if-none-match").map(str::to_string)))
+        .collect()
+}
+
+#[test]
+fn an_unpushed_repository_is_not_fetched_yet_keeps_its_findings_and_a_pushed_one_is() {
+    let mut org = Org::new();
+    let old = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    org.add_repo("web", &[("README.md", "hello\n".to_string())]);
+    // One repository a page: api's page stays the same, web's changes with its pushed_at.
+    org.github.set_page_size_cap(1);
+    let state = org.state("sweep.sqlite");
+    let state = state.to_str().unwrap();
+    let first = org.sweep(&["--state", state, "--since-last"]);
+    first.expect_code(1);
+    assert_eq!(places(&first, &old).len(), 1, "{first}");
+
+    let new = project_key();
+    org.push("web", &[("deploy.env", env_file(&new))]);
+    let (git_from, api_from) = (org.git.requests().len(), org.github.requests().len());
+    let second = org.sweep(&["--state", state, "--since-last"]);
+    second.expect_code(1);
+    assert_eq!(
+        places(&second, &old),
+        vec![(format!("{ORG}/api"), ".env".to_string())],
+        "an unfetched repository still reports its findings: {second}"
+    );
+    assert_eq!(
+        places(&second, &new),
+        vec![(format!("{ORG}/web"), "deploy.env".to_string())]
+    );
+    assert_eq!(
+        git_requests_for(&org, "api", git_from),
+        0,
+        "api not fetched"
+    );
+    assert!(git_requests_for(&org, "web", git_from) > 0, "web fetched");
+    let pages = listing_requests(&org, api_from);
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(
+        pages.iter().all(|(_, etag)| etag.is_some()),
+        "both pages asked for with their ETag: {pages:?}"
+    );
+    assert_eq!(
+        pages.iter().map(|(status, _)| *status).collect::<Vec<_>>(),
+        vec![304, 200],
+        "api's page did not change, web's did"
+    );
+    assert!(
+        second
+            .stderr
+            .contains("(1 unchanged since the last sweep, 1 of them not fetched")
+            && second.stderr.contains("2 listing pages, 1 not modified"),
+        "{second}"
+    );
+
+    // --verify-all-refs fetches every repository, and finds nothing new in api.
+    let git_from = org.git.requests().len();
+    let third = org.sweep(&["--state", state, "--since-last", "--verify-all-refs"]);
+    third.expect_code(1);
+    assert!(git_requests_for(&org, "api", git_from) > 0, "api fetched");
+    assert!(
+        third
+            .stderr
+            .contains("(2 unchanged since the last sweep, 0 of them not fetched")
+            && third.stderr.contains("scanned 0 objects"),
+        "{third}"
+    );
+    assert_eq!(places(&third, &old).len(), 1, "{third}");
+}
+
+#[test]
+fn a_secondary_rate_limit_on_a_conditional_page_is_waited_out_and_a_stale_fetch_is_redone() {
+    let mut org = Org::new();
+    let old = project_key();
+    org.add_repo("api", &[(".env", env_file(&old))]);
+    let state = org.state("sweep.sqlite");
+    let state = state.to_str().unwrap();
+    org.sweep(&["--state", state, "--since-last"])
+        .expect_code(1);
+
+    // The next request is refused with retry-after: 0; the sweep asks again at once.
+    org.github
+        .rate_limit_next(1, RateLimitKind::Secondary429, 0);
+    let api_from = org.github.requests().len();
+    let git_from = org.git.requests().len();
+    let run = org.sweep(&["--state", state, "--since-last"]);
+    run.expect_code(1);
+    assert_eq!(places(&run, &old).len(), 1, "{run}");
+    assert!(run.stderr.contains("rate limit"), "the wait is told: {run}");
+    let pages = listing_requests(&org, api_from);
+    assert_eq!(
+        pages.iter().map(|(status, _)| *status).collect::<Vec<_>>(),
+        vec![429, 304],
+        "{pages:?}"
+    );
+    assert_eq!(git_requests_for(&org, "api", git_from), 0, "not fetched");
+
+    // A last fetch older than --max-age is fetched again, pushed_at or not.
+    let git_from = org.git.requests().len();
+    let run = org.sweep(&["--state", state, "--since-last", "--max-age", "0s"]);
+    run.expect_code(1);
+    assert!(git_requests_for(&org, "api", git_from) > 0, "api fetched");
+    assert_eq!(places(&run, &old).len(), 1, "{run}");
 }

@@ -340,6 +340,11 @@ fn query(request: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// The first value of a request header, when it is text.
+fn request_header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 /// What is wrong with the `commit_sha` and `ref` of a SARIF upload, in the words of GitHub's
 /// schema validation (which answers 422).
 fn upload_field_problems(body: &Value) -> Vec<String> {
@@ -617,7 +622,19 @@ impl GitHub {
         if page > 1 {
             rels.push((1, "first"));
         }
-        let mut template = ResponseTemplate::new(200).set_body_json(Value::Array(body));
+        // As on GitHub, a page carries a (weak) ETag of its content, and a request naming it
+        // in `If-None-Match` gets 304 without a body, not counted against the rate limit.
+        let body = Value::Array(body);
+        let etag = format!(
+            "W/\"{}\"",
+            hex::encode(Sha256::digest(body.to_string().as_bytes()))
+        );
+        let mut template = if request_header(request, "if-none-match") == Some(etag.as_str()) {
+            ResponseTemplate::new(304)
+        } else {
+            ResponseTemplate::new(200).set_body_json(body)
+        };
+        template = template.insert_header("etag", etag.as_str());
         if !rels.is_empty() {
             let link = rels
                 .iter()
@@ -626,7 +643,12 @@ impl GitHub {
                 .join(", ");
             template = template.insert_header("link", link.as_str());
         }
-        (200, template)
+        let status = if request_header(request, "if-none-match") == Some(etag.as_str()) {
+            304
+        } else {
+            200
+        };
+        (status, template)
     }
 
     /// The absolute URL of the request with its `page` parameter set to `page`, every other
@@ -1156,7 +1178,8 @@ impl Respond for Responder {
             // The scenario set its own rate-limit headers.
             Some((RateLimitKind::Primary403 | RateLimitKind::Primary429, _)) => template,
             Some(_) => github.rate_limit_headers(template, false),
-            None => github.rate_limit_headers(template, true),
+            // GitHub does not count a 304 against the rate limit.
+            None => github.rate_limit_headers(template, status != 304),
         };
         template.insert_header("x-github-request-id", request_id.as_str())
     }
@@ -1292,6 +1315,17 @@ impl GitHubMock {
     /// Sets the `clone_url` the API reports for `owner/name`.
     pub fn set_clone_url(&self, owner: &str, name: &str, url: &str) {
         self.update_repo(owner, name, |repo| repo.clone_url = Some(url.to_string()));
+    }
+
+    /// Records a push to `owner/name`: its `pushed_at` (and `updated_at`) becomes the mock's
+    /// clock advanced by a minute, as GitHub moves them on every push to a branch.
+    pub fn pushed(&self, owner: &str, name: &str) {
+        let mut github = self.github();
+        let now = github.tick();
+        let repo = github
+            .repo(owner, name)
+            .unwrap_or_else(|| panic!("no repository {owner}/{name} in the GitHub mock"));
+        repo.pushed_at = now;
     }
 
     /// An archived repository is listed as such and refuses SARIF uploads with 403.
