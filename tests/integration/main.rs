@@ -11,6 +11,7 @@ mod databases;
 mod decoding;
 mod decoys;
 mod dir_scan;
+mod docs;
 mod exit_codes;
 mod explain;
 mod exposure;
