@@ -29,6 +29,7 @@ use crate::github::listing::{CachedPage, Listing};
 use crate::github::repos::RepoInfo;
 use crate::github::{GitHub, GitHubError};
 use crate::matcher::Matcher;
+use crate::progress::Progress;
 use crate::secret::Secret;
 use crate::sources::git::{self, GitError, GitOptions, ObjectIdSet};
 use crate::sources::mirror::{MirrorError, Mirrors};
@@ -101,6 +102,8 @@ pub struct SweepOptions {
     /// Fetch a repository whose last fetch is older than this (spread over half of it by name,
     /// so that repositories fetched together do not all fall due together).
     pub max_age: Option<Duration>,
+    /// Hears how many repositories there are to sweep and each one swept.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 /// `--fetch-concurrency` unless given: fetches mostly wait for the network, not for a core.
@@ -245,6 +248,9 @@ impl Sweeper {
             _ => HashMap::new(),
         };
         let plan = Plan::new(&repos, &remembered, &mirrors, options);
+        if let Some(progress) = &options.progress {
+            progress.more_to_do(repos.len() as u64);
+        }
         let results = plan.run(&repos, &mirrors, state.as_mut(), options, context);
         for (repo, result) in repos.into_iter().zip(results) {
             match result {
@@ -438,6 +444,7 @@ impl Plan {
                 let result =
                     report_unfetched(&repos[index], earlier, mirrors, state, options, context);
                 results[index] = Some(result);
+                swept_one(options);
             }
             for event in receiver {
                 match event {
@@ -448,6 +455,7 @@ impl Plan {
                             sweep_fetched(&repos[index], &path, state, options, context)
                         });
                         results[index] = Some(result);
+                        swept_one(options);
                     }
                 }
             }
@@ -456,6 +464,13 @@ impl Plan {
             .into_iter()
             .map(|r| r.expect("every repository was fetched or reported"))
             .collect()
+    }
+}
+
+/// Tells the progress one more repository was swept (or failed).
+fn swept_one(options: &SweepOptions) {
+    if let Some(progress) = &options.progress {
+        progress.done(1);
     }
 }
 

@@ -25,12 +25,16 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
         );
     }
     let mut setup = scan_setup::prepare(&args.scan, Path::new("."))?;
-    let options = sweep_options(&args)?;
+    let mut options = sweep_options(&args)?;
     let sweeper = Sweeper::new()?;
-    let spinner = scan_setup::spinner(&args.scan, "{spinner} sweeping repositories ({elapsed})");
-    let on_warning = |warning: &crate::sources::Warning| spinner.suspend(|| warn(warning));
+    // Repositories swept of those listed, with an ETA (the count is known once listed).
+    let bar = scan_setup::counter(&args.scan, "repositories");
+    if !bar.is_hidden() {
+        options.progress = Some(std::sync::Arc::new(scan_setup::Counter(bar.clone())));
+    }
+    let on_warning = |warning: &crate::sources::Warning| bar.suspend(|| warn(warning));
     let mut outcome = sweeper.sweep(&options, &setup.scan_context(&on_warning))?;
-    spinner.finish_and_clear();
+    bar.finish_and_clear();
     let matches = std::mem::take(&mut outcome.matches);
     let findings = scan_setup::process_matches(&mut setup, matches);
     scan_setup::write_findings(&mut setup, &findings)?;
@@ -82,6 +86,7 @@ fn sweep_options(args: &GithubArgs) -> anyhow::Result<SweepOptions> {
         fetch_concurrency: args.fetch_concurrency,
         verify_all_refs: args.verify_all_refs,
         max_age: Some(args.max_age.0),
+        progress: None,
     })
 }
 

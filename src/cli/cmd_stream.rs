@@ -49,6 +49,10 @@ fn run_streaming(
     ) -> io::Result<usize>,
 ) -> anyhow::Result<u8> {
     let mut setup = scan_setup::prepare(args, std::path::Path::new("."))?;
+    // A stream verifies key by key, between lines of its report: no bar.
+    setup
+        .verify_progress
+        .set_draw_target(indicatif::ProgressDrawTarget::hidden());
     // A stream's report grows finding by finding (`log --follow` never ends): in place at once.
     setup.output.publish()?;
     let rules = setup.matcher.rules();

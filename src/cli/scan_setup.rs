@@ -3,6 +3,7 @@
 
 use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,6 +33,9 @@ pub struct ScanSetup {
     pub format: Format,
     pub options: ReportOptions,
     pub output: ReportOutput,
+    /// Keys verified of those to verify; drawn only while a batch is verified (cleared before
+    /// the report is written), hidden for streams.
+    pub verify_progress: ProgressBar,
 }
 
 impl ScanSetup {
@@ -76,10 +80,11 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
     }
     let api_bases = api_bases(&config)?;
     let admin_bases = api_bases.clone();
+    let verify_progress = bar(args, "keys verified", false);
     let verifier = if args.verify.verify {
         // Revocation acts on what verification says now, never on a remembered answer.
         let fresh = args.revoke.revoke || args.revoke.exposure;
-        Some(verifier(&args.verify, api_bases, fresh)?)
+        Some(verifier(&args.verify, api_bases, fresh, &verify_progress)?)
     } else {
         None
     };
@@ -117,6 +122,7 @@ pub fn prepare(args: &ScanArgs, root: &Path) -> anyhow::Result<ScanSetup> {
             color,
         },
         output,
+        verify_progress,
     })
 }
 
@@ -151,8 +157,15 @@ fn api_bases(config: &Config) -> anyhow::Result<ApiBases> {
     )?)
 }
 
-fn verifier(args: &VerifyArgs, api_bases: ApiBases, fresh: bool) -> anyhow::Result<Verifier> {
+fn verifier(
+    args: &VerifyArgs,
+    api_bases: ApiBases,
+    fresh: bool,
+    progress: &ProgressBar,
+) -> anyhow::Result<Verifier> {
     let options = VerifyOptions {
+        progress: (!progress.is_hidden())
+            .then(|| Arc::new(Counter(progress.clone())) as Arc<dyn Progress>),
         fresh,
         api_bases,
         concurrency: args.verify_concurrency.max(1),
@@ -299,7 +312,9 @@ pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Res
 
 /// Runs the pipeline on matches: findings, suppressed, verified, remediated.
 pub fn process_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> Vec<Finding> {
-    setup.pipeline.process(setup.matcher.rules(), matches)
+    let findings = setup.pipeline.process(setup.matcher.rules(), matches);
+    setup.verify_progress.finish_and_clear();
+    findings
 }
 
 /// Writes the report of `findings` to the setup's output (published by the caller once the
@@ -349,6 +364,12 @@ pub fn exit_code(setup: &ScanSetup) -> u8 {
 /// A bar on stderr counting `what` (objects, keys, repositories) of a total that may grow, with
 /// the rate and an ETA; hidden unless stderr is a terminal and `--no-progress` was not given.
 pub fn counter(args: &ScanArgs, what: &str) -> ProgressBar {
+    bar(args, what, true)
+}
+
+/// A [`counter`]; `steady` ticks on its own, else it is drawn only when it counts (a bar for
+/// work that has not started yet must not show meanwhile).
+fn bar(args: &ScanArgs, what: &str, steady: bool) -> ProgressBar {
     if args.no_progress || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -357,7 +378,9 @@ pub fn counter(args: &ScanArgs, what: &str) -> ProgressBar {
     );
     let bar = ProgressBar::new(0)
         .with_style(ProgressStyle::with_template(&template).expect("valid template"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    if steady {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
     bar
 }
 

@@ -14,13 +14,14 @@ mod providers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 
 use crate::finding::{Finding, Verification, VerificationStatus};
 use crate::http::{BodyError, read_body, shorten, transport_error};
+use crate::progress::Progress;
 use crate::provider::ApiBases;
 use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
@@ -59,6 +60,8 @@ pub struct VerifyOptions {
     /// The SQLite cache file, if caching is on.
     pub cache: Option<PathBuf>,
     pub cache_ttl: Duration,
+    /// Hears how many keys there are to ask about and each answer.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 /// The default cache file: `$FERRET_CACHE_DIR/verify.sqlite`, else under the XDG cache home.
@@ -232,6 +235,10 @@ impl Verifier {
         }
         let options = &self.options;
         let client = &self.client;
+        let progress = options.progress.as_deref();
+        if let Some(progress) = progress {
+            progress.more_to_do(pending.len() as u64);
+        }
         let unanswered = pending.clone();
         let mut answered = self.runtime.block_on(async {
             let deadline = options.budget.map(|b| tokio::time::Instant::now() + b);
@@ -252,7 +259,12 @@ impl Verifier {
                     None => answers.next().await,
                 };
                 match next {
-                    Some(answer) => answered.push(answer),
+                    Some(answer) => {
+                        if let Some(progress) = progress {
+                            progress.done(1);
+                        }
+                        answered.push(answer);
+                    }
                     None => break,
                 }
             }

@@ -134,25 +134,11 @@ fn the_help_names_every_provider_not_only_openai() {
     );
 }
 
-/// `ferret ARGS` with its standard streams on a pseudo-terminal (util-linux `script`), in
-/// `dir`; stdout and stderr come back together.
-fn on_a_terminal(dir: &Path, args: &[&str], input: Option<&str>) -> Run {
-    let ferret = assert_cmd::cargo::cargo_bin("ferret");
-    let line = std::iter::once(ferret.to_str().unwrap())
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut command = Command::new("script");
-    command
-        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
-        .current_dir(dir)
-        .env("TERM", "xterm")
-        .env("COLUMNS", "100");
-    let mut command = assert_cmd::Command::from_std(command);
-    command.timeout(support::RUN_TIMEOUT);
-    command.write_stdin(input.unwrap_or(""));
-    Run::from(command.output().expect("script runs"))
+/// `ferret ARGS` in `dir` on a pseudo-terminal.
+fn on_a_terminal(dir: &Path, args: &[&str], _input: Option<&str>) -> Run {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+    command.args(args).current_dir(dir);
+    support::on_a_terminal(&command)
 }
 
 #[test]

@@ -249,6 +249,22 @@ fn every_key_is_found_across_pages_despite_rate_limits_and_a_repository_that_404
 }
 
 #[test]
+fn a_sweep_on_a_terminal_counts_repositories_of_the_total() {
+    let mut org = Org::new();
+    org.add_repo("one", &[("a.txt", "nothing\n".to_string())]);
+    org.add_repo("two", &[(".env", env_file(&project_key()))]);
+    let shown = support::on_a_terminal(&org.command(&["github", "--org", ORG]));
+    assert_eq!(shown.code, 1, "{shown}");
+    assert!(shown.stdout.contains("/2 repositories"), "{shown}");
+    assert!(shown.stdout.contains("ETA"), "{shown}");
+    let piped = org.sweep(&[]);
+    assert!(
+        !piped.stderr.contains("/2 repositories"),
+        "no bar when piped: {piped}"
+    );
+}
+
+#[test]
 fn a_second_sweep_since_the_last_scans_no_old_blob_and_finds_what_is_new() {
     let mut org = Org::new();
     let old = project_key();

@@ -390,6 +390,30 @@ fn api_that_refuses_connections_gives_an_error() {
 }
 
 #[test]
+fn verification_on_a_terminal_counts_keys_and_a_stream_shows_no_bar() {
+    let mock = OpenAiMock::start();
+    let env = Env::of(&mock);
+    let tree = Tree::new();
+    for i in 0..3 {
+        tree.write(&format!("app{i}.env"), env_line(&project_key()));
+    }
+    let command = |args: &[&str]| {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        command
+            .args(args)
+            .current_dir(tree.path())
+            .env("FERRET_OPENAI_API_BASE", &env.api_base)
+            .env("FERRET_CACHE_DIR", env.cache.path());
+        command
+    };
+    let shown = support::on_a_terminal(&command(&VERIFY_DIR));
+    assert_eq!(shown.code, 1, "{shown}");
+    assert!(shown.stdout.contains("/3 keys verified"), "{shown}");
+    let streamed = support::on_a_terminal(&command(&["log", "app0.env", "--verify"]));
+    assert!(!streamed.stdout.contains("keys verified"), "{streamed}");
+}
+
+#[test]
 fn keys_left_unverified_are_told_once_per_api_host_not_once_per_key() {
     let closed_port = {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

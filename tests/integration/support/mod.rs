@@ -616,3 +616,31 @@ pub fn copy_executable(from: &Path, to: &Path) {
         .expect("cp runs");
     assert!(status.success(), "cp {} {}", from.display(), to.display());
 }
+
+/// Runs `command` with its standard streams on a pseudo-terminal (util-linux `script`), with
+/// the command's environment and directory; stdout and stderr come back together in `stdout`.
+pub fn on_a_terminal(command: &std::process::Command) -> Run {
+    let quote = |text: &std::ffi::OsStr| format!("'{}'", text.to_str().expect("UTF-8 argument"));
+    let line = std::iter::once(quote(command.get_program()))
+        .chain(command.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120");
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        script.current_dir(dir);
+    }
+    let mut script = assert_cmd::Command::from_std(script);
+    script.timeout(RUN_TIMEOUT);
+    script.write_stdin("");
+    Run::from(script.output().expect("script runs"))
+}
