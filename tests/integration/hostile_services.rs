@@ -254,7 +254,8 @@ fn broken_answers() -> Vec<Broken> {
             Echo(200),
             None,
             Some("unexpected answer"),
-            Some("error decoding"),
+            // The listing is read by ferret itself (ETags, 304s), so it names the bad answer.
+            Some("unreadable answer"),
         ),
     ]
 }
