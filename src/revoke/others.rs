@@ -98,22 +98,10 @@ impl Revoker {
         hooks: &HookContext<'_>,
     ) -> Result<Revoked, RevokeError> {
         let fingerprint = &finding.fingerprint;
-        let mut steps = Vec::new();
-        if let Some(ledger) = &self.ledger {
-            if let Some(recorded) = ledger.outcome(fingerprint)?
-                && recorded.is_done()
-            {
-                if !live {
-                    return Ok(Revoked::Earlier(recorded));
-                }
-                (hooks.warn)(format!(
-                    "{}: the ledger records it {}, but it answers live now: looking it up again",
-                    finding.secret.redacted(),
-                    recorded.status_name()
-                ));
-            }
-            steps = ledger.steps(fingerprint)?;
-        }
+        let steps = match self.recorded_steps(finding, live, hooks)? {
+            Ok(steps) => steps,
+            Err(earlier) => return Ok(Revoked::Earlier(earlier)),
+        };
         if !self.options.dry_run
             && let Some(revocation) = self.reconcile_other(finding, route, live, &steps).await?
         {

@@ -85,23 +85,10 @@ impl Revoker {
         live: bool,
         hooks: &HookContext<'_>,
     ) -> Result<Revoked, RevokeError> {
-        let fingerprint = &finding.fingerprint;
-        let mut steps = Vec::new();
-        if let Some(ledger) = &self.ledger {
-            if let Some(recorded) = ledger.outcome(fingerprint)?
-                && recorded.is_done()
-            {
-                if !live {
-                    return Ok(Revoked::Earlier(recorded));
-                }
-                (hooks.warn)(format!(
-                    "{}: the ledger records it {}, but it answers live now: looking it up again",
-                    finding.secret.redacted(),
-                    recorded.status_name()
-                ));
-            }
-            steps = ledger.steps(fingerprint)?;
-        }
+        let steps = match self.recorded_steps(finding, live, hooks)? {
+            Ok(steps) => steps,
+            Err(earlier) => return Ok(Revoked::Earlier(earlier)),
+        };
         if !self.options.dry_run
             && let Some(revocation) = self.reconcile(finding, endpoint, live, &steps).await?
         {
@@ -535,6 +522,33 @@ impl Revoker {
             delay = (delay * 2).min(MAX_CONFIRM_DELAY);
         }
         false
+    }
+
+    /// What the ledger holds of `finding`'s key: the steps recorded so far, or (`Err`) the
+    /// outcome of an earlier run that finished with it, when the key no longer answers live.
+    /// A key the ledger calls done that answers live again is looked up anew, with a warning.
+    pub(super) fn recorded_steps(
+        &self,
+        finding: &Finding,
+        live: bool,
+        hooks: &HookContext<'_>,
+    ) -> Result<Result<Vec<Step>, Revocation>, RevokeError> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(Ok(Vec::new()));
+        };
+        if let Some(recorded) = ledger.outcome(&finding.fingerprint)?
+            && recorded.is_done()
+        {
+            if !live {
+                return Ok(Err(recorded));
+            }
+            (hooks.warn)(format!(
+                "{}: the ledger records it {}, but it answers live now: looking it up again",
+                finding.secret.redacted(),
+                recorded.status_name()
+            ));
+        }
+        Ok(Ok(ledger.steps(&finding.fingerprint)?))
     }
 
     /// Writes the Administration API calls made so far into the ledger.
