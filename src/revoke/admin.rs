@@ -398,23 +398,34 @@ impl AdminApi {
         ))
     }
 
-    /// Every item of a cursor-paginated list.
+    /// Every item of a cursor-paginated list (OpenAI's: 100 a page, the cursor in `after`).
     async fn list<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &str,
     ) -> Result<Vec<T>, AdminError> {
+        let query = match query {
+            "" => "limit=100".to_string(),
+            query => format!("limit=100&{query}"),
+        };
+        self.list_pages(path, &query, "after").await
+    }
+
+    /// Every item of a list paginated as OpenAI's and Anthropic's Admin APIs do: `data`,
+    /// `has_more`, `last_id`, which the next request passes in the parameter `cursor` (a
+    /// repeated cursor ends the list, as does [`MAX_PAGES`]). `query` is never empty.
+    pub(super) async fn list_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+        cursor: &str,
+    ) -> Result<Vec<T>, AdminError> {
         let mut items = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut target = format!("{path}?limit=100");
-            if !query.is_empty() {
-                target.push('&');
-                target.push_str(query);
-            }
+            let mut target = format!("{path}?{query}");
             if let Some(after) = &after {
-                target.push_str("&after=");
-                target.push_str(after);
+                target.push_str(&format!("&{cursor}={after}"));
             }
             let (value, _) = self.call(Method::GET, &target, None).await?;
             let page: Page = parse(&Method::GET, &target, value)?;

@@ -6,9 +6,9 @@
 
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::admin::{AdminApi, AdminError, MAX_PAGES, parse};
+use super::admin::{AdminApi, AdminError, parse};
 use super::identity::Listed;
 
 /// Keys asked for a page (the API allows 1 to 1000).
@@ -39,15 +39,6 @@ impl Listed for AnthropicKey {
 }
 
 #[derive(Deserialize)]
-struct Page {
-    data: Vec<Value>,
-    #[serde(default)]
-    has_more: bool,
-    #[serde(default)]
-    last_id: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct Organization {
     id: String,
 }
@@ -65,27 +56,9 @@ impl AdminApi {
 
     /// Every active key of the organization (a live leak is an active key), all pages.
     pub async fn anthropic_keys(&self) -> Result<Vec<AnthropicKey>, AdminError> {
-        let mut keys = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut target = format!("/v1/organizations/api_keys?limit={PAGE}&status=active");
-            if let Some(after) = &after {
-                target.push_str("&after_id=");
-                target.push_str(after);
-            }
-            let (value, _) = self.call(Method::GET, &target, None).await?;
-            let page: Page = parse(&Method::GET, &target, value)?;
-            for item in page.data {
-                keys.push(parse(&Method::GET, &target, item)?);
-            }
-            match page.last_id {
-                Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => {
-                    after = Some(last);
-                }
-                _ => break,
-            }
-        }
-        Ok(keys)
+        let query = format!("limit={PAGE}&status=active");
+        self.list_pages("/v1/organizations/api_keys", &query, "after_id")
+            .await
     }
 
     /// One key, whatever its status.
