@@ -186,11 +186,7 @@ impl SweepState {
         let ids = statement
             .query_map(params![name], |row| row.get::<_, Vec<u8>>(0))
             .map_err(|e| self.fail(e))?
-            .filter_map(|bytes| {
-                bytes
-                    .ok()
-                    .and_then(|b| ObjectId::try_from(b.as_slice()).ok())
-            })
+            .filter_map(object_id)
             .collect();
         Ok(ids)
     }
@@ -296,11 +292,7 @@ impl SweepState {
             let ids = statement
                 .query_map(params![repository], |row| row.get::<_, Vec<u8>>(0))
                 .map_err(|e| self.fail(e))?
-                .filter_map(|bytes| {
-                    bytes
-                        .ok()
-                        .and_then(|b| ObjectId::try_from(b.as_slice()).ok())
-                })
+                .filter_map(object_id)
                 .collect();
             Ok(ids)
         };
@@ -407,6 +399,12 @@ impl SweepState {
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
+}
+
+/// The object id a row holds; a row that cannot be read, or holds no valid id (the state is
+/// ferret's own file, written only with ids), is left out.
+fn object_id(bytes: rusqlite::Result<Vec<u8>>) -> Option<ObjectId> {
+    ObjectId::try_from(bytes.ok()?.as_slice()).ok()
 }
 
 #[cfg(test)]
