@@ -632,13 +632,9 @@ fn a_dry_run_plans_and_touches_nothing() {
 fn a_dry_run_without_network_says_per_key_what_it_could_not_find_out() {
     let mut setup = Setup::new();
     let (key, _) = setup.leak_user_key(".env");
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
     setup.env.push((
         "FERRET_OPENAI_API_BASE".to_string(),
-        format!("http://127.0.0.1:{closed_port}"),
+        support::providers::closed_base(),
     ));
     let ledger = setup.ledger_path();
     let config = setup.config_path();

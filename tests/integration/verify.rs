@@ -7,7 +7,7 @@
 use crate::support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -376,14 +376,11 @@ fn answer_slower_than_the_timeout_is_an_error_that_says_timeout() {
 
 #[test]
 fn api_that_refuses_connections_gives_an_error() {
-    let closed_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
+    let closed = support::providers::closed_base();
     let tree = Tree::new();
     let key = project_key();
     tree.write("app.env", env_line(&key));
-    let env = Env::new(format!("http://127.0.0.1:{closed_port}"));
+    let env = Env::new(closed.clone());
     let run = env.run(tree.path(), &VERIFY_DIR);
     run.expect_code(1).expect_key_hidden(&key);
     assert_eq!(status_of(&run, &key), "error", "{run}");
@@ -415,16 +412,13 @@ fn verification_on_a_terminal_counts_keys_and_a_stream_shows_no_bar() {
 
 #[test]
 fn keys_left_unverified_are_told_once_per_api_host_not_once_per_key() {
-    let closed_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
+    let closed = support::providers::closed_base();
     let tree = Tree::new();
     let keys: Vec<String> = (0..3).map(|_| project_key()).collect();
     for (i, key) in keys.iter().enumerate() {
         tree.write(&format!("app{i}.env"), env_line(key));
     }
-    let env = Env::new(format!("http://127.0.0.1:{closed_port}"));
+    let env = Env::new(closed.clone());
     let run = env.run(
         tree.path(),
         &[&VERIFY_DIR[..], &["--verify-retries", "0"]].concat(),
@@ -438,7 +432,8 @@ fn keys_left_unverified_are_told_once_per_api_host_not_once_per_key() {
     assert_eq!(told.len(), 1, "{run}");
     assert!(
         told[0].starts_with(&format!(
-            "ferret: warning: 127.0.0.1:{closed_port}: 3 keys left unverified (status error: "
+            "ferret: warning: {}: 3 keys left unverified (status error: ",
+            closed.trim_start_matches("http://")
         )),
         "{run}"
     );
@@ -769,14 +764,11 @@ fn fail_on_live_counts_restricted_and_quota_exceeded_keys_as_live() {
 #[test]
 fn fail_on_live_fails_when_verification_cannot_tell_unless_allowed() {
     // No network: every check ends in `error`. A gate that cannot tell must not pass.
-    let closed_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
+    let closed = support::providers::closed_base();
     let tree = Tree::new();
     let key = project_key();
     tree.write("app.env", env_line(&key));
-    let env = Env::new(format!("http://127.0.0.1:{closed_port}"));
+    let env = Env::new(closed.clone());
     let args = [
         "dir",
         ".",
