@@ -1,7 +1,5 @@
 //! `ferret git`: scan a repository's history, a commit range, or the staged change.
 
-use std::sync::Arc;
-
 use super::scan_setup::{self, ScanSetup};
 use super::{EXIT_FINDINGS, GitArgs, ScanArgs};
 use crate::report::{Format, write_blocked_commit_hint};
@@ -59,10 +57,8 @@ pub(super) fn scan_repo(
     let (progress, target) = match target {
         Target::History(options) => {
             let bar = scan_setup::counter(args, "objects");
-            // Counting costs a lock per object: only for a bar that is drawn.
-            let counter = Arc::new(scan_setup::Counter(bar.clone()));
             let options = GitOptions {
-                progress: (!bar.is_hidden()).then_some(counter as _),
+                progress: scan_setup::counting(&bar),
                 ..options.clone()
             };
             (bar, Target::History(options))

@@ -29,9 +29,7 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     let sweeper = Sweeper::new()?;
     // Repositories swept of those listed, with an ETA (the count is known once listed).
     let bar = scan_setup::counter(&args.scan, "repositories");
-    if !bar.is_hidden() {
-        options.progress = Some(std::sync::Arc::new(scan_setup::Counter(bar.clone())));
-    }
+    options.progress = scan_setup::counting(&bar);
     let on_warning = |warning: &crate::sources::Warning| bar.suspend(|| warn(warning));
     let mut outcome = sweeper.sweep(&options, &setup.scan_context(&on_warning))?;
     bar.finish_and_clear();

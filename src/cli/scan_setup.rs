@@ -164,8 +164,7 @@ fn verifier(
     progress: &ProgressBar,
 ) -> anyhow::Result<Verifier> {
     let options = VerifyOptions {
-        progress: (!progress.is_hidden())
-            .then(|| Arc::new(Counter(progress.clone())) as Arc<dyn Progress>),
+        progress: counting(progress),
         fresh,
         api_bases,
         concurrency: args.verify_concurrency.max(1),
@@ -384,9 +383,15 @@ fn bar(args: &ScanArgs, what: &str, steady: bool) -> ProgressBar {
     bar
 }
 
+/// `bar` as the library's [`Progress`], when it is drawn: counting costs a lock per piece
+/// (per object, in a history scan), which a hidden bar need not pay.
+pub fn counting(bar: &ProgressBar) -> Option<Arc<dyn Progress>> {
+    (!bar.is_hidden()).then(|| Arc::new(Counter(bar.clone())) as Arc<dyn Progress>)
+}
+
 /// A [`counter`] bar as the library's [`Progress`].
 #[derive(Debug)]
-pub struct Counter(pub ProgressBar);
+struct Counter(ProgressBar);
 
 impl Progress for Counter {
     fn more_to_do(&self, pieces: u64) {
