@@ -106,7 +106,7 @@ fn finding(input: InputFinding) -> Finding {
 
 fn write(format: Format, findings: &[Finding], options: &ReportOptions) -> String {
     let mut out = Vec::new();
-    write_report(format, findings, MATCHER.rules(), options, &mut out)
+    write_report(format, findings, MATCHER.rules(), options, &[], &mut out)
         .expect("writing to memory cannot fail");
     String::from_utf8(out).expect("reports are UTF-8")
 }

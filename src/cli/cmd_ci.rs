@@ -134,8 +134,15 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.sarif {
         let mut out = ReportOutput::file(path, setup.options.show_secrets)?;
         let rules = setup.matcher.rules();
-        write_report(Format::Sarif, &findings, rules, &setup.options, &mut out)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_report(
+            Format::Sarif,
+            &findings,
+            rules,
+            &setup.options,
+            &super::warnings_so_far(),
+            &mut out,
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
         out.publish()?;
     }
     let summary = args

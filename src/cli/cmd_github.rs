@@ -103,11 +103,18 @@ fn write_sarifs(
         let own = findings_of(findings, name);
         let path = dir.join(format!("{}.sarif", name.replace('/', "__")));
         let mut sarif = Vec::new();
+        // The warnings about this repository (each names it first).
+        let prefix = format!("{name}: ");
+        let warnings: Vec<String> = super::warnings_so_far()
+            .into_iter()
+            .filter(|warning| warning.starts_with(&prefix))
+            .collect();
         write_report(
             Format::Sarif,
             &own,
             setup.matcher.rules(),
             &setup.options,
+            &warnings,
             &mut sarif,
         )?;
         write_whole(&path, &sarif, setup.options.show_secrets)?;

@@ -175,6 +175,9 @@ fn merge_sarif(documents: &[(&Path, String)]) -> anyhow::Result<Value> {
     let mut merged: Option<Value> = None;
     let mut rules: Vec<Value> = Vec::new();
     let mut results: Vec<Value> = Vec::new();
+    // The shards' warnings stay: a merged report of an incomplete shard is incomplete too.
+    let mut notifications: Vec<Value> = Vec::new();
+    let mut successful = true;
     for (path, text) in documents {
         let log: Value = serde_json::from_str(text)
             .with_context(|| format!("{}: not a SARIF file", path.display()))?;
@@ -196,6 +199,11 @@ fn merge_sarif(documents: &[(&Path, String)]) -> anyhow::Result<Value> {
                 }
                 results.push(result);
             }
+            for invocation in run["invocations"].as_array().into_iter().flatten() {
+                successful &= invocation["executionSuccessful"].as_bool().unwrap_or(true);
+                let told = invocation["toolExecutionNotifications"].as_array();
+                notifications.extend(told.into_iter().flatten().cloned());
+            }
         }
         if merged.is_none() {
             merged = Some(log);
@@ -207,6 +215,11 @@ fn merge_sarif(documents: &[(&Path, String)]) -> anyhow::Result<Value> {
     let mut run = merged["runs"][0].take();
     run["tool"]["driver"]["rules"] = Value::Array(rules);
     run["results"] = Value::Array(results);
+    let mut invocation = serde_json::json!({"executionSuccessful": successful});
+    if !notifications.is_empty() {
+        invocation["toolExecutionNotifications"] = Value::Array(notifications);
+    }
+    run["invocations"] = Value::Array(vec![invocation]);
     merged["runs"] = Value::Array(vec![run]);
     Ok(merged)
 }

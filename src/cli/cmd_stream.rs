@@ -64,7 +64,9 @@ fn run_streaming(
         }
         Ok(())
     })?;
-    report.finish(rules)?;
+    // Told before the report ends, so a SARIF document written at the end carries it.
+    setup.pipeline.tell_unanswered();
+    report.finish(rules, &super::warnings_so_far())?;
     setup.pipeline.add_inline_allowed(allowed);
     Ok(scan_setup::exit_code(&setup))
 }

@@ -505,11 +505,39 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Prints a non-fatal problem on stderr, on one line: control characters from outside (a path,
-/// a provider's message) are escaped, so none forges a line or a workflow command.
+/// a provider's message) are escaped, so none forges a line or a workflow command. The run's
+/// SARIF reports carry it too ([`warnings_so_far`]).
 pub fn warn(message: impl std::fmt::Display) {
     let message = message.to_string();
     eprintln!(
         "ferret: warning: {}",
         crate::report::clean::escape_controls(&message)
     );
+    remember_warning(message);
+}
+
+/// The warnings this process gave so far, for reports that carry them: a SARIF read without
+/// the run's stderr still says what was not read.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `message` for [`warnings_so_far`]; past a bound, only counts (hostile input can give a
+/// warning per file).
+pub fn remember_warning(message: String) {
+    const KEPT: usize = 1000;
+    let mut warnings = WARNINGS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match warnings.len() {
+        n if n < KEPT => warnings.push(message),
+        KEPT => warnings.push("further warnings left out (see the run's stderr)".to_string()),
+        _ => {}
+    }
+}
+
+/// The warnings given so far, oldest first.
+pub fn warnings_so_far() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
 }

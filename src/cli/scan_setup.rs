@@ -143,6 +143,7 @@ pub fn warn_in(format: Format, message: &dyn std::fmt::Display) {
             &[("title", "ferret".to_string())],
             &message.to_string(),
         );
+        super::remember_warning(message.to_string());
     } else {
         warn(message);
     }
@@ -309,10 +310,13 @@ pub fn report_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> anyhow::Res
     Ok(exit_code(setup))
 }
 
-/// Runs the pipeline on matches: findings, suppressed, verified, remediated.
+/// Runs the pipeline on matches: findings, suppressed, verified, remediated. Then tells, once
+/// per API host, which keys verification could not answer for (before the report is written,
+/// so a SARIF report carries it).
 pub fn process_matches(setup: &mut ScanSetup, matches: Vec<Match>) -> Vec<Finding> {
     let findings = setup.pipeline.process(setup.matcher.rules(), matches);
     setup.verify_progress.finish_and_clear();
+    setup.pipeline.tell_unanswered();
     findings
 }
 
@@ -324,15 +328,14 @@ pub fn write_findings(setup: &mut ScanSetup, findings: &[Finding]) -> anyhow::Re
         findings,
         setup.matcher.rules(),
         &setup.options,
+        &super::warnings_so_far(),
         &mut setup.output,
     )?;
     Ok(())
 }
 
-/// The exit code for what the pipeline saw, at the end of the run: first tells, once per API
-/// host, which keys verification could not answer for.
+/// The exit code for what the pipeline saw, at the end of the run.
 pub fn exit_code(setup: &ScanSetup) -> u8 {
-    setup.pipeline.tell_unanswered();
     let suppressed = setup.pipeline.suppressed();
     if suppressed.total() > 0 {
         eprintln!("ferret: suppressed {suppressed}");

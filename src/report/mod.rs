@@ -193,12 +193,15 @@ pub(crate) fn one_line_message(
     text
 }
 
-/// Writes a complete report of `findings`.
+/// Writes a complete report of `findings`. `warnings` are what the run could not read or check:
+/// SARIF carries them (text and annotation readers see them on stderr; JSON's shape is a list
+/// of findings, so it does not).
 pub fn write_report(
     format: Format,
     findings: &[Finding],
     rules: &[Rule],
     options: &ReportOptions,
+    warnings: &[String],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let findings = &*clean::printable(findings, options);
@@ -216,7 +219,10 @@ pub fn write_report(
             Ok(())
         }
         Format::Sarif => {
-            serde_json::to_writer_pretty(&mut *out, &sarif_log(findings, rules, options))?;
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &sarif_log(findings, rules, options, warnings),
+            )?;
             writeln!(out)
         }
         Format::Github => github::write_annotations(findings, options, out),
@@ -316,12 +322,17 @@ impl<'o> StreamingReport<'o> {
         }
     }
 
-    /// Writes the final document for JSON, SARIF and HTML.
-    pub fn finish(self, rules: &[Rule]) -> io::Result<()> {
+    /// Writes the final document for JSON, SARIF and HTML, with the run's `warnings`.
+    pub fn finish(self, rules: &[Rule], warnings: &[String]) -> io::Result<()> {
         match self.format {
-            Format::Json | Format::Sarif | Format::Html => {
-                write_report(self.format, &self.held, rules, &self.options, self.out)
-            }
+            Format::Json | Format::Sarif | Format::Html => write_report(
+                self.format,
+                &self.held,
+                rules,
+                &self.options,
+                warnings,
+                self.out,
+            ),
             Format::Text | Format::Jsonl | Format::Github => self.out.flush(),
         }
     }

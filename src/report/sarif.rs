@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactLocation, Location as SarifLocation, Message, MultiformatMessageString,
-    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location as SarifLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use sha2::{Digest, Sha256};
 
@@ -208,8 +208,36 @@ fn sarif_position(n: u64) -> i64 {
     i64::try_from(n.max(1)).unwrap_or(i64::MAX)
 }
 
-/// The whole SARIF log for one run of ferret.
-pub fn sarif_log(findings: &[Finding], rules: &[Rule], options: &ReportOptions) -> Sarif {
+/// The run's invocation: it completed (a run that could not is an error, not a report), with
+/// the warnings it gave (what it could not read or check) as `toolExecutionNotifications`, so
+/// a reader of the SARIF alone learns the scan was incomplete.
+fn invocation(warnings: &[String]) -> Invocation {
+    let notifications: Vec<Notification> = warnings
+        .iter()
+        .map(|warning| {
+            Notification::builder()
+                .level(json!("warning"))
+                .message(Message::builder().text(warning.clone()).build())
+                .build()
+        })
+        .collect();
+    let invocation = Invocation::builder().execution_successful(true);
+    if notifications.is_empty() {
+        invocation.build()
+    } else {
+        invocation
+            .tool_execution_notifications(notifications)
+            .build()
+    }
+}
+
+/// The whole SARIF log for one run of ferret, with the warnings the run gave.
+pub fn sarif_log(
+    findings: &[Finding],
+    rules: &[Rule],
+    options: &ReportOptions,
+    warnings: &[String],
+) -> Sarif {
     let results: Vec<SarifResult> = findings
         .iter()
         .flat_map(|finding| {
@@ -232,6 +260,7 @@ pub fn sarif_log(findings: &[Finding], rules: &[Rule], options: &ReportOptions) 
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         .results(results)
+        .invocations(vec![invocation(warnings)])
         .column_kind(json!("unicodeCodePoints"))
         .build();
     Sarif::builder()
@@ -281,6 +310,7 @@ mod tests {
             &[finding],
             &rules.rules,
             &ReportOptions::default(),
+            &[],
         ))
         .unwrap();
         let regions: Vec<_> = log["runs"][0]["results"]

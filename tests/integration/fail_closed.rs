@@ -447,3 +447,67 @@ fn a_range_scan_of_a_partial_clone_says_so() {
     run.expect_code(0);
     assert!(run.stderr.contains("partial clone"), "{run}");
 }
+
+/// The warnings of a SARIF log's (first) run, as code scanning reads them.
+fn sarif_warnings(sarif: &str) -> Vec<String> {
+    let log: serde_json::Value = serde_json::from_str(sarif).expect("SARIF is JSON");
+    let invocations = log["runs"][0]["invocations"]
+        .as_array()
+        .expect("invocations");
+    assert_eq!(invocations[0]["executionSuccessful"], true, "{sarif}");
+    let notifications = invocations[0]["toolExecutionNotifications"].as_array();
+    notifications
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            assert_eq!(n["level"], "warning", "{sarif}");
+            n["message"]["text"].as_str().expect("text").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sarif_report_says_what_the_run_could_not_read() {
+    // Code scanning reads the SARIF, not the run's stderr: an incomplete scan says so there.
+    let tree = Tree::new();
+    tree.write("readme.md", "nothing here\n");
+    let locked = tree.write("deep/locked.env", format!("K={}\n", project_key()));
+    lock(&locked);
+    let run = unprivileged(&tree, &["dir", ".", "--format", "sarif"]);
+    run.expect_code(0);
+    let warnings = sarif_warnings(&run.stdout);
+    assert!(
+        warnings.iter().any(|w| w.contains("locked.env")),
+        "{warnings:?}"
+    );
+    unlock(&locked, 0o644);
+
+    let (_repo, _clones, clone) = shallow_clone();
+    let run = ferret_in(
+        &clone,
+        &["git", ".", "--format", "sarif", "-o", "shallow.sarif"],
+    );
+    run.expect_code(0);
+    let shallow = std::fs::read_to_string(clone.join("shallow.sarif")).expect("report");
+    let warnings = sarif_warnings(&shallow);
+    assert!(
+        warnings.iter().any(|w| w.contains("history is shallow")),
+        "{warnings:?}"
+    );
+
+    // A complete run has no notifications; merged shards keep each shard's.
+    let clean = Tree::new();
+    clean.write("readme.md", "nothing here\n");
+    let run = clean.ferret(&["dir", ".", "--format", "sarif"]);
+    run.expect_code(0);
+    assert!(sarif_warnings(&run.stdout).is_empty(), "{run}");
+    clean.write("a.sarif", &shallow);
+    clean.write("b.sarif", &run.stdout);
+    let run = clean.ferret(&["merge", "a.sarif", "b.sarif"]);
+    run.expect_code(0);
+    let merged = sarif_warnings(&run.stdout);
+    assert!(
+        merged.iter().any(|w| w.contains("history is shallow")),
+        "{run}"
+    );
+}

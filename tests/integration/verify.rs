@@ -437,6 +437,22 @@ fn keys_left_unverified_are_told_once_per_api_host_not_once_per_key() {
         )),
         "{run}"
     );
+
+    // A SARIF report carries it too, in a batch scan and at the end of a stream.
+    for scan in [
+        &["dir", ".", "--verify"][..],
+        &["log", "app0.env", "--verify"],
+    ] {
+        let args = [scan, &["--verify-retries", "0", "--format", "sarif"]].concat();
+        let run = env.run(tree.path(), &args);
+        run.expect_code(1);
+        let log: serde_json::Value = serde_json::from_str(&run.stdout).expect("SARIF");
+        let told = &log["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+        assert!(
+            told.to_string().contains("left unverified (status error: "),
+            "{run}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
