@@ -6,7 +6,6 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::Stdio;
 
 use tempfile::TempDir;
 
@@ -14,34 +13,14 @@ use support::git::Repo;
 use support::git_server::GitServer;
 use support::github::{GitHubMock, RepoSpec};
 use support::hostile::{HostileServer, Misbehaviour};
-use support::providers::{API_BASE_VARIABLES, closed_base};
+
 use support::{Run, Shape, Tree};
 
 /// `ferret ARGS` in `tree`, with a private cache and state under `private`, every provider's
 /// base at a closed port, no proxy inherited, and `env` on top.
 fn ferret(tree: &Path, private: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let closed = closed_base();
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
-    command
-        .args(args)
-        .current_dir(tree)
-        .env("FERRET_CACHE_DIR", private.join("cache"))
-        .env("FERRET_STATE_DIR", private.join("state"))
-        .env("RUST_BACKTRACE", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GITHUB_REPOSITORY")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("OPENAI_ADMIN_KEY")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .stdin(Stdio::null());
-    for variable in API_BASE_VARIABLES {
-        command.env(variable, &closed);
-    }
-    for proxy in support::PROXY_VARIABLES {
-        command.env_remove(proxy);
-    }
+    let mut command = support::isolated_ferret(tree, private);
+    command.args(args);
     for (variable, value) in env {
         command.env(variable, value);
     }

@@ -11,7 +11,6 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,7 +20,7 @@ use support::git::Repo;
 use support::git_server::{GitServer, basic_authorization};
 use support::github::{GitHubMock, RepoSpec};
 use support::hostile::{HostileServer, Misbehaviour, Received, TestCertificate, contains};
-use support::providers::{API_BASE_VARIABLES, Kind, closed_base};
+use support::providers::{API_BASE_VARIABLES, Kind};
 use support::{Run, Shape, Tree, describe_key, fingerprint};
 
 const GITHUB_TOKEN: &str = "ghp_hostiletokenforthemocksonly00";
@@ -90,29 +89,8 @@ impl Scene {
     /// scene set it. Asserts no panic and no secret in the output, and that it took less than
     /// [`BOUNDED`].
     fn run(&self, args: &[&str]) -> Run {
-        let closed = closed_base();
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
-        command
-            .args(args)
-            .current_dir(self.tree.path())
-            .env("FERRET_CACHE_DIR", self.private.path().join("cache"))
-            .env("FERRET_STATE_DIR", self.private.path().join("state"))
-            .env("RUST_BACKTRACE", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("GITHUB_REPOSITORY")
-            .env_remove("OPENAI_ADMIN_KEY")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("SSL_CERT_DIR")
-            .env_remove("FERRET_GITHUB_API_BASE")
-            .stdin(Stdio::null());
-        for variable in API_BASE_VARIABLES {
-            command.env(variable, &closed);
-        }
-        for proxy in support::PROXY_VARIABLES {
-            command.env_remove(proxy);
-        }
+        let mut command = support::isolated_ferret(self.tree.path(), self.private.path());
+        command.args(args);
         for (variable, value) in &self.env {
             command.env(variable, value);
         }

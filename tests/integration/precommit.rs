@@ -23,28 +23,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use support::git::Repo;
-use support::{Run, Tree, project_key};
+use support::{Run, Tree, on_path, project_key, run_command as run};
 
 /// This repository: the `repo:` of the configuration.
 const FERRET_REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Runs a command to completion; panics naming it when it cannot start.
-fn run(command: &mut Command) -> Run {
-    let shown = format!("{command:?}");
-    Run::from(
-        command
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {shown}: {e}")),
-    )
-}
-
-/// `name` in a directory of `PATH`.
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
 
 /// The `pre-commit` executable: on `PATH`, else installed once into a venv in target/tmp.
 fn pre_commit() -> &'static Path {

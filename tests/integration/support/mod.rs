@@ -382,6 +382,61 @@ pub fn ferret_in(dir: &Path, args: &[&str]) -> Run {
     Run::from(output)
 }
 
+/// `ferret` in `dir`, cut off from this machine's world: cache and state under `private`, every
+/// provider's API base at a closed loopback port, no proxy, no GitHub or OpenAI credentials or
+/// CA overrides inherited, stdin empty. Tests that point a provider at a mock set its base
+/// after this.
+pub fn isolated_ferret(dir: &Path, private: &Path) -> std::process::Command {
+    let closed = providers::closed_base();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+    command
+        .current_dir(dir)
+        .env("FERRET_CACHE_DIR", private.join("cache"))
+        .env("FERRET_STATE_DIR", private.join("state"))
+        .env("RUST_BACKTRACE", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    for variable in [
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_STEP_SUMMARY",
+        "OPENAI_ADMIN_KEY",
+        "OPENAI_API_KEY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "FERRET_GITHUB_API_BASE",
+        "NO_PROXY",
+        "no_proxy",
+    ]
+    .into_iter()
+    .chain(PROXY_VARIABLES)
+    {
+        command.env_remove(variable);
+    }
+    for variable in providers::API_BASE_VARIABLES {
+        command.env(variable, &closed);
+    }
+    command
+}
+
+/// Runs a command to completion; panics naming it when it cannot start.
+pub fn run_command(command: &mut std::process::Command) -> Run {
+    let shown = format!("{command:?}");
+    Run::from(
+        command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {shown}: {e}")),
+    )
+}
+
+/// `name` in a directory of `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 /// A finished run of the binary.
 pub struct Run {
     /// The exit code (-1 when killed by a signal).
