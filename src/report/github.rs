@@ -214,6 +214,61 @@ mod tests {
     }
 
     #[test]
+    fn the_step_summary_tells_each_keys_exposure_redacted() {
+        let rules = crate::rules::RuleSet::builtin().unwrap();
+        let key: String = std::iter::once("sk-proj-".to_string())
+            .chain((0..74).map(|i| ((b'a' + (i * 7 % 26) as u8) as char).to_string()))
+            .collect();
+        let location = Location {
+            path: ".env".to_string(),
+            line: 1,
+            column: 16,
+            commit: None,
+            repository: None,
+            decoded: None,
+            entry: None,
+            cell: None,
+        };
+        let mut finding = Finding::new(
+            &rules.rules[0],
+            crate::secret::Secret::new(key.clone()),
+            vec![location],
+        );
+        // A name holding the whole key (pieces are scrubbed as answers are read) is redacted.
+        let owner = format!("ci-{key}");
+        finding.exposure = Some(
+            serde_json::from_value(serde_json::json!({
+                "provider": "openai",
+                "window": {"from": "2026-12-01T00:00:00Z", "to": "2026-12-03T00:00:00Z",
+                           "first_seen": "commit", "until": "now", "days": 3},
+                "totals": {"requests": 300, "input_tokens": 1_200_000, "output_tokens": 300_000,
+                           "cached_tokens": 0},
+                "before": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-30T23:59:59Z",
+                           "requests": 10, "input_tokens": 30_000, "output_tokens": 7_500,
+                           "cached_tokens": 0},
+                "cost": {"usd": 12.5, "scope": "project", "upper_bound": true},
+                "reach": {"owner": owner, "project": "Production"}
+            }))
+            .unwrap(),
+        );
+        let mut out = Vec::new();
+        write_step_summary(&[finding], "the push", &ReportOptions::default(), &mut out).unwrap();
+        let summary = String::from_utf8(out).unwrap();
+        let exposure = &summary[summary.find("#### Exposure").expect(&summary)..];
+        assert!(
+            exposure.contains("live 3 days in public history"),
+            "{summary}"
+        );
+        assert!(exposure.contains("40x the period before"), "{summary}");
+        assert!(
+            exposure.contains("about $12.50 (the project's cost, an upper bound)"),
+            "{summary}"
+        );
+        assert!(exposure.contains("project Production"), "{summary}");
+        assert!(!summary.contains(&key), "{summary}");
+    }
+
+    #[test]
     fn code_spans_survive_backticks_and_pipes() {
         assert_eq!(code("a.env:2"), "`a.env:2`");
         assert_eq!(code("we`ird|x"), "`` we`ird\\|x ``");

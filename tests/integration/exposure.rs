@@ -32,28 +32,13 @@ fn ferret(tree: &Tree, private: &TempDir, env: &[(&str, String)], args: &[&str])
     let extra = std::fs::read_to_string(private.path().join("extra.toml")).unwrap_or_default();
     std::fs::write(&config, format!("{FAST_CONFIRM}{extra}")).expect("config");
     let ledger = private.path().join("ledger.sqlite");
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+    let mut command = support::isolated_ferret(tree.path(), private.path());
     command
         .args(["dir", ".", "--verify", "--config"])
         .arg(&config)
         .arg("--ledger")
         .arg(&ledger)
-        .args(args)
-        .current_dir(tree.path())
-        .env("FERRET_CACHE_DIR", private.path().join("cache"))
-        .env("FERRET_STATE_DIR", private.path().join("state"))
-        .env_remove("OPENAI_ADMIN_KEY")
-        .env_remove("ANTHROPIC_ADMIN_KEY")
-        .env_remove("OPENROUTER_MANAGEMENT_KEY")
-        .env_remove("GITHUB_REPOSITORY")
-        .stdin(Stdio::null());
-    let closed = closed_base();
-    for variable in API_BASE_VARIABLES {
-        command.env(variable, &closed);
-    }
-    for proxy in support::PROXY_VARIABLES {
-        command.env_remove(proxy);
-    }
+        .args(args);
     for (name, value) in env {
         command.env(name, value);
     }

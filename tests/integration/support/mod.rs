@@ -402,6 +402,8 @@ pub fn isolated_ferret(dir: &Path, private: &Path) -> std::process::Command {
         "GITHUB_STEP_SUMMARY",
         "OPENAI_ADMIN_KEY",
         "OPENAI_API_KEY",
+        "ANTHROPIC_ADMIN_KEY",
+        "OPENROUTER_MANAGEMENT_KEY",
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
         "FERRET_GITHUB_API_BASE",
