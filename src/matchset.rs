@@ -122,10 +122,22 @@ impl MatchSet {
 }
 
 /// How many locations of each key (by rule index and fingerprint) a [`MatchSet`] left out.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Omitted(HashMap<(usize, Fingerprint), u64>);
 
 impl Omitted {
+    /// Counts `count` more locations of `secret` (under rule `rule`) left out.
+    pub fn add(&mut self, rule: usize, secret: &Secret, count: u64) {
+        *self.0.entry((rule, secret.fingerprint())).or_default() += count;
+    }
+
+    /// Adds another count's.
+    pub fn merge(&mut self, other: Omitted) {
+        for (key, count) in other.0 {
+            *self.0.entry(key).or_default() += count;
+        }
+    }
+
     /// Sets each finding's `omitted_locations`.
     pub fn apply(&self, rules: &[Rule], findings: &mut [Finding]) {
         if self.0.is_empty() {

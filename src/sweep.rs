@@ -172,6 +172,8 @@ pub struct SweepOutcome {
     /// Findings of earlier sweeps no longer present.
     pub fixed: usize,
     pub alerts: usize,
+    /// Places of a key in one object past the bound a scan keeps, counted.
+    pub omitted: crate::matchset::Omitted,
 }
 
 impl SweepOutcome {
@@ -188,6 +190,7 @@ impl SweepOutcome {
         self.not_fetched += usize::from(!swept.fetched);
         self.fixed += swept.fixed;
         self.matches.extend(swept.scan.matches);
+        self.omitted.merge(swept.scan.omitted);
         self.swept.push(Swept {
             repo,
             head: swept.head,

@@ -128,7 +128,8 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         "these commits"
     };
     announce_silenced(&silenced, inline_added, by)?;
-    let findings = scan_setup::process_matches(&mut setup, scan.matches);
+    let mut findings = scan_setup::process_matches(&mut setup, scan.matches);
+    scan.omitted.apply(setup.matcher.rules(), &mut findings);
     scan_setup::write_findings(&mut setup, &findings)?;
     setup.output.publish()?;
     if let Some(path) = &args.sarif {

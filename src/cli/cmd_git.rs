@@ -22,7 +22,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<u8> {
     let mut setup = scan_setup::prepare(&args.scan, &git::config_root(&repo))?;
     let scan = scan_repo(&repo, &setup, &args.scan, &target)?;
     setup.pipeline.add_inline_allowed(scan.inline_allowed);
-    let findings = scan_setup::process_matches(&mut setup, scan.matches);
+    let mut findings = scan_setup::process_matches(&mut setup, scan.matches);
+    scan.omitted.apply(setup.matcher.rules(), &mut findings);
     scan_setup::write_findings(&mut setup, &findings)?;
     let code = scan_setup::exit_code(&setup);
     // A pre-commit hook's report ends with what to do about the blocked commit.

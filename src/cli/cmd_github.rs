@@ -34,7 +34,8 @@ pub fn run(args: GithubArgs) -> anyhow::Result<u8> {
     let mut outcome = sweeper.sweep(&options, &setup.scan_context(&on_warning))?;
     bar.finish_and_clear();
     let matches = std::mem::take(&mut outcome.matches);
-    let findings = scan_setup::process_matches(&mut setup, matches);
+    let mut findings = scan_setup::process_matches(&mut setup, matches);
+    outcome.omitted.apply(setup.matcher.rules(), &mut findings);
     scan_setup::write_findings(&mut setup, &findings)?;
     setup.output.publish()?;
     if let Some(dir) = &args.sarif_dir {

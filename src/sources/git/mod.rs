@@ -14,6 +14,7 @@ mod pack_walk;
 mod range;
 mod staged;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,7 +23,9 @@ use gix::ObjectId;
 use super::{ScanContext, Warning};
 use crate::finding::CommitInfo;
 use crate::matcher::LocatedMatch;
+use crate::matchset::{MAX_LOCATIONS_PER_KEY, Omitted};
 use crate::progress::Progress;
+use crate::secret::Secret;
 
 pub use range::scan_range;
 pub use staged::scan_staged;
@@ -137,6 +140,8 @@ pub struct GitScan {
     pub matched_objects: Vec<ObjectId>,
     /// Set when there was nothing to scan (an empty range), with the reason.
     pub nothing_to_scan: Option<String>,
+    /// Places of a key in one object past [`MAX_LOCATIONS_PER_KEY`], counted once per object.
+    pub omitted: Omitted,
 }
 
 /// Opens the repository at or above `path`.
@@ -188,7 +193,40 @@ pub fn config_root(repo: &gix::Repository) -> PathBuf {
 pub(crate) struct MatchedObject {
     pub id: ObjectId,
     pub kind: gix::object::Kind,
+    /// At most [`MAX_LOCATIONS_PER_KEY`] of each key, the first in the object.
     pub matches: Vec<LocatedMatch>,
+    /// The places in the object past that bound, counted.
+    pub omitted: Omitted,
+}
+
+/// Keeps the first [`MAX_LOCATIONS_PER_KEY`] places of each key in one object and counts the
+/// rest: a blob of a million lines of one key would otherwise hold a million locations, each
+/// attributed to its commits (1.4 KB apiece), the bound `dir` has (docs/limits.md).
+fn cap_per_key(matches: Vec<LocatedMatch>) -> (Vec<LocatedMatch>, Omitted) {
+    let mut omitted = Omitted::default();
+    if matches.len() <= MAX_LOCATIONS_PER_KEY {
+        return (matches, omitted);
+    }
+    let mut seen: HashMap<(usize, &Secret), usize> = HashMap::new();
+    let keep: Vec<bool> = matches
+        .iter()
+        .map(|m| {
+            let count = seen.entry((m.rule, &m.secret)).or_default();
+            *count += 1;
+            *count <= MAX_LOCATIONS_PER_KEY
+        })
+        .collect();
+    for ((rule, secret), count) in seen {
+        if count > MAX_LOCATIONS_PER_KEY {
+            omitted.add(rule, secret, (count - MAX_LOCATIONS_PER_KEY) as u64);
+        }
+    }
+    let kept = matches
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(m, keep)| keep.then_some(m))
+        .collect();
+    (kept, omitted)
 }
 
 /// Scans an object's bytes (a blob's archives opened); `None` when nothing matched.
@@ -205,7 +243,13 @@ pub(crate) fn scan_object(
     } else {
         context.matcher.locate_all(data)
     };
-    (!matches.is_empty()).then_some(MatchedObject { id, kind, matches })
+    let (matches, omitted) = cap_per_key(matches);
+    (!matches.is_empty()).then_some(MatchedObject {
+        id,
+        kind,
+        matches,
+        omitted,
+    })
 }
 
 /// An entry of a tree object.
@@ -375,6 +419,10 @@ fn attribute_into(
     scan.matched_objects = matched.iter().map(|m| m.id).collect();
     if matched.is_empty() {
         return Ok(scan);
+    }
+    let mut matched = matched;
+    for object in &mut matched {
+        scan.omitted.merge(std::mem::take(&mut object.omitted));
     }
     let attributed = attribution::attribute(repo, matched, extra_tips, options, on_warning)?;
     scan.warnings.extend(attributed.warnings);
