@@ -116,10 +116,21 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         )?,
         _ => Vec::new(),
     };
-    // In a range every line scanned is one the commits add: each `ferret:allow` is theirs.
-    let inline_added = match decision.plan {
-        ScanPlan::Range { .. } => scan.inline_allowed,
-        _ => 0,
+    // In a range every line scanned is one the commits add: each `ferret:allow` is theirs,
+    // and each is listed (the first `ALLOWED_LISTED`; the rest counted).
+    let (silenced, inline_added) = match decision.plan {
+        ScanPlan::Range { .. } => {
+            let rules = setup.matcher.rules();
+            let allowed = scan.inline_allowed_listed.iter().map(|m| Silenced {
+                path: m.location.path.clone(),
+                line: m.location.line,
+                rule: rules[m.rule].id.clone(),
+                reason: "ferret:allow on the line",
+            });
+            let unlisted = scan.inline_allowed - scan.inline_allowed_listed.len();
+            (silenced.into_iter().chain(allowed).collect(), unlisted)
+        }
+        _ => (silenced, 0),
     };
     // A push's range is commits, not a pull request: say which it is.
     let by = if decision.reason.starts_with("pull_request") {
@@ -188,7 +199,7 @@ fn announce_silenced(silenced: &[Silenced], inline_added: usize, by: &str) -> an
             "notice",
             &[("title", "ferret".to_string())],
             &format!(
-                "suppressed by {by}: {inline_added} key(s) on lines they add \
+                "suppressed by {by}: {inline_added} more key(s) on lines they add \
                  marked ferret:allow"
             ),
         )?;
@@ -221,7 +232,7 @@ fn write_silenced(
     if inline_added > 0 {
         writeln!(
             out,
-            "- {inline_added} key(s) on added lines marked `ferret:allow`"
+            "- {inline_added} more key(s) on added lines marked `ferret:allow`"
         )?;
     }
     Ok(())

@@ -420,6 +420,19 @@ fn suppressions_a_pull_request_adds_are_listed_as_notices_and_in_the_summary() {
         "{summary}"
     );
     assert!(summary.contains("`src/app.env:1`"), "{summary}");
+    // A `ferret:allow` the pull request adds is listed where it is, not only counted.
+    assert!(
+        run.stderr.contains(
+            "::notice file=src/other.py,line=1,title=ferret::suppressed by this pull request: \
+             src/other.py:1, openai-legacy-key, ferret:allow on the line"
+        ),
+        "{run}"
+    );
+    assert!(
+        summary.contains("- `src/other.py:1`, openai-legacy-key, ferret:allow on the line"),
+        "{summary}"
+    );
+    assert!(!summary.contains("more key(s)"), "{summary}");
     assert!(
         summary.contains("Suppressed: 2 (1 by ferret:allow, 1 by .ferretignore)"),
         "{summary}"

@@ -22,11 +22,18 @@ use crate::sources::Warning;
 /// Path shown for a secret in a commit message.
 pub const COMMIT_MESSAGE_PATH: &str = "(commit message)";
 
+#[derive(Default)]
 pub(crate) struct Attributed {
     pub matches: Vec<Match>,
     pub inline_allowed: usize,
+    /// The first [`ALLOWED_LISTED`] of those, for `ci github` to list what a pull request's
+    /// own `ferret:allow` lines drop.
+    pub allowed: Vec<Match>,
     pub warnings: Vec<Warning>,
 }
+
+/// How many matches on `ferret:allow` lines a scan keeps to list.
+pub const ALLOWED_LISTED: usize = 100;
 
 /// Where an object was first seen: at `path` in `commit` (none for a ref pointing straight at
 /// a blob).
@@ -333,11 +340,7 @@ pub(crate) fn attribute(
         refs,
         known: HashMap::new(),
     };
-    let mut out = Attributed {
-        matches: Vec::new(),
-        inline_allowed: 0,
-        warnings: Vec::new(),
-    };
+    let mut out = Attributed::default();
     for object in matched {
         for place in places.of(&object) {
             let commit = place.commit.and_then(|id| infos.get(id));
@@ -442,13 +445,17 @@ pub(crate) fn push_match(
     path: &str,
     commit: Option<CommitInfo>,
 ) {
-    if m.inline_allowed {
-        out.inline_allowed += 1;
-        return;
-    }
-    out.matches.push(Match {
+    let found = Match {
         rule: m.rule,
         secret: m.secret.clone(),
         location: crate::sources::location_of(m, path, commit),
-    });
+    };
+    if !m.inline_allowed {
+        out.matches.push(found);
+        return;
+    }
+    out.inline_allowed += 1;
+    if out.allowed.len() < ALLOWED_LISTED {
+        out.allowed.push(found);
+    }
 }

@@ -128,6 +128,8 @@ pub struct GitScan {
     pub matches: Vec<crate::finding::Match>,
     /// Matches on lines marked `ferret:allow`.
     pub inline_allowed: usize,
+    /// The first of those (`attribution::ALLOWED_LISTED`), to list.
+    pub inline_allowed_listed: Vec<crate::finding::Match>,
     pub warnings: Vec<Warning>,
     /// Distinct objects scanned, and their bytes.
     pub objects: u64,
@@ -427,6 +429,7 @@ fn attribute_into(
     let attributed = attribution::attribute(repo, matched, extra_tips, options, on_warning)?;
     scan.warnings.extend(attributed.warnings);
     scan.inline_allowed = attributed.inline_allowed;
+    scan.inline_allowed_listed = attributed.allowed;
     scan.matches = attributed.matches;
     Ok(scan)
 }

@@ -134,16 +134,13 @@ pub fn scan_range(
         ));
         return Ok(scan);
     }
-    let mut out = Attributed {
-        matches: Vec::new(),
-        inline_allowed: 0,
-        warnings: Vec::new(),
-    };
+    let mut out = Attributed::default();
     let introduced = introduced_blobs(repo, &commits, context, &mut out.warnings)?;
     scan_introduced(repo, &introduced, context, &mut scan, &mut out);
     scan_messages(repo, &commits, context, &mut out);
     scan.matches = out.matches;
     scan.inline_allowed = out.inline_allowed;
+    scan.inline_allowed_listed = out.allowed;
     scan.warnings = out.warnings;
     Ok(scan)
 }

@@ -50,11 +50,7 @@ pub fn scan_staged(repo: &gix::Repository, context: &ScanContext<'_>) -> Result<
     if let Ok(tree) = repo.head_tree_id() {
         tree_blobs(repo, tree.detach(), "", &mut head)?;
     }
-    let mut out = Attributed {
-        matches: Vec::new(),
-        inline_allowed: 0,
-        warnings: Vec::new(),
-    };
+    let mut out = Attributed::default();
     let mut scan = GitScan::default();
     let mut new_buf = Vec::new();
     for entry in index.entries() {
@@ -83,6 +79,7 @@ pub fn scan_staged(repo: &gix::Repository, context: &ScanContext<'_>) -> Result<
     }
     scan.matches = out.matches;
     scan.inline_allowed = out.inline_allowed;
+    scan.inline_allowed_listed = out.allowed;
     scan.warnings = out.warnings;
     Ok(scan)
 }
