@@ -68,6 +68,10 @@ pub struct ListArgs {
     /// $XDG_STATE_HOME/ferret/ledger.sqlite].
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+    /// A scan report (JSON or JSONL, redacted or not) telling where the leaks the ledger knows
+    /// of were seen (repeatable).
+    #[arg(long = "report", value_name = "FILE")]
+    pub reports: Vec<PathBuf>,
 }
 
 /// The least severe violation that makes the exit code 1.
@@ -198,7 +202,13 @@ fn write_report(
 fn run_list(args: ListArgs) -> anyhow::Result<u8> {
     let config = load_config(&args.common)?;
     let options = inventory_options(&config, &args.common, args.ledger.clone())?;
-    let inventory = list(&options)?;
+    let mut inventory = list(&options)?;
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        crate::keys::add_places(&mut inventory, &text)
+            .map_err(|e| anyhow::anyhow!("{}:{}", path.display(), crate::error::Chain(&e)))?;
+    }
     write_report(&args.common, |out| {
         write_list(&inventory, format_of(&args.common), out)
     })?;

@@ -44,12 +44,20 @@ fn date(seconds: Option<i64>) -> String {
 fn knowledge(known: &[Known]) -> String {
     let words: Vec<String> = known
         .iter()
-        .map(|k| match (k.event, &k.other_key) {
-            ("replacement", Some(old)) => format!("replacement of {old}"),
-            ("rotated", Some(new)) => format!("rotated ({}), replaced by {new}", k.status),
-            ("rotated", None) => format!("rotation {}", k.status),
-            (_, Some(new)) => format!("leaked ({}: {}), replaced by {new}", k.rule, k.status),
-            (_, None) => format!("leaked ({}: {})", k.rule, k.status),
+        .map(|k| {
+            let mut text = match (k.event, &k.other_key) {
+                ("replacement", Some(old)) => format!("replacement of {old}"),
+                ("rotated", Some(new)) => format!("rotated ({}), replaced by {new}", k.status),
+                ("rotated", None) => format!("rotation {}", k.status),
+                (_, Some(new)) => {
+                    format!("leaked ({}: {}), replaced by {new}", k.rule, k.status)
+                }
+                (_, None) => format!("leaked ({}: {})", k.rule, k.status),
+            };
+            if !k.places.is_empty() {
+                text.push_str(&format!(" at {}", k.places.join(", ")));
+            }
+            text
         })
         .collect();
     if words.is_empty() {

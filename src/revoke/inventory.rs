@@ -103,6 +103,9 @@ pub struct Known {
     pub detail: Option<String>,
     /// Unix seconds of the ledger's record.
     pub at: i64,
+    /// Where the leak was seen (`path:line`, with its commit and repository), from the scan
+    /// reports given to `ferret keys list --report`: the ledger records no place.
+    pub places: Vec<String>,
 }
 
 /// One key of an organization.
@@ -358,6 +361,7 @@ fn add_knowledge(keys: &mut Vec<KeyRecord>, outcomes: &[Recorded]) {
             other_key: replacement.clone(),
             detail: revocation.detail.clone(),
             at: recorded.updated_at,
+            places: Vec::new(),
         };
         let at = match index.get(&key_id) {
             Some(&at) => at,
@@ -384,6 +388,7 @@ fn add_knowledge(keys: &mut Vec<KeyRecord>, outcomes: &[Recorded]) {
                 other_key: Some(key_id.clone()),
                 detail: None,
                 at: recorded.updated_at,
+                places: Vec::new(),
             });
         }
     }

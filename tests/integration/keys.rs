@@ -245,7 +245,9 @@ fn list_shows_every_kind_of_key_with_owner_project_last_use_and_ledger_knowledge
         "{revoked}"
     );
 
-    let list = setup.keys(&["list", "--format", "json"]);
+    // The scan's own report tells where the leak was: the ledger records no place.
+    std::fs::write(setup.private.path().join("scan.jsonl"), &revoked.stdout).expect("report");
+    let list = setup.keys(&["list", "--format", "json", "--report", "scan.jsonl"]);
     list.expect_code(0);
     for key in [&user_key, &service_key, &leaked, &anthropic_key] {
         list.expect_key_hidden(key);
@@ -295,6 +297,7 @@ fn list_shows_every_kind_of_key_with_owner_project_last_use_and_ledger_knowledge
     assert_eq!(gone["ferret"][0]["event"], "leaked");
     assert_eq!(gone["ferret"][0]["status"], "revoked");
     assert_eq!(gone["ferret"][0]["rule"], "openai-project-key");
+    assert_eq!(gone["ferret"][0]["places"], serde_json::json!([".env:1"]));
     let replacement_id = gone["ferret"][0]["other_key"]
         .as_str()
         .expect("the replacement is named")
