@@ -243,10 +243,19 @@ impl Revoker {
             return Ok(done);
         }
         let Some(key) = &candidate.listed else {
-            let mut gone = Revocation::new(
-                RevocationStatus::AlreadyRevoked,
-                "gone from the organization before this run rotated it".to_string(),
-            );
+            let (status, detail) = if self.options.dry_run {
+                (
+                    RevocationStatus::Planned,
+                    "would finish a rotation an interrupted run began (the key is no longer \
+                     listed)",
+                )
+            } else {
+                (
+                    RevocationStatus::AlreadyRevoked,
+                    "gone from the organization before this run rotated it",
+                )
+            };
+            let mut gone = Revocation::new(status, detail.to_string());
             gone.key_id = Some(candidate.key_id.clone());
             gone.project = Some(candidate.project.clone());
             return Ok(gone);

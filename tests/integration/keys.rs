@@ -623,6 +623,21 @@ fn rotate_dry_run_plans_and_changes_nothing() {
     assert!(setup.org.key_is_live(&old_key));
     assert!(setup.events().is_empty(), "no hook ran");
     assert!(!setup.ledger_path().exists(), "nothing written");
+    let ledger = setup.ledger_path();
+    let text = setup.keys(&[
+        "rotate",
+        "--older-than",
+        "90d",
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ]);
+    text.expect_code(0);
+    assert!(text.stdout.starts_with("planned"), "{text}");
+    assert!(
+        text.stdout.contains(&old) && text.stdout.contains("120d old"),
+        "{text}"
+    );
+    assert!(!setup.ledger_path().exists(), "nothing written");
 }
 
 #[test]
