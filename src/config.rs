@@ -70,6 +70,9 @@ pub struct Config {
     /// Commands, webhooks and GitHub actions run on events: only from the operator's file.
     #[serde(default)]
     pub hooks: Vec<Hook>,
+    /// The key policy `ferret keys audit` checks the organizations' keys against.
+    #[serde(default)]
+    pub policy: Option<PolicySettings>,
     /// The operator named this file (`--config`); a file found in the scanned tree is not theirs.
     #[serde(skip)]
     pub operator: bool,
@@ -117,6 +120,21 @@ pub struct RotationSettings {
     pub enabled: bool,
     /// What to do when the replacement could not be delivered.
     pub on_delivery_failure: DeliveryFailure,
+}
+
+/// `[policy]`: what `ferret keys audit` holds every key to. A rule left out is not checked.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// A key older than this is due for rotation (`"90d"`).
+    pub max_age: Option<Duration>,
+    /// A key not used for this long (or never used, once this old) should be deleted (`"30d"`).
+    pub unused_for: Option<Duration>,
+    /// At most this many admin keys in an organization.
+    pub admin_keys_max: Option<usize>,
+    /// A key whose owner left the organization, or the key's project, is a violation (on
+    /// unless set to false).
+    pub owner_left: Option<bool>,
 }
 
 /// The choice between security and availability when a replacement key was not delivered.

@@ -49,6 +49,7 @@ pub mod verify;
 pub mod store;
 pub mod hooks;
 pub mod revoke;
+pub mod keys;
 // ── the pipeline, once ──
 pub mod pipeline;
 // ── drivers: run the pipeline from somewhere ──

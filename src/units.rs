@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-/// A duration written as `500ms`, `2s`, `1m`, `1h`, or plain seconds (command line and config).
+/// A duration written as `500ms`, `2s`, `1m`, `1h`, `90d`, or plain seconds (command line and
+/// config).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Duration(pub std::time::Duration);
 
@@ -23,9 +24,11 @@ impl std::str::FromStr for Duration {
             "" | "s" => value,
             "m" => value * 60.0,
             "h" => value * 3600.0,
+            // Days, for key ages and rotation policies (`max_age = "90d"`).
+            "d" => value * 86_400.0,
             _ => {
                 return Err(format!(
-                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+                    "`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)"
                 ));
             }
         };

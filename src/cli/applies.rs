@@ -8,7 +8,9 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use super::Cli;
 
-/// `(subcommand, options it does not take, what to say instead)`.
+/// `(subcommand, options it does not take, what to say instead)`. `ferret keys` is not listed:
+/// its subcommands share none of the scanning options (each declares only what it takes), so
+/// clap itself refuses any other.
 const NOT_TAKEN: &[(&str, &[&str], &str)] = &[
     ("dir", &["max_object_size"], "it applies to git objects"),
     (
@@ -136,5 +138,29 @@ mod tests {
         assert!(parse_from(&["ferret", "dir", ".", "--max-object-size", "1M"]).is_err());
         assert!(parse_from(&["ferret", "git", ".", "--max-object-size", "1M"]).is_ok());
         assert!(parse_from(&["ferret", "verify", "--input", "r.jsonl"]).is_ok());
+    }
+
+    #[test]
+    fn keys_subcommands_take_only_their_own_options() {
+        assert!(parse_from(&["ferret", "keys", "list", "--format", "html"]).is_ok());
+        assert!(parse_from(&["ferret", "keys", "list", "--verify"]).is_err());
+        assert!(parse_from(&["ferret", "keys", "audit", "--fail-on", "high"]).is_ok());
+        assert!(parse_from(&["ferret", "keys", "audit", "--yes"]).is_err());
+        assert!(parse_from(&["ferret", "keys", "rotate", "--older-than", "90d"]).is_ok());
+        assert!(parse_from(&["ferret", "keys", "rotate", "key_1", "--yes"]).is_ok());
+        // Either an age or key ids, not both, not neither.
+        assert!(parse_from(&["ferret", "keys", "rotate"]).is_err());
+        assert!(parse_from(&["ferret", "keys", "rotate", "key_1", "--older-than", "9d"]).is_err());
+        assert!(
+            parse_from(&[
+                "ferret",
+                "keys",
+                "rotate",
+                "--older-than",
+                "90d",
+                "--revoke"
+            ])
+            .is_err()
+        );
     }
 }

@@ -8,6 +8,7 @@ mod cmd_dir;
 mod cmd_git;
 mod cmd_github;
 mod cmd_hook;
+mod cmd_keys;
 mod cmd_merge;
 mod cmd_report;
 mod cmd_rules;
@@ -74,6 +75,9 @@ pub enum Command {
     Hook(HookArgs),
     /// Run in CI: scan what the triggering event brings, report in the CI's own terms.
     Ci(CiArgs),
+    /// The organizations' keys themselves: list them, audit them against your [policy],
+    /// rotate them on a schedule.
+    Keys(cmd_keys::KeysArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -479,6 +483,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(args) => cmd_rules::run(args),
         Command::Hook(args) => cmd_hook::run(args),
         Command::Ci(args) => cmd_ci::run(args),
+        Command::Keys(args) => cmd_keys::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -151,6 +151,44 @@ pub fn write_page(page: &Page, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(html.as_bytes())
 }
 
+/// A plain page of one table (`ferret keys list`, `ferret keys audit`): the report's style
+/// and content security policy, no script, every cell escaped.
+pub fn write_table_page(
+    title: &str,
+    meta: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut html = String::with_capacity(4_096 + rows.len() * 400);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+         style-src {}; img-src data:; base-uri 'none'; form-action 'none'\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n<title>{}</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n\
+         <header><h1>{}</h1><p class=\"meta\">{}</p></header>\n<table>\n<thead><tr>",
+        csp_hash(CSS),
+        E(title),
+        E(title),
+        E(meta)
+    );
+    for header in headers {
+        let _ = write!(html, "<th>{}</th>", E(header));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for row in rows {
+        html.push_str("<tr>");
+        for cell in row {
+            let _ = write!(html, "<td>{}</td>", E(cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    out.write_all(html.as_bytes())
+}
+
 fn csp_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     format!(

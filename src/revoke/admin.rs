@@ -80,6 +80,8 @@ pub struct Call {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Project {
     pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A project API key as the list shows it.
@@ -124,6 +126,9 @@ pub enum KeyOwner {
 /// A key's owner, as the key list shows them.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct User {
+    /// `user-…`: how the organization's and projects' member lists name them.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -137,10 +142,26 @@ pub struct ServiceAccount {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct AdminKey {
     pub id: String,
     pub redacted_value: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    /// The user who made it (the API shows the user's fields flat, with `type: "user"`).
+    #[serde(default)]
+    pub owner: Option<User>,
+}
+
+/// A member of the organization or of a project (`GET /v1/organization/users`,
+/// `GET …/projects/{id}/users`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Member {
+    pub id: String,
 }
 
 impl Listed for ProjectKey {
@@ -328,6 +349,17 @@ impl AdminApi {
             "",
         )
         .await
+    }
+
+    /// The organization's users: a key owner not among them has left it.
+    pub async fn organization_users(&self) -> Result<Vec<Member>, AdminError> {
+        self.list("/v1/organization/users", "").await
+    }
+
+    /// The users of a project: a key owner not among them has left the project.
+    pub async fn project_users(&self, project: &str) -> Result<Vec<Member>, AdminError> {
+        self.list(&format!("/v1/organization/projects/{project}/users"), "")
+            .await
     }
 
     pub async fn admin_keys(&self) -> Result<Vec<AdminKey>, AdminError> {

@@ -26,6 +26,19 @@ pub struct AnthropicKey {
     /// `None`: the default workspace.
     #[serde(default)]
     pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<CreatedBy>,
+}
+
+/// Who created an Anthropic key.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreatedBy {
+    pub id: String,
 }
 
 impl Listed for AnthropicKey {

@@ -14,6 +14,10 @@
 //! - `admin`: the Administration API client (and, in other flavors, Anthropic's Admin API and
 //!   OpenRouter's key management API: `anthropic`, `openrouter`).
 //! - `others`: revocation of Anthropic and OpenRouter keys.
+//! - [`inventory`]: every key of the organizations with its owner and what the ledger knows
+//!   (`ferret keys list` and `ferret keys audit`).
+//! - [`scheduled`]: rotation of keys chosen by age or id through the same steps
+//!   (`ferret keys rotate`).
 //!
 //! Exactly once rests on the ledger ([`crate::store::ledger`]), held by one run at a time: the
 //! intent of every remote change is written before the call and its outcome after it; a key
@@ -22,10 +26,12 @@
 mod admin;
 mod anthropic;
 pub mod identity;
+pub mod inventory;
 mod notify;
 mod openrouter;
 mod others;
 mod plan;
+pub mod scheduled;
 mod steps;
 mod usage;
 

@@ -176,7 +176,7 @@ impl Revoker {
 
     /// With `on_delivery_failure = "hold"`: the undelivered replacement is deleted and the leak
     /// left live.
-    async fn hold(
+    pub(super) async fn hold(
         &mut self,
         fingerprint: &Fingerprint,
         plan: &Plan,
@@ -300,7 +300,10 @@ impl Revoker {
 
     /// The service accounts of a step's project (none when the organization has no such
     /// active project).
-    async fn accounts_of(&mut self, step: &Step) -> Result<Vec<ServiceAccount>, RevokeError> {
+    pub(super) async fn accounts_of(
+        &mut self,
+        step: &Step,
+    ) -> Result<Vec<ServiceAccount>, RevokeError> {
         let project = step.target.project.as_deref().unwrap_or_default();
         Ok(if self.has_project(project).await? {
             self.api.service_accounts(project).await?
@@ -311,7 +314,7 @@ impl Revoker {
 
     /// An open creation of a replacement: whatever it created (found by the replacement's fixed
     /// name) has a key nobody recorded, and is deleted.
-    async fn redo_create_replacement(
+    pub(super) async fn redo_create_replacement(
         &mut self,
         finding: &Finding,
         step: &Step,
@@ -333,7 +336,7 @@ impl Revoker {
 
     /// Creates the replacement service account in the leaked key's project and delivers its
     /// key through the hooks; returns it, and why delivery failed if it did.
-    async fn rotate(
+    pub(super) async fn rotate(
         &mut self,
         finding: &Finding,
         plan: &Plan,
@@ -573,7 +576,7 @@ impl Revoker {
 /// Whether the target of a step on the leak is listed: an admin key among `admin_keys`; a
 /// project key among `project_keys` (a service account's, with that account) in one of
 /// `projects`, the organization's active projects.
-fn listed(
+pub(super) fn listed(
     step: &Step,
     projects: &[String],
     project_keys: &[ProjectKey],
@@ -640,7 +643,7 @@ pub(super) fn judge_against_plan(step: &Step, planned: &Planned) -> Verdict {
 
 /// An open delete of a replacement: repeated only on a service account the project still has
 /// under a replacement's name.
-fn judge_delete_replacement(step: &Step, accounts: &[ServiceAccount]) -> Verdict {
+pub(super) fn judge_delete_replacement(step: &Step, accounts: &[ServiceAccount]) -> Verdict {
     let id = step.target.service_account.as_deref().unwrap_or_default();
     match accounts.iter().find(|a| a.id == id) {
         None => Verdict::Gone("already gone"),
@@ -683,7 +686,7 @@ pub(super) fn revoked_the_leak(step: &Step, result: StepResult) -> Option<(i64, 
 /// Replacements created by runs that died before revoking the leak they replace: each may or
 /// may not have reached its consumers, and its key is known to nobody else, so once a newer
 /// one is delivered (or the leak is revoked without one) they are deleted.
-fn stale_replacements(steps: &[Step]) -> Vec<Target> {
+pub(super) fn stale_replacements(steps: &[Step]) -> Vec<Target> {
     let mut stale: Vec<Target> = Vec::new();
     for step in steps {
         let done = matches!(step.result, Some(StepResult::Ok | StepResult::NotFound));
@@ -781,6 +784,7 @@ mod tests {
         AdminKey {
             id: id.to_string(),
             redacted_value: "sk-admin-Ab…cd".to_string(),
+            ..AdminKey::default()
         }
     }
 

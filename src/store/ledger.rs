@@ -127,6 +127,17 @@ pub struct Step {
     pub result: Option<StepResult>,
 }
 
+/// A key's final outcome as the ledger records it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub fingerprint: Fingerprint,
+    pub rule: String,
+    pub redacted: String,
+    pub revocation: Revocation,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
 pub struct Ledger {
     db: Db,
     /// The exclusive lock of a run that acts, held as long as the ledger is open.
@@ -309,6 +320,43 @@ impl Ledger {
             )
             .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+
+    /// Every key's recorded outcome, oldest update first (what `ferret keys list` tells about
+    /// the keys ferret has dealt with).
+    pub fn outcomes(&self) -> Result<Vec<Recorded>, StoreError> {
+        let mut statement = self
+            .db
+            .connection
+            .prepare(
+                "SELECT fingerprint, rule, redacted, revocation, updated_at FROM keys
+                 ORDER BY updated_at, fingerprint",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut outcomes = Vec::new();
+        for row in rows {
+            let (fingerprint, rule, redacted, revocation, updated_at) =
+                row.map_err(|e| self.fail(e))?;
+            outcomes.push(Recorded {
+                fingerprint: Fingerprint(fingerprint),
+                rule,
+                redacted,
+                revocation: serde_json::from_str(&revocation).map_err(|e| self.fail(e))?,
+                updated_at,
+            });
+        }
+        Ok(outcomes)
     }
 
     /// Every step recorded for a key, oldest first.

@@ -24,6 +24,7 @@ mod hostile_inputs;
 mod hostile_services;
 mod html_report;
 mod install;
+mod keys;
 mod mocks_selftest;
 mod no_leak;
 mod precommit;

@@ -156,7 +156,7 @@ fn jsonl_has_one_object_per_location_and_one_fingerprint_per_secret() {
     }
 }
 
-fn sarif_validator() -> jsonschema::Validator {
+pub(crate) fn sarif_validator() -> jsonschema::Validator {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/sarif-schema-2.1.0.json"

@@ -19,6 +19,10 @@
 //! - Only API calls write the audit log (`api_key.deleted`, `service_account.created`,
 //!   `service_account.deleted`); the setup methods do not.
 //!
+//! - Members (`GET /v1/organization/users`, `GET …/projects/{id}/users`): the owner is a
+//!   member of the organization and of every project; other users are members of the projects
+//!   they are added to. A user who left is listed nowhere, and their keys keep working.
+//!
 //! Every response carries `x-request-id`. A test can inject faults (the next N requests of a
 //! route get a chosen status and body, with no state change) and delays (applied after the state
 //! change, so a client killed while waiting leaves the change done), and stall the N-th request
@@ -127,6 +131,16 @@ struct Org {
     foreign_keys: Vec<ForeignKey>,
     /// Seeded usage and costs (tests/support/openai_usage.rs).
     usage: Usage,
+    /// Users besides the owner (`left`: no longer a member of the organization).
+    users: Vec<Member>,
+    /// `(project, user)`: project memberships of users other than the owner.
+    project_members: Vec<(String, String)>,
+}
+
+/// A user other than the owner.
+struct Member {
+    user: User,
+    left: bool,
 }
 
 /// A live key of another organization.
@@ -157,8 +171,10 @@ struct ProjectKey {
     name: String,
     created_at: i64,
     last_used_at: Option<i64>,
-    /// The service account owning the key; `None`: the organization's user.
+    /// The service account owning the key; `None`: a user's (`owner_user`, else the owner).
     service_account: Option<String>,
+    /// The user owning the key, when not the organization's owner.
+    owner_user: Option<String>,
     /// `owner_project_access`: whether the owner still has access to the project.
     owner_active: bool,
     /// Left out of every list (as if listings were incomplete), still live.
@@ -339,6 +355,8 @@ impl Org {
             minted: Vec::new(),
             foreign_keys: Vec::new(),
             usage: Usage::default(),
+            users: Vec::new(),
+            project_members: Vec::new(),
         }
     }
 
@@ -381,6 +399,7 @@ impl Org {
             created_at,
             last_used_at: None,
             service_account,
+            owner_user: None,
             owner_active: true,
             hidden: false,
             deleted: None,
@@ -496,6 +515,7 @@ impl Org {
                 }
                 self.project_route(request, method, project, route, &query, admin)
             }
+            ("GET", ["users"]) => self.list_users(&query),
             ("GET", ["admin_api_keys"]) => self.list_admin_keys(&query),
             ("GET", ["admin_api_keys", id]) => {
                 match self.admin_keys.iter().find(|a| a.id == *id && !a.deleted) {
@@ -529,6 +549,7 @@ impl Org {
     ) -> Reply {
         match (method, route) {
             ("GET", ["api_keys"]) => self.list_keys(project, query),
+            ("GET", ["users"]) => self.list_project_users(project, query),
             ("GET", ["api_keys", key]) => match self.project_key(project, key) {
                 Some(index) => ok(self.key_json(&self.keys[index])),
                 None => not_found("API key", key),
@@ -576,18 +597,82 @@ impl Org {
             .position(|k| k.id == id && k.project_id == project_id && k.deleted.is_none())
     }
 
+    /// A user by id: the owner or another (who may have left).
+    fn user(&self, id: Option<&str>) -> &User {
+        match id {
+            Some(id) => {
+                &self
+                    .users
+                    .iter()
+                    .find(|m| m.user.id == id)
+                    .expect("a key's user exists")
+                    .user
+            }
+            None => &self.owner,
+        }
+    }
+
+    fn user_json(user: &User, role: &str) -> Value {
+        json!({
+            "object": "organization.user",
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "role": role,
+            "added_at": user.created_at,
+        })
+    }
+
+    /// `GET /v1/organization/users`: the owner and every user who has not left.
+    fn list_users(&self, query: &Query) -> Reply {
+        let mut entries = vec![(
+            self.owner.id.clone(),
+            Some(Self::user_json(&self.owner, "owner")),
+        )];
+        for member in &self.users {
+            let listed = !member.left;
+            let user = listed.then(|| Self::user_json(&member.user, "reader"));
+            entries.push((member.user.id.clone(), user));
+        }
+        paginate(entries, query)
+    }
+
+    /// `GET …/projects/{id}/users`: the owner, and the members added who have not left.
+    fn list_project_users(&self, project_id: &str, query: &Query) -> Reply {
+        let mut owner = Self::user_json(&self.owner, "owner");
+        owner["object"] = json!("organization.project.user");
+        let mut entries = vec![(self.owner.id.clone(), Some(owner))];
+        for member in &self.users {
+            let listed = !member.left
+                && self
+                    .project_members
+                    .iter()
+                    .any(|(p, u)| p == project_id && *u == member.user.id);
+            let user = listed.then(|| {
+                let mut user = Self::user_json(&member.user, "member");
+                user["object"] = json!("organization.project.user");
+                user
+            });
+            entries.push((member.user.id.clone(), user));
+        }
+        paginate(entries, query)
+    }
+
     fn key_json(&self, key: &ProjectKey) -> Value {
         let owner = match &key.service_account {
-            None => json!({
-                "type": "user",
-                "user": {
-                    "id": self.owner.id,
-                    "name": self.owner.name,
-                    "email": self.owner.email,
-                    "role": "owner",
-                    "created_at": self.owner.created_at,
-                }
-            }),
+            None => {
+                let user = self.user(key.owner_user.as_deref());
+                json!({
+                    "type": "user",
+                    "user": {
+                        "id": user.id,
+                        "name": user.name,
+                        "email": user.email,
+                        "role": "owner",
+                        "created_at": user.created_at,
+                    }
+                })
+            }
             Some(id) => {
                 let sa = self
                     .service_accounts
@@ -1200,5 +1285,75 @@ impl OpenAiOrg {
             "api_key.created": {"id": key_id, "data": {"scopes": scopes}},
         });
         org.audit_log.push(entry);
+    }
+
+    /// A user of the organization besides the owner; returns their `user-…` id.
+    pub fn add_user(&self, name: &str, email: &str) -> String {
+        let id = new_id("user-");
+        self.org().users.push(Member {
+            user: User {
+                id: id.clone(),
+                name: name.to_string(),
+                email: email.to_string(),
+                created_at: unix_now() - 200 * 86_400,
+            },
+            left: false,
+        });
+        id
+    }
+
+    /// The user leaves the organization: no member list shows them; their keys keep working.
+    pub fn remove_user(&self, user_id: &str) {
+        let mut org = self.org();
+        let member = org
+            .users
+            .iter_mut()
+            .find(|m| m.user.id == user_id)
+            .unwrap_or_else(|| panic!("no user {user_id} in the mock organization"));
+        member.left = true;
+    }
+
+    /// Makes a user a member of a project.
+    pub fn add_project_member(&self, project_id: &str, user_id: &str) {
+        self.org()
+            .project_members
+            .push((project_id.to_string(), user_id.to_string()));
+    }
+
+    /// A key of `project_id` owned by `user_id` (from [`Self::add_user`]); returns its id.
+    pub fn add_key_of_user(
+        &self,
+        project_id: &str,
+        value: &str,
+        created_at: i64,
+        user_id: &str,
+    ) -> String {
+        let mut org = self.org();
+        let id = org.add_key(project_id, value, "Team Key", created_at, None);
+        let key = org.keys.last_mut().expect("just added");
+        key.owner_user = Some(user_id.to_string());
+        id
+    }
+
+    /// Sets a project key's `last_used_at` (Unix seconds, or never).
+    pub fn set_last_used(&self, key_id: &str, at: Option<i64>) {
+        let mut org = self.org();
+        let key = org
+            .keys
+            .iter_mut()
+            .find(|k| k.id == key_id)
+            .unwrap_or_else(|| panic!("no key {key_id} in the mock organization"));
+        key.last_used_at = at;
+    }
+
+    /// Sets a project key's `created_at` (Unix seconds).
+    pub fn set_created(&self, key_id: &str, at: i64) {
+        let mut org = self.org();
+        let key = org
+            .keys
+            .iter_mut()
+            .find(|k| k.id == key_id)
+            .unwrap_or_else(|| panic!("no key {key_id} in the mock organization"));
+        key.created_at = at;
     }
 }
