@@ -162,26 +162,7 @@ impl Setup {
 
     /// `SELECT …` on the ledger, each row's columns as text.
     fn query(&self, sql: &str) -> Vec<Vec<String>> {
-        let ledger = rusqlite::Connection::open(self.ledger_path()).expect("the ledger exists");
-        let mut statement = ledger.prepare(sql).expect("valid SQL");
-        let columns = statement.column_count();
-        statement
-            .query_map([], |row| {
-                (0..columns)
-                    .map(|i| {
-                        let value: rusqlite::types::Value = row.get(i)?;
-                        Ok(match value {
-                            rusqlite::types::Value::Null => "NULL".to_string(),
-                            rusqlite::types::Value::Integer(n) => n.to_string(),
-                            rusqlite::types::Value::Text(t) => t,
-                            other => format!("{other:?}"),
-                        })
-                    })
-                    .collect()
-            })
-            .expect("query runs")
-            .map(|row| row.expect("row reads"))
-            .collect()
+        support::query_sqlite(&self.ledger_path(), sql)
     }
 }
 

@@ -439,6 +439,30 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// `SELECT …` on the SQLite database at `path`, each row's columns as text.
+pub fn query_sqlite(path: &Path, sql: &str) -> Vec<Vec<String>> {
+    let database = rusqlite::Connection::open(path).expect("the database exists");
+    let mut statement = database.prepare(sql).expect("valid SQL");
+    let columns = statement.column_count();
+    statement
+        .query_map([], |row| {
+            (0..columns)
+                .map(|i| {
+                    let value: rusqlite::types::Value = row.get(i)?;
+                    Ok(match value {
+                        rusqlite::types::Value::Null => "NULL".to_string(),
+                        rusqlite::types::Value::Integer(n) => n.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        other => format!("{other:?}"),
+                    })
+                })
+                .collect()
+        })
+        .expect("query runs")
+        .map(|row| row.expect("row reads"))
+        .collect()
+}
+
 /// A finished run of the binary.
 pub struct Run {
     /// The exit code (-1 when killed by a signal).
