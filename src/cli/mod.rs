@@ -13,6 +13,7 @@ mod cmd_report;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
+mod cmd_watch;
 mod limits;
 mod output;
 mod scan_setup;
@@ -74,6 +75,9 @@ pub enum Command {
     Hook(HookArgs),
     /// Run in CI: scan what the triggering event brings, report in the CI's own terms.
     Ci(CiArgs),
+    /// Watch your organization's keys: `ferret watch usage` judges each key's hourly use
+    /// against its own history (one pass per run, for cron).
+    Watch(cmd_watch::WatchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -479,6 +483,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(args) => cmd_rules::run(args),
         Command::Hook(args) => cmd_hook::run(args),
         Command::Ci(args) => cmd_ci::run(args),
+        Command::Watch(args) => cmd_watch::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

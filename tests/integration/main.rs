@@ -35,3 +35,4 @@ mod rules_cli;
 mod stream_scan;
 mod suppression;
 mod verify;
+mod watch;
