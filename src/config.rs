@@ -400,8 +400,8 @@ pub struct WatchSettings {
     pub min_history_days: u32,
     /// Hours with use within the baseline a key needs before it is judged.
     pub min_active_hours: u32,
-    /// Baseline samples an hour-of-week cell needs; thinner cells fall back to weekday/weekend
-    /// by hour of day, then to every hour of the baseline.
+    /// Baseline samples a cell needs: the same hour of the week, else of the day on the same
+    /// kind of day (weekday or weekend), else of the day on every day, else every hour.
     pub min_cell_samples: u32,
     /// Days of usage the first run reads (later runs read only the hours since the last one).
     pub backfill_days: u32,

@@ -1,7 +1,7 @@
 //! Judging one key's hours against its own history: a robust baseline (median and MAD) per
-//! metric, taken over the last `baseline_days` at the same hour of the week (the hour either
-//! side too), falling back to the same hour of day on the same kind of day (weekday or
-//! weekend) and then to every hour when a cell holds fewer than `min_cell_samples` hours; and
+//! metric, taken over the last `baseline_days` at the same hour of the week, falling back to
+//! the same hour of day on the same kind of day (weekday or weekend), then on every day, then
+//! to every hour, when a cell holds fewer than `min_cell_samples` hours; and
 //! four detectors: a spike in requests, tokens or (with prices) cost, the first use of a model
 //! the key never used, use at an hour of the day the key is never used, and use of a key idle
 //! for `idle_days`.
@@ -44,10 +44,12 @@ pub enum Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cell {
-    /// The same hour of the week, and the hour either side.
+    /// The same hour of the week.
     HourOfWeek,
-    /// The same hour of day (and either side) on the same kind of day (weekday or weekend).
+    /// The same hour of day on the same kind of day (weekday or weekend).
     DayTypeHour,
+    /// The same hour of day on every day.
+    HourOfDay,
     /// Every hour of the baseline.
     AllHours,
 }
@@ -341,7 +343,7 @@ fn off_hours(key: &KeyHistory, hour: i64, settings: &WatchSettings) -> Option<An
         median: Some(0.0),
         samples: Some(samples),
         threshold: Some(settings.off_hours_min_requests as f64),
-        cell: Some(Cell::DayTypeHour),
+        cell: Some(Cell::HourOfDay),
         ..plain("requests", requests)
     });
     found.detail = format!(
@@ -419,8 +421,10 @@ fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// The baseline's hours for `hour`: the narrowest cell holding `min_cell_samples` hours.
-/// Hours before the key was first seen are not samples (it did not exist, or was not watched).
+/// The baseline's hours for `hour`: the narrowest cell holding `min_cell_samples` hours. Cells
+/// hold the exact hour (a nightly job's one busy hour must not be pooled with its quiet
+/// neighbours). Hours before the key was first seen are not samples (it did not exist, or was
+/// not watched).
 fn baseline_samples(
     key: &KeyHistory,
     series: &[f64],
@@ -435,20 +439,24 @@ fn baseline_samples(
             .flatten()
     };
     let week: Vec<f64> = (1..=days.div_euclid(7))
-        .flat_map(|w| (-1..=1).map(move |side| hour - w * 168 + side))
+        .map(|w| hour - w * 168)
         .filter_map(sample)
         .collect();
     if week.len() >= enough {
         return (Cell::HourOfWeek, week);
     }
     let weekend = is_weekend(hour);
-    let day_type: Vec<f64> = (1..=days)
-        .flat_map(|d| (-1..=1).map(move |side| hour - d * 24 + side))
+    let same_hour = || (1..=days).map(|d| hour - d * 24);
+    let day_type: Vec<f64> = same_hour()
         .filter(|&then| is_weekend(then) == weekend)
         .filter_map(sample)
         .collect();
     if day_type.len() >= enough {
         return (Cell::DayTypeHour, day_type);
+    }
+    let every_day: Vec<f64> = same_hour().filter_map(sample).collect();
+    if every_day.len() >= enough {
+        return (Cell::HourOfDay, every_day);
     }
     let all = (hour - days * 24..hour).filter_map(sample).collect();
     (Cell::AllHours, all)
