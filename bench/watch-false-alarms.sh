@@ -30,7 +30,8 @@ if [[ -z ${FERRET:-} ]]; then
     fi
 fi
 work=$(mktemp -d)
-trap 'kill "${mock:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# KEEP=DIR keeps the passes' JSON and the ground truth there.
+trap 'kill "${mock:-0}" 2>/dev/null || true; [[ -n ${KEEP:-} ]] && cp -r "$work" "$KEEP"; rm -rf "$work"' EXIT
 printf '[watch]\nbackfill_days = %d\n%b\n' "$BACKFILL" "${CONFIG:-}" > "$work/ops.toml"
 
 python3 "$repo/bench/watch_mock.py" "$work/truth.json" > "$work/port" &

@@ -446,7 +446,7 @@ impl Default for WatchSettings {
             backfill_days: 28,
             lag_minutes: 15,
             spike_mads: 6.0,
-            spike_ratio: 3.0,
+            spike_ratio: 4.0,
             min_extra_requests: 50.0,
             min_extra_tokens: 50_000.0,
             min_extra_cost_usd: 1.0,
