@@ -494,6 +494,56 @@ mod tests {
         assert_eq!(median_and_mad(vec![1.0, 3.0]), (2.0, 1.0));
     }
 
+    fn steady(key: &str, hours: std::ops::Range<i64>, tokens: u64) -> Vec<HourUse> {
+        hours
+            .map(|hour| HourUse {
+                key_id: key.into(),
+                project_id: None,
+                hour,
+                model: "m".into(),
+                requests: 10,
+                input_tokens: tokens,
+                output_tokens: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cost_spike_is_priced_from_tokens_and_judged_against_the_same_hour() {
+        let mut settings = WatchSettings::default();
+        settings.prices.insert(
+            "m".into(),
+            crate::config::ModelPrice {
+                input: 10.0,
+                output: 30.0,
+            },
+        );
+        let (start, end) = (0, 20 * 24);
+        let mut rows = steady("k", start..end - 1, 1_000);
+        // The last hour: as many requests, 200 times the tokens (and the cost).
+        rows.extend(steady("k", end - 1..end, 200_000));
+        let models = HashMap::from([("m".to_string(), 0)]);
+        let key = KeyHistory::new(
+            ("k", None, 0),
+            None,
+            &models,
+            (start, end),
+            &rows,
+            &settings,
+        );
+        let (report, found) = judge(&key, (end - 24, end), &settings);
+        assert_eq!(
+            (report.status, report.hours_judged),
+            (Status::Anomalous, 24)
+        );
+        assert_eq!(found.len(), 1);
+        let metrics: Vec<_> = found[0].figures.iter().map(|f| f.metric).collect();
+        assert_eq!(metrics, ["tokens", "cost_usd"]);
+        let cost = &found[0].figures[1];
+        assert_eq!((cost.value, cost.median), (2.0, Some(0.01)));
+        assert_eq!(cost.cell, Some(Cell::DayTypeHour));
+    }
+
     #[test]
     fn weekends_are_saturday_and_sunday_utc() {
         // 2026-12-05 is a Saturday; 2026-12-07 a Monday.
