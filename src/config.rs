@@ -4,7 +4,7 @@
 //! A `.ferret.toml` may sit inside the tree being scanned, so it is untrusted: it can only
 //! narrow what is reported (allowlists), never change where secrets are sent, delete anything
 //! or run anything. Only a file the operator names with `--config` may set `[verify]`,
-//! `[revoke]`, `[rotation]` and `[[hooks]]`.
+//! `[revoke]`, `[rotation]`, `[[hooks]]` and `[watch]` (README.md, "Usage watch").
 //!
 //! ```toml
 //! [allowlist]
