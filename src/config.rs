@@ -4,7 +4,7 @@
 //! A `.ferret.toml` may sit inside the tree being scanned, so it is untrusted: it can only
 //! narrow what is reported (allowlists), never change where secrets are sent, delete anything
 //! or run anything. Only a file the operator names with `--config` may set `[verify]`,
-//! `[revoke]`, `[rotation]` and `[[hooks]]`.
+//! `[revoke]`, `[rotation]`, `[[hooks]]` and `[watch]` (README.md, "Usage watch").
 //!
 //! ```toml
 //! [allowlist]
@@ -73,6 +73,9 @@ pub struct Config {
     /// The key policy `ferret keys audit` checks the organizations' keys against.
     #[serde(default)]
     pub policy: Option<PolicySettings>,
+    /// `ferret watch usage`'s thresholds (README "Usage watch"); only the operator's file.
+    #[serde(default)]
+    pub watch: Option<WatchSettings>,
     /// The operator named this file (`--config`); a file found in the scanned tree is not theirs.
     #[serde(skip)]
     pub operator: bool,
@@ -162,6 +165,8 @@ pub enum EventKind {
     Rotated,
     /// A live key could not be revoked (failed, ambiguous, not ours, skipped, held).
     Failed,
+    /// `ferret watch usage` saw a key used unlike its own history.
+    UsageAnomaly,
 }
 
 impl EventKind {
@@ -173,6 +178,7 @@ impl EventKind {
             EventKind::Revoked => "revoked",
             EventKind::Rotated => "rotated",
             EventKind::Failed => "failed",
+            EventKind::UsageAnomaly => "usage_anomaly",
         }
     }
 }
@@ -342,6 +348,9 @@ impl Config {
         if !self.hooks.is_empty() {
             sections.push("[[hooks]]");
         }
+        if self.watch.is_some() {
+            sections.push("[watch]");
+        }
         sections
     }
 
@@ -395,6 +404,85 @@ impl Config {
             column,
             reason,
         }
+    }
+}
+
+/// `[watch]`: how `ferret watch usage` judges a key's hourly use against its own history.
+/// Every default is explained in README.md ("Usage watch").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchSettings {
+    /// Days of history the baseline (median and MAD) is taken over.
+    pub baseline_days: u32,
+    /// Days a key must have been seen before it is judged at all.
+    pub min_history_days: u32,
+    /// Hours with use within the baseline a key needs before it is judged.
+    pub min_active_hours: u32,
+    /// Baseline samples a cell needs: the same hour of the week, else of the day on the same
+    /// kind of day (weekday or weekend), else of the day on every day, else every hour.
+    pub min_cell_samples: u32,
+    /// Days of usage the first run reads (later runs read only the hours since the last one).
+    pub backfill_days: u32,
+    /// Minutes usage takes to be complete: the hour that ended less than this ago is left to
+    /// the next run.
+    pub lag_minutes: u32,
+    /// A spike is this many robust standard deviations (1.4826 × MAD) above the median…
+    pub spike_mads: f64,
+    /// …and at least this many times the median…
+    pub spike_ratio: f64,
+    /// …and above the median by at least these amounts (noise at low volume is not a spike).
+    pub min_extra_requests: f64,
+    pub min_extra_tokens: f64,
+    pub min_extra_cost_usd: f64,
+    /// Requests in one hour, at an hour of the day the key was never used in the baseline, that
+    /// make an off-hours anomaly.
+    pub off_hours_min_requests: u64,
+    /// Days without any use after which use is an idle key waking up.
+    pub idle_days: u32,
+    /// An anomaly is `critical` (else `warning`) at this many times its baseline (spikes), or
+    /// for an idle key waking up with at least `min_extra_requests` requests in the hour.
+    pub critical_ratio: f64,
+    /// USD per million input and output tokens by model, to watch cost (no prices: no cost).
+    pub prices: BTreeMap<String, ModelPrice>,
+}
+
+/// What a model costs, in USD per million tokens.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub input: f64,
+    pub output: f64,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        WatchSettings {
+            baseline_days: 14,
+            min_history_days: 7,
+            min_active_hours: 24,
+            min_cell_samples: 6,
+            backfill_days: 28,
+            lag_minutes: 15,
+            spike_mads: 6.0,
+            spike_ratio: 4.0,
+            min_extra_requests: 50.0,
+            min_extra_tokens: 50_000.0,
+            min_extra_cost_usd: 1.0,
+            off_hours_min_requests: 20,
+            idle_days: 14,
+            critical_ratio: 10.0,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// `[watch]` of the operator's file, else the defaults.
+    pub fn operator_watch_settings(&self) -> WatchSettings {
+        self.watch
+            .clone()
+            .filter(|_| self.operator)
+            .unwrap_or_default()
     }
 }
 

@@ -56,4 +56,5 @@ pub mod pipeline;
 pub mod sweep;
 pub mod ci;
 pub mod git_hook;
+pub mod watch;
 pub mod cli;

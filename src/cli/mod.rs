@@ -14,6 +14,7 @@ mod cmd_report;
 mod cmd_rules;
 mod cmd_stream;
 mod cmd_verify;
+mod cmd_watch;
 mod limits;
 mod output;
 mod scan_setup;
@@ -78,6 +79,9 @@ pub enum Command {
     /// The organizations' keys themselves: list them, audit them against your [policy],
     /// rotate them on a schedule.
     Keys(cmd_keys::KeysArgs),
+    /// Watch your organization's keys: `ferret watch usage` judges each key's hourly use
+    /// against its own history (one pass per run, for cron).
+    Watch(cmd_watch::WatchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -484,6 +488,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hook(args) => cmd_hook::run(args),
         Command::Ci(args) => cmd_ci::run(args),
         Command::Keys(args) => cmd_keys::run(args),
+        Command::Watch(args) => cmd_watch::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -87,6 +87,9 @@ pub enum HookRunError {
     BadPublicKey,
     #[error("sealing failed")]
     Seal,
+    /// A GitHub hook was set to listen to an event about no finding (`usage_anomaly`).
+    #[error("this hook acts on findings; `{0}` events are for command and webhook hooks")]
+    NotAFindingEvent(&'static str),
 }
 
 /// How one attempt to deliver a webhook failed. The HTTP client's error is left out: it names
@@ -243,6 +246,45 @@ impl Hooks {
                     .map(Some)
             }
         }
+    }
+}
+
+impl Hooks {
+    /// Runs every hook listening to `kind` with `body`, an event about no finding (a usage
+    /// anomaly, which names a key by id and never holds one): commands get it on stdin,
+    /// webhooks signed; GitHub hooks, which act on findings, report that they cannot.
+    pub async fn fire_json(&self, kind: EventKind, body: &[u8]) -> Vec<HookOutcome> {
+        let mut outcomes = Vec::new();
+        for hook in self.hooks.iter().filter(|h| h.listens_to(kind)) {
+            let result = match hook {
+                Hook::Command { argv, timeout, .. } => run_command(argv, body, timeout.0).await,
+                Hook::Webhook {
+                    url,
+                    secret_env,
+                    timeout,
+                    ..
+                } => match std::env::var(secret_env).ok().filter(|s| !s.is_empty()) {
+                    Some(secret) => {
+                        post_webhook(&self.http, url, secret.as_bytes(), body, kind, timeout.0)
+                            .await
+                    }
+                    None => Err(HookRunError::NoSigningSecret(secret_env.clone())),
+                },
+                Hook::GithubActionsSecret { .. } | Hook::GithubIssue { .. } => {
+                    Err(HookRunError::NotAFindingEvent(kind.as_str()))
+                }
+            };
+            outcomes.push(HookOutcome {
+                hook: hook.name(),
+                ok: result.is_ok(),
+                detail: match result {
+                    Ok(note) => note,
+                    Err(err) => Some(crate::error::chain(&err)),
+                },
+                delivered_key: false,
+            });
+        }
+        outcomes
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod sweep;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -125,4 +126,9 @@ pub use crate::fs::{cache_dir, state_dir};
 /// The default ledger: `ledger.sqlite` in the [`state_dir`].
 pub fn default_ledger_path() -> Option<PathBuf> {
     Some(state_dir()?.join("ledger.sqlite"))
+}
+
+/// The default usage watch state: `watch.sqlite` in the [`state_dir`].
+pub fn default_watch_state_path() -> Option<PathBuf> {
+    Some(state_dir()?.join("watch.sqlite"))
 }

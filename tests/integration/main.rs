@@ -36,3 +36,4 @@ mod rules_cli;
 mod stream_scan;
 mod suppression;
 mod verify;
+mod watch;

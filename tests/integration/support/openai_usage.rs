@@ -3,12 +3,13 @@
 //! a test seeds per key, model and UTC day.
 //!
 //! Followed from the reference: `start_time` is required (Unix seconds), `end_time` optional,
-//! `bucket_width` `1d` (the mock answers only daily buckets; `1h`/`1m` are a 400 here), filters
+//! `bucket_width` `1d` (default) or `1h` (usage only; `1m` is a 400 here), filters
 //! `api_key_ids[]`, `project_ids[]`, `models[]`, `group_by[]` of `model`, `api_key_id`,
-//! `project_id` (fields not grouped by are null), `limit` (usage: 1..=31, default 7; costs:
-//! 1..=180, default 7) and the `page` cursor, with `{"object":"page","data":[{"object":"bucket",
-//! "start_time","end_time","results":[…]}],"has_more","next_page"}`. Buckets start at
-//! `start_time` and are a day long; empty ones are listed with no results.
+//! `project_id` (fields not grouped by are null), `limit` (usage, daily: 1..=31, default 7;
+//! hourly: 1..=168, default 24; costs: 1..=180, default 7) and the `page` cursor, with
+//! `{"object":"page","data":[{"object":"bucket","start_time","end_time","results":[…]}],
+//! "has_more","next_page"}`. Buckets start at `start_time` and are a day (or an hour) long;
+//! empty ones are listed with no results.
 //!
 //! Mock choices: `page` cursors are `page_<bucket index>`; a test may cap the buckets per page
 //! below `limit` (to see pagination followed) and make the costs endpoint refuse the
@@ -17,14 +18,14 @@
 use serde_json::{Value, json};
 use wiremock::Request;
 
-/// Seeded use of one key on one day.
+/// Seeded use of one key at one moment (counted in the bucket holding `at`).
 #[derive(Clone, Debug)]
 pub struct Used {
     pub kind: &'static str,
     pub key_id: String,
     pub project_id: String,
     pub model: &'static str,
-    /// Unix seconds within the day.
+    /// Unix seconds.
     pub at: i64,
     pub requests: u64,
     pub input_tokens: u64,
@@ -85,16 +86,18 @@ impl Usage {
             Some(Ok(end)) => end,
             Some(Err(_)) => return error("Invalid 'end_time'."),
         };
-        if params.get("bucket_width").is_some_and(|w| w != "1d") {
-            return error("The mock answers only bucket_width=1d.");
-        }
+        let (width, default_limit, max) = match (params.get("bucket_width"), kind) {
+            (None | Some("1d"), Some(_)) => (86_400, 7, 31),
+            (None | Some("1d"), None) => (86_400, 7, 180),
+            (Some("1h"), Some(_)) => (3_600, 24, 168),
+            _ => return error("The mock answers bucket_width=1d, and 1h for usage."),
+        };
         if kind.is_none() && !self.costs_take_key_filter && !params.all("api_key_ids[]").is_empty()
         {
             return error("Unknown parameter: 'api_key_ids'.");
         }
-        let max = if kind.is_some() { 31 } else { 180 };
         let limit = match params.get("limit").map(str::parse::<usize>) {
-            None => 7,
+            None => default_limit,
             Some(Ok(limit)) if (1..=max).contains(&limit) => limit,
             Some(_) => return error("Invalid 'limit'."),
         };
@@ -106,11 +109,11 @@ impl Usage {
                 None => return error("Invalid 'page' cursor."),
             },
         };
-        let total = usize::try_from((end - start + 86_399) / 86_400).unwrap_or(0);
+        let total = usize::try_from((end - start + width - 1) / width).unwrap_or(0);
         let buckets: Vec<Value> = (first..total.min(first + per_page))
             .map(|index| {
-                let from = start + 86_400 * index as i64;
-                let to = (from + 86_400).min(end);
+                let from = start + width * index as i64;
+                let to = (from + width).min(end);
                 json!({"object": "bucket", "start_time": from, "end_time": to,
                     "results": self.results(&params, kind, (from, to))})
             })
