@@ -444,6 +444,20 @@ pub struct WatchSettings {
     pub critical_ratio: f64,
     /// USD per million input and output tokens by model, to watch cost (no prices: no cost).
     pub prices: BTreeMap<String, ModelPrice>,
+    /// Which anomalies rotate their key through `ferret keys rotate`'s path (off by default).
+    pub revoke_on: RevokeOn,
+}
+
+/// Which of the usage watch's anomalies rotate their key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeOn {
+    /// None: anomalies are reported and given to the hooks only.
+    #[default]
+    Off,
+    /// `critical` ones: at `critical_ratio` times the key's baseline, or an idle key waking up
+    /// with `min_extra_requests` requests in an hour.
+    Critical,
 }
 
 /// What a model costs, in USD per million tokens.
@@ -472,6 +486,7 @@ impl Default for WatchSettings {
             idle_days: 14,
             critical_ratio: 10.0,
             prices: BTreeMap::new(),
+            revoke_on: RevokeOn::Off,
         }
     }
 }

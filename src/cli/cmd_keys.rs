@@ -129,6 +129,38 @@ pub fn run(args: KeysArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// How a rotation by `keys rotate` (or the usage watch's `revoke_on`) runs: OpenAI's base and
+/// admin key, the ledger (`ledger`, else the default), the operator's revocation settings and
+/// hooks.
+pub(super) fn rotate_options(
+    config: &Config,
+    ledger: Option<PathBuf>,
+    dry_run: bool,
+    request_timeout: std::time::Duration,
+) -> anyhow::Result<RotateOptions> {
+    let bases = api_bases(config)?;
+    let admin_key = admin_key("OPENAI_ADMIN_KEY").context(
+        "rotation needs OPENAI_ADMIN_KEY (an OpenAI Admin API key): only OpenAI project keys can \
+         be replaced through the API",
+    )?;
+    let ledger = ledger
+        .or_else(crate::store::default_ledger_path)
+        .context("no place for the revocation ledger: pass --ledger FILE")?;
+    Ok(RotateOptions {
+        api_base: bases.get(Provider::OpenAi).to_string(),
+        admin_key,
+        ledger,
+        wait_for_ledger: false,
+        dry_run,
+        settings: config.operator_revoke_settings(),
+        hooks: config.operator_hooks().to_vec(),
+        repository: std::env::var("GITHUB_REPOSITORY")
+            .ok()
+            .filter(|r| !r.is_empty()),
+        request_timeout,
+    })
+}
+
 /// The config: the operator's `--config`, else `.ferret.toml` here (untrusted: its hooks and
 /// API bases are not used).
 fn load_config(common: &KeysCommon) -> anyhow::Result<Config> {
@@ -282,16 +314,6 @@ fn relative_uri(path: &Path) -> String {
 
 fn run_rotate(args: RotateArgs) -> anyhow::Result<u8> {
     let config = load_config(&args.common)?;
-    let bases = api_bases(&config)?;
-    let admin_key = admin_key("OPENAI_ADMIN_KEY").context(
-        "ferret keys rotate needs OPENAI_ADMIN_KEY (an OpenAI Admin API key): only OpenAI project \
-         keys can be replaced through the API",
-    )?;
-    let ledger = args
-        .ledger
-        .clone()
-        .or_else(crate::store::default_ledger_path)
-        .context("no place for the revocation ledger: pass --ledger FILE")?;
     let delivers = config.operator_hooks().iter().any(|h| h.receives_new_key());
     if !args.yes && !delivers {
         warn(
@@ -303,19 +325,10 @@ fn run_rotate(args: RotateArgs) -> anyhow::Result<u8> {
         Some(age) => Selection::OlderThan(age.0),
         None => Selection::Keys(args.keys.clone()),
     };
-    let options = RotateOptions {
-        api_base: bases.get(Provider::OpenAi).to_string(),
-        admin_key,
-        ledger,
-        wait_for_ledger: args.wait_for_ledger,
-        dry_run: !args.yes,
-        settings: config.operator_revoke_settings(),
-        hooks: config.operator_hooks().to_vec(),
-        repository: std::env::var("GITHUB_REPOSITORY")
-            .ok()
-            .filter(|r| !r.is_empty()),
-        request_timeout: args.common.request_timeout.0,
-    };
+    let ledger = args.ledger.clone();
+    let timeout = args.common.request_timeout.0;
+    let mut options = rotate_options(&config, ledger, !args.yes, timeout)?;
+    options.wait_for_ledger = args.wait_for_ledger;
     let rotations = rotate(options, &selection, &|message| warn(message))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::config::Config;
+use crate::config::{Config, RevokeOn};
+use crate::finding::RevocationStatus;
 use crate::provider::{ApiBases, Provider};
+use crate::report::Format;
+use crate::revoke::scheduled::{Rotation, Selection, rotate};
 use crate::secret::Secret;
 use crate::units::Duration;
-use crate::watch::detect::{Anomaly, KeyReport, Status};
+use crate::watch::detect::{Anomaly, KeyReport, Severity, Status};
 use crate::watch::{Pass, WatchOptions};
 
 #[derive(Debug, Args)]
@@ -48,6 +51,10 @@ pub struct WatchUsageArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub request_timeout: Duration,
     /// The current time (Unix seconds or RFC 3339), for tests and replays.
+    /// The revocation ledger, for `[watch] revoke_on` [default: $FERRET_STATE_DIR/ledger.sqlite,
+    /// else $XDG_STATE_HOME/ferret/ledger.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
     #[arg(long, value_name = "TIME", hide = true)]
     pub now: Option<String>,
 }
@@ -100,19 +107,69 @@ fn usage(args: WatchUsageArgs) -> anyhow::Result<u8> {
             run.detail.as_deref().unwrap_or("failed")
         ));
     }
+    let revoked = match config.operator_watch_settings().revoke_on {
+        RevokeOn::Critical => rotate_critical(&config, &args, &pass)?,
+        RevokeOn::Off => Vec::new(),
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         WatchFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &pass)?;
+            let mut document = serde_json::to_value(&pass)?;
+            document["rotations"] = serde_json::to_value(&revoked)?;
+            serde_json::to_writer_pretty(&mut out, &document)?;
             writeln!(out)?;
         }
-        WatchFormat::Text => write_text(&mut out, &pass)?,
+        WatchFormat::Text => {
+            write_text(&mut out, &pass)?;
+            crate::keys::output::write_rotations(&revoked, now, Format::Text, &mut out)?;
+        }
     }
     Ok(if pass.anomalies.is_empty() {
         0
     } else {
         super::EXIT_FINDINGS
     })
+}
+
+/// `[watch] revoke_on = "critical"`: each key with a critical anomaly goes through the path of
+/// `ferret keys rotate KEY --yes` (a replacement delivered through the hooks first, then the
+/// key deleted and confirmed gone; held when the replacement cannot be delivered). The usage
+/// API's key id is the evidence of identity: the key is the organization's own, by id.
+fn rotate_critical(
+    config: &Config,
+    args: &WatchUsageArgs,
+    pass: &Pass,
+) -> anyhow::Result<Vec<Rotation>> {
+    let mut keys: Vec<String> = pass
+        .anomalies
+        .iter()
+        .filter(|a| a.severity == Severity::Critical)
+        .map(|a| a.key_id.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let timeout = args.request_timeout.0;
+    let options = super::cmd_keys::rotate_options(config, args.ledger.clone(), false, timeout)?;
+    let rotations = rotate(options, &Selection::Keys(keys), &|message| {
+        super::warn(message)
+    })?;
+    for rotation in &rotations {
+        if !matches!(
+            rotation.revocation.status,
+            RevocationStatus::Revoked | RevocationStatus::AlreadyRevoked
+        ) {
+            super::warn(format!(
+                "{}: critical usage anomaly, key not revoked ({}): {}",
+                rotation.key_id,
+                rotation.revocation.status_name(),
+                rotation.revocation.detail.as_deref().unwrap_or("no detail")
+            ));
+        }
+    }
+    Ok(rotations)
 }
 
 fn parse_time(text: &str) -> anyhow::Result<i64> {

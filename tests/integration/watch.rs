@@ -375,3 +375,70 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn revoke_on_critical_rotates_the_abused_key_and_leaves_a_warned_one() {
+    let watch = Watch::new();
+    let abused = Shape::Project74.key();
+    let abused_id = watch
+        .org
+        .add_user_key(&watch.project, &abused, NOW - 60 * DAY);
+    let warned = Shape::Project74.key();
+    let warned_id = watch
+        .org
+        .add_user_key(&watch.project, &warned, NOW - 60 * DAY);
+    watch.seed(
+        &abused_id,
+        (NOW - 21 * DAY, LAST_HOUR),
+        office_shape(1, 100.0),
+    );
+    watch.use_key(&abused_id, "gpt-4o-mini", LAST_HOUR, 2500);
+    watch.seed(&warned_id, (NOW - 21 * DAY, NOW), office_shape(2, 100.0));
+    watch.use_key(&warned_id, "o1-pro", LAST_HOUR - 2 * HOUR, 4);
+    // A command hook takes the replacement key (what `keys rotate` delivers through).
+    let events = watch.private.path().join("events.jsonl");
+    let script = format!(
+        "cat >> '{}'; echo >> '{}'",
+        events.display(),
+        events.display()
+    );
+    let config = watch.config(&format!(
+        "[watch]\nrevoke_on = \"critical\"\n\n[rotation]\nenabled = true\n\n[[hooks]]\n\
+         type = \"command\"\nevents = [\"rotated\"]\nargv = [\"sh\", \"-c\", {}]\n",
+        serde_json::to_string(&script).expect("a string")
+    ));
+    let ledger = watch.private.path().join("ledger.sqlite");
+    let ledger = ledger.to_str().expect("UTF-8 path");
+    let run = watch.run(NOW, &["--config", &config, "--ledger", ledger]);
+    run.expect_code(1);
+    run.expect_key_hidden(&abused).expect_key_hidden(&warned);
+    let kinds: Vec<(String, String)> = anomalies(&run)
+        .iter()
+        .map(|a| (a["key_id"].to_string(), a["severity"].to_string()))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{run}");
+    let rotations = run.json()["rotations"].clone();
+    let rotations = rotations.as_array().expect("rotations");
+    assert_eq!(rotations.len(), 1, "only the critical one: {run}");
+    assert_eq!(rotations[0]["key_id"], abused_id.as_str());
+    assert_eq!(rotations[0]["revocation"]["status"], "revoked", "{run}");
+    assert!(!watch.org.key_is_live(&abused), "{run}");
+    assert!(watch.org.key_is_live(&warned), "{run}");
+    // The replacement was delivered, and it works.
+    let delivered = std::fs::read_to_string(&events).expect("the hook ran");
+    let replacement = watch.org.created_key_values();
+    assert_eq!(replacement.len(), 1, "{delivered}");
+    assert!(delivered.contains(&replacement[0]));
+    assert!(watch.org.key_is_live(&replacement[0]));
+
+    // Without `revoke_on`, a critical anomaly is reported and nothing is changed.
+    let quiet = Watch::new();
+    let key = Shape::Project74.key();
+    let id = quiet.org.add_user_key(&quiet.project, &key, NOW - 60 * DAY);
+    quiet.seed(&id, (NOW - 21 * DAY, LAST_HOUR), office_shape(1, 100.0));
+    quiet.use_key(&id, "gpt-4o-mini", LAST_HOUR, 2500);
+    let run = quiet.run(NOW, &[]);
+    run.expect_code(1);
+    assert_eq!(run.json()["rotations"], serde_json::json!([]), "{run}");
+    assert!(quiet.org.key_is_live(&key));
+}
