@@ -1,7 +1,8 @@
 //! What a live leaked key did while it was exposed (`--exposure`, [`crate::exposure`]): read
 //! from the provider's own answers once the key is proven to be one of the organization's.
 //!
-//! - OpenAI (admin key, `api.usage.read`): `GET /v1/organization/usage/{completions,embeddings}`
+//! - OpenAI (admin key, `api.usage.read`): `GET /v1/organization/usage/{completions,embeddings,
+//!   moderations,images,audio_speeches,audio_transcriptions}`
 //!   filtered by `api_key_ids[]`, grouped by `model`, in daily buckets, every page
 //!   (`page`/`next_page`), for the window and the equal-length period before it; the cost from
 //!   `GET /v1/organization/costs` filtered by the key, or, when that filter is refused, by its
@@ -29,8 +30,17 @@ use crate::exposure::{
 };
 use crate::finding::{Finding, Revocation, RevocationStatus};
 
-/// The usage endpoints read: those whose results count requests and tokens per model.
-const USAGE_KINDS: &[&str] = &["completions", "embeddings"];
+/// The usage endpoints read: every one whose results count a key's requests per model
+/// (images and audio count requests and images, characters or seconds, no tokens; vector
+/// stores and code interpreter sessions are billed by the project, not by a key's calls).
+const USAGE_KINDS: &[&str] = &[
+    "completions",
+    "embeddings",
+    "moderations",
+    "images",
+    "audio_speeches",
+    "audio_transcriptions",
+];
 
 const DAY: i64 = 86_400;
 

@@ -119,6 +119,14 @@ fn an_openai_keys_exposure_is_read_across_pages_with_the_period_before_and_its_c
         0,
         0.5,
     );
+    // Images count requests (and images), not tokens.
+    seed(
+        used("images", &id, &project, "dall-e-3", today - DAY + 9000),
+        7,
+        7,
+        0,
+        0.3,
+    );
     // The period before: a trickle.
     seed(
         used(c, &id, &project, "gpt-4o", today - 4 * DAY + 3600),
@@ -148,7 +156,7 @@ fn an_openai_keys_exposure_is_read_across_pages_with_the_period_before_and_its_c
     text.expect_code(1);
     assert!(text.stdout.contains("exposure     live "), "{text}");
     assert!(text.stdout.contains("M tokens (most on gpt-4o)"), "{text}");
-    assert!(text.stdout.contains("about $15.50"), "{text}");
+    assert!(text.stdout.contains("about $15.80"), "{text}");
     assert!(!text.stdout.contains("revoked"), "{text}");
     assert!(org.key_is_live(&key) && org.deleted_keys().is_empty());
 
@@ -168,11 +176,11 @@ fn an_openai_keys_exposure_is_read_across_pages_with_the_period_before_and_its_c
     assert_eq!(exposure["window"]["first_seen"], "file_mtime");
     assert_eq!(exposure["window"]["until"], "revocation");
     let totals = &exposure["totals"];
-    assert_eq!(totals["requests"], 330, "{exposure}");
-    assert_eq!(totals["input_tokens"], 1_250_000);
+    assert_eq!(totals["requests"], 337, "{exposure}");
+    assert_eq!(totals["input_tokens"], 1_250_000, "images are no tokens");
     assert_eq!(totals["output_tokens"], 300_000);
     assert_eq!(totals["cached_tokens"], 12_500);
-    assert_eq!(totals["cost_upper_bound_usd"], 115.5);
+    assert_eq!(totals["cost_upper_bound_usd"], 115.8);
     assert_eq!(exposure["before"]["input_tokens"], 10_000, "{exposure}");
     assert_eq!(exposure["before"]["requests"], 10);
     let days: Vec<(String, String)> = exposure["usage"]
@@ -186,7 +194,8 @@ fn an_openai_keys_exposure_is_read_across_pages_with_the_period_before_and_its_c
             )
         })
         .collect();
-    assert_eq!(days.len(), 3, "{days:?}");
+    assert_eq!(days.len(), 4, "{days:?}");
+    assert!(days.iter().any(|(_, model)| model == "dall-e-3"), "{days:?}");
     assert_eq!(exposure["cost"]["scope"], "project");
     assert_eq!(exposure["cost"]["upper_bound"], true);
     assert_eq!(exposure["reach"]["project"], project.as_str());

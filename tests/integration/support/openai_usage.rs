@@ -167,7 +167,24 @@ impl Usage {
                     }
                 };
                 let total = |f: fn(&Used) -> u64| members.iter().map(|u| f(u)).sum::<u64>();
+                // Images and audio count requests and their own unit, not tokens; `Used`'s
+                // `input_tokens` holds that unit for them.
+                let unit = match kind {
+                    Some("images") => Some("images"),
+                    Some("audio_speeches") => Some("characters"),
+                    Some("audio_transcriptions") => Some("seconds"),
+                    _ => None,
+                };
                 match kind {
+                    Some(kind) if unit.is_some() => json!({
+                        "object": format!("organization.usage.{kind}.result"),
+                        unit.unwrap_or_default(): total(|u| u.input_tokens),
+                        "num_model_requests": total(|u| u.requests),
+                        "project_id": grouped("project_id", &first.project_id),
+                        "user_id": null,
+                        "api_key_id": grouped("api_key_id", &first.key_id),
+                        "model": grouped("model", first.model),
+                    }),
                     Some(kind) => json!({
                         "object": format!("organization.usage.{kind}.result"),
                         "input_tokens": total(|u| u.input_tokens),
