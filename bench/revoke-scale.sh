@@ -23,7 +23,8 @@ run_mode() {
     KNOWN_PROJECT=$known python3 "$repo/bench/revoke_mock.py" "$work/tree/.env" "$work/admin" > "$work/port" &
     mock=$!
     while [[ ! -s $work/port ]]; do sleep 0.05; done
-    local base="http://127.0.0.1:$(head -1 "$work/port")"
+    local base
+    base="http://127.0.0.1:$(head -1 "$work/port")"
     local start end
     start=$(date +%s.%N)
     (cd "$work/tree" && env -u HTTPS_PROXY -u HTTP_PROXY -u ALL_PROXY -u https_proxy -u http_proxy -u all_proxy \
