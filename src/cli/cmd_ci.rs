@@ -11,8 +11,10 @@ use anyhow::Context;
 use super::ci_suppressions::{Silenced, silenced_by_pull_request};
 use super::cmd_git::scan_repo;
 use super::output::ReportOutput;
-use super::{CiArgs, CiGithubArgs, CiMode, CiProvider, scan_setup};
+use super::scan_setup::{self, ScanSetup};
+use super::{CiArgs, CiGithubArgs, CiMode, CiProvider};
 use crate::ci::github::{Decision, ScanPlan, decide};
+use crate::finding::Finding;
 use crate::report::{Format, write_command, write_report, write_step_summary};
 use crate::sources::git::{self, GitOptions, GitScan, Target};
 
@@ -34,20 +36,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         .or_else(|| env("GITHUB_WORKSPACE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."));
     let repo = git::open(&checkout)?;
-    if args.mode == CiMode::Full
-        && !args.allow_shallow
-        && let Some(shallow) = git::shallow_warning(&repo)
-    {
-        let message =
-            format!("--mode full on a shallow clone: {shallow} (or pass --allow-shallow)");
-        write_command(
-            &mut std::io::stderr(),
-            "error",
-            &[("title", "ferret".to_string())],
-            &message,
-        )?;
-        anyhow::bail!(message);
-    }
+    refuse_a_shallow_full_scan(&args, &repo)?;
     let decision = match args.mode {
         CiMode::Full => Decision {
             plan: ScanPlan::FullHistory,
@@ -58,12 +47,7 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     };
     if let Some(fallback) = &decision.fallback {
         // The runner reads workflow commands on stderr too: this one shows on the run's page.
-        write_command(
-            &mut std::io::stderr(),
-            "warning",
-            &[("title", "ferret".to_string())],
-            fallback,
-        )?;
+        annotate("warning", fallback)?;
     }
     eprintln!(
         "ferret: ci: scanning {} ({})",
@@ -79,79 +63,138 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
     let mut setup = match scan_setup::prepare(&args.scan, &git::config_root(&repo)) {
         Ok(setup) => setup,
         Err(err) => {
-            let message = crate::error::Chain(err.as_ref()).to_string();
-            write_command(
-                &mut std::io::stderr(),
-                "error",
-                &[("title", "ferret".to_string())],
-                &message,
-            )?;
+            annotate("error", &crate::error::Chain(err.as_ref()).to_string())?;
             return Err(err);
         }
     };
-    let scan = match &decision.plan {
-        ScanPlan::Range { base, head } => {
-            let target = Target::Range(format!("{base}..{head}"));
-            scan_repo(&repo, &setup, &args.scan, &target)?
-        }
-        ScanPlan::FullHistory => {
-            let target = Target::History(GitOptions {
-                threads: args.scan.threads.unwrap_or(0),
-                max_object_size: args.scan.max_object_size.0,
-                ..GitOptions::default()
-            });
-            scan_repo(&repo, &setup, &args.scan, &target)?
-        }
-        ScanPlan::Nothing => GitScan::default(),
-    };
+    let scan = scan_plan(&repo, &setup, &args, &decision.plan)?;
     setup.pipeline.add_inline_allowed(scan.inline_allowed);
-    let silenced = match &decision.plan {
-        ScanPlan::Range { base, .. } => silenced_by_pull_request(
-            &repo,
-            *base,
-            &args.scan,
-            setup.matcher.rules(),
-            &scan.matches,
-            &setup.pipeline.suppressions,
-        )?,
-        _ => Vec::new(),
+    let own = own_suppressions(&repo, &setup, &args, &decision, &scan)?;
+    announce_silenced(&own.silenced, own.inline_unlisted, own.by)?;
+    let mut findings = scan_setup::process_matches(&mut setup, scan.matches);
+    scan.omitted.apply(setup.matcher.rules(), &mut findings);
+    scan_setup::write_findings(&mut setup, &findings)?;
+    setup.output.publish()?;
+    write_ci_reports(&args, &setup, &findings, &decision, &own)?;
+    Ok(scan_setup::exit_code(&setup))
+}
+
+/// An `::error`/`::warning` annotation for the run's page, on stderr.
+fn annotate(level: &str, message: &str) -> std::io::Result<()> {
+    write_command(
+        &mut std::io::stderr(),
+        level,
+        &[("title", "ferret".to_string())],
+        message,
+    )
+}
+
+/// `--mode full` on a shallow clone would read part of the history and pass: refused, unless
+/// `--allow-shallow`.
+fn refuse_a_shallow_full_scan(args: &CiGithubArgs, repo: &gix::Repository) -> anyhow::Result<()> {
+    if args.mode == CiMode::Full
+        && !args.allow_shallow
+        && let Some(shallow) = git::shallow_warning(repo)
+    {
+        let message =
+            format!("--mode full on a shallow clone: {shallow} (or pass --allow-shallow)");
+        annotate("error", &message)?;
+        anyhow::bail!(message);
+    }
+    Ok(())
+}
+
+/// Scans what the event's plan names.
+fn scan_plan(
+    repo: &gix::Repository,
+    setup: &ScanSetup,
+    args: &CiGithubArgs,
+    plan: &ScanPlan,
+) -> anyhow::Result<GitScan> {
+    let target = match plan {
+        ScanPlan::Range { base, head } => Target::Range(format!("{base}..{head}")),
+        ScanPlan::FullHistory => Target::History(GitOptions {
+            threads: args.scan.threads.unwrap_or(0),
+            max_object_size: args.scan.max_object_size.0,
+            ..GitOptions::default()
+        }),
+        ScanPlan::Nothing => return Ok(GitScan::default()),
     };
-    // In a range every line scanned is one the commits add: each `ferret:allow` is theirs,
-    // and each is listed (the first `ALLOWED_LISTED`; the rest counted).
-    let (silenced, inline_added) = match decision.plan {
-        ScanPlan::Range { .. } => {
-            let rules = setup.matcher.rules();
-            let allowed = scan.inline_allowed_listed.iter().map(|m| Silenced {
-                path: m.location.path.clone(),
-                line: m.location.line,
-                rule: rules[m.rule].id.clone(),
-                reason: "ferret:allow on the line",
-            });
-            let unlisted = scan.inline_allowed - scan.inline_allowed_listed.len();
-            (silenced.into_iter().chain(allowed).collect(), unlisted)
-        }
-        _ => (silenced, 0),
-    };
+    scan_repo(repo, setup, &args.scan, &target)
+}
+
+/// What the commits of a range suppress themselves (their own `.ferretignore`, `.ferret.toml`
+/// and `ferret:allow` lines), to show a reviewer.
+struct OwnSuppressions {
+    silenced: Vec<Silenced>,
+    /// `ferret:allow` lines past those listed.
+    inline_unlisted: usize,
+    /// Who suppressed: "this pull request" or "these commits".
+    by: &'static str,
+}
+
+fn own_suppressions(
+    repo: &gix::Repository,
+    setup: &ScanSetup,
+    args: &CiGithubArgs,
+    decision: &Decision,
+    scan: &GitScan,
+) -> anyhow::Result<OwnSuppressions> {
     // A push's range is commits, not a pull request: say which it is.
     let by = if decision.reason.starts_with("pull_request") {
         "this pull request"
     } else {
         "these commits"
     };
-    announce_silenced(&silenced, inline_added, by)?;
-    let mut findings = scan_setup::process_matches(&mut setup, scan.matches);
-    scan.omitted.apply(setup.matcher.rules(), &mut findings);
-    scan_setup::write_findings(&mut setup, &findings)?;
-    setup.output.publish()?;
+    let ScanPlan::Range { base, .. } = &decision.plan else {
+        return Ok(OwnSuppressions {
+            silenced: Vec::new(),
+            inline_unlisted: 0,
+            by,
+        });
+    };
+    let rules = setup.matcher.rules();
+    let mut silenced = silenced_by_pull_request(
+        repo,
+        *base,
+        &args.scan,
+        rules,
+        &scan.matches,
+        &setup.pipeline.suppressions,
+    )?;
+    // In a range every line scanned is one the commits add: each `ferret:allow` is theirs,
+    // and each is listed (the first `ALLOWED_LISTED`; the rest counted).
+    silenced.extend(scan.inline_allowed_listed.iter().map(|m| Silenced {
+        path: m.location.path.clone(),
+        line: m.location.line,
+        rule: rules[m.rule].id.clone(),
+        reason: "ferret:allow on the line",
+    }));
+    Ok(OwnSuppressions {
+        silenced,
+        inline_unlisted: scan.inline_allowed - scan.inline_allowed_listed.len(),
+        by,
+    })
+}
+
+/// The `--sarif` file and the step summary.
+fn write_ci_reports(
+    args: &CiGithubArgs,
+    setup: &ScanSetup,
+    findings: &[Finding],
+    decision: &Decision,
+    own: &OwnSuppressions,
+) -> anyhow::Result<()> {
     if let Some(path) = &args.sarif {
         let mut out = ReportOutput::file(path, setup.options.show_secrets)?;
         let rules = setup.matcher.rules();
+        let warnings = super::warnings_so_far();
         write_report(
             Format::Sarif,
-            &findings,
+            findings,
             rules,
             &setup.options,
-            &super::warnings_so_far(),
+            &warnings,
             &mut out,
         )
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -167,14 +210,14 @@ fn github(mut args: CiGithubArgs) -> anyhow::Result<u8> {
         append_summary(&path, |out| {
             // The summary is Markdown for people: never a full key, whatever --show-secrets says.
             let options = crate::report::ReportOptions::default();
-            write_step_summary(&findings, &scanned, &options, out)?;
+            write_step_summary(findings, &scanned, &options, out)?;
             if suppressed.total() > 0 {
                 writeln!(out, "\nSuppressed: {suppressed}.")?;
             }
-            write_silenced(&silenced, inline_added, by, out)
+            write_silenced(&own.silenced, own.inline_unlisted, own.by, out)
         })?;
     }
-    Ok(scan_setup::exit_code(&setup))
+    Ok(())
 }
 
 /// One notice annotation per finding the commits' own suppressions drop (on stderr, which

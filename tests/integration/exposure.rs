@@ -195,7 +195,10 @@ fn an_openai_keys_exposure_is_read_across_pages_with_the_period_before_and_its_c
         })
         .collect();
     assert_eq!(days.len(), 4, "{days:?}");
-    assert!(days.iter().any(|(_, model)| model == "dall-e-3"), "{days:?}");
+    assert!(
+        days.iter().any(|(_, model)| model == "dall-e-3"),
+        "{days:?}"
+    );
     assert_eq!(exposure["cost"]["scope"], "project");
     assert_eq!(exposure["cost"]["upper_bound"], true);
     assert_eq!(exposure["reach"]["project"], project.as_str());
