@@ -3,9 +3,13 @@
 //! Runs only when the object scan matched something. Every commit reachable from a ref (and,
 //! with `--unreachable`, every commit in the object database) is visited oldest first; each
 //! commit's tree is walked depth first, skipping trees already seen in an older commit, so
-//! every tree of the history is decoded once. The first commit in which a matched blob
+//! every tree of the history is visited once. The first commit in which a matched blob
 //! appears at a path is the one that introduced it there. The refs that contain each
 //! introducing commit are found by walking from it towards its descendants.
+//!
+//! A whole-history scan hands over what its pack traversal kept ([`Kept`]): every commit's
+//! tree and parents, and every tree's subtrees and matched-blob entries ([`TreeIndex`]), so the
+//! walk runs from memory; anything not kept is read from the object database.
 
 use std::collections::HashMap;
 
