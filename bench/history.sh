@@ -8,11 +8,16 @@
 #            it exists). With PLANT=1 (the default) REPO is first copied under $BENCH_DIR and a
 #            few made-up keys are planted in the copy's history with git plumbing (hash-object,
 #            a temporary index, write-tree, commit-tree, update-ref); the original is never
-#            written to. Planted: a key in a file on a new branch (kept by the next commit, so
-#            its blob is in two commits); a key in a file deleted again by the next commit; a
-#            key in a commit message; a key on a branch whose commits all carry the same
-#            committer second, as `git rebase` or a script writes them. Then, on the copy:
+#            written to. Planted ($KEYS keys, at least 4): a key in a file on a new branch (kept
+#            by the next commit, so its blob is in two commits); a key in a file deleted again
+#            by the next commit; a key in a commit message; a key on a branch whose commits all
+#            carry the same committer second, as `git rebase` or a script writes them; and
+#            KEYS-4 more spread across the history, each in a commit on its own branch off a
+#            first-parent ancestor of HEAD taken at even intervals (dated a second after it),
+#            half of them in a subdirectory. Then, on the copy:
 #              ferret:        ferret git --no-progress --format jsonl REPO > /dev/null
+#                             (with FERRET_GIT_TIMINGS=1: ferret reports how long reading the
+#                             objects and attributing the findings took, quoted in the report)
 #              cat-file:      git -C REPO cat-file --batch-all-objects --batch > /dev/null
 #                             (the physical reference: the cost of merely reading every object;
 #                             objects come in hash order, so every delta chain is rebuilt)
@@ -64,6 +69,7 @@
 #   RUNS            timed runs per command              [3]
 #   THREADS         passed to ferret --threads          [unset: all cores, as the peers do]
 #   PLANT           1: scan a copy with planted keys and check findings; 0: scan REPO as is [1]
+#   KEYS            how many keys to plant (at least 4)                           [20]
 #   PRUNE_MISSING   1: drop refs that reach missing objects from the copy         [1]
 #   KINGFISHER      path of the kingfisher binary, or "none"   [found with pip show -f]
 #   GITLEAKS        path of the gitleaks binary, or "none"     [found with pip show -f]
@@ -83,6 +89,7 @@ PARTS=${PARTS:-history staged bigpack}
 RUNS=${RUNS:-3}
 THREADS=${THREADS:-}
 PLANT=${PLANT:-1}
+KEYS=${KEYS:-20}
 PRUNE_MISSING=${PRUNE_MISSING:-1}
 KINGFISHER=${KINGFISHER:-}
 GITLEAKS=${GITLEAKS:-}
@@ -107,6 +114,7 @@ command -v git >/dev/null || die "git is needed"
 command -v python3 >/dev/null || die "python3 is needed to build the inputs and check findings"
 command -v cargo >/dev/null || die "cargo is needed to build ferret"
 ((RUNS >= 1 && STAGED_RUNS >= 1)) || die "RUNS and STAGED_RUNS must be at least 1"
+((KEYS >= 4)) || die "KEYS must be at least 4"
 
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
@@ -204,10 +212,10 @@ declare -A HYPERFINE_MS
 # Counts the distinct stderr lines a tool printed during a part, for the report.
 stderr_note() {
     local part=$1 tool=$2 f=$BENCH_DIR/$1.$2.stderr
-    [[ -s $f ]] || return 0
+    grep -qv '^ferret: timings:' "$f" 2>/dev/null || return 0
     echo "   ${LABEL[$tool]} wrote $(wc -l <"$f") lines to stderr in $part ($(sort -u "$f" | wc -l) distinct), e.g.:"
     # Drop ANSI colours (gitleaks) and GNU time's own line.
-    sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -v '^Command exited with non-zero status' | sort | uniq -c |
+    sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -v -e '^Command exited with non-zero status' -e '^ferret: timings:' | sort | uniq -c |
         sort -rn | head -n 3 | cut -c1-220 | sed 's/^/      /'
 }
 
@@ -394,7 +402,7 @@ plant_history() {
         git_p for-each-ref --count=1 --format='%(objectname)' refs/heads)
     [[ -n $base ]] || die "$PLANT_REPO has no commit to build on"
     base_tree=$(git_p rev-parse "$base^{tree}")
-    mapfile -t keys < <(new_keys 4)
+    mapfile -t keys < <(new_keys "$KEYS")
     now=$(date +%s)
     # Oldest first, all later than any commit of the repository (so "oldest first" is clear).
     t=$((now - 7200))
@@ -439,6 +447,33 @@ The old one was OPENAI_API_KEY=${keys[2]} (now revoked).")
         echo "planted: commit message of $c4 (branch bench/planted-deleted)"
         echo "planted: client.js in $c5; $c6 and $c7 follow in the same second (branch bench/planted-rebased)"
     } >"$BENCH_DIR/history.planted"
+    plant_spread "$base" "${keys[@]:4}"
+}
+
+# plant_spread BASE KEY...: each key in a commit of its own branch off a first-parent ancestor
+# of BASE, the ancestors taken at even intervals from the oldest to BASE, each commit dated a
+# second after its parent; appends to history.expected and history.planted.
+plant_spread() {
+    local base=$1 n i at parent when path b c
+    shift
+    n=$#
+    ((n > 0)) || return 0
+    local -a line ancestors
+    mapfile -t ancestors < <(git_p rev-list --first-parent --reverse "$base" |
+        awk -v n="$n" '{ a[NR] = $0 } END { for (i = 0; i < n; i++) print a[int(i * NR / n) + 1] }')
+    for ((i = 0; i < n; i++)); do
+        parent=${ancestors[$i]}
+        when=$(($(git_p log -1 --format=%ct "$parent") + 1))
+        if ((i % 2)); then path=bench-planted/deep/dir$i/config.ini; else path=bench-planted-$i.txt; fi
+        b=$(printf '[openai]\napi_key = %s\n' "$1" | blob)
+        c=$(commit_at "$when" "$(tree_of "$(git_p rev-parse "$parent^{tree}")" "$path" "$b")" "$parent" \
+            "Add $path")
+        git_p update-ref "refs/heads/bench/planted-old-$i" "$c"
+        echo "$(sha256 "$1") $c $path" >>"$BENCH_DIR/history.expected"
+        echo "planted: $path in $c, off $parent ($(date -u -d "@$when" +%F); branch bench/planted-old-$i)" \
+            >>"$BENCH_DIR/history.planted"
+        shift
+    done
 }
 
 # shellcheck disable=SC2034
@@ -454,7 +489,7 @@ part_history() {
     if [[ $PLANT == 1 ]]; then
         scan_repo=$BENCH_DIR/history-repo.git
         local want
-        want="source=$source refs=$(git -C "$source" for-each-ref --format='%(objectname)' | sha256sum | cut -c1-16) prune=$PRUNE_MISSING"
+        want="source=$source refs=$(git -C "$source" for-each-ref --format='%(objectname)' | sha256sum | cut -c1-16) prune=$PRUNE_MISSING keys=$KEYS"
         if [[ $REBUILD != 1 && -f $BENCH_DIR/history.ready && $(<"$BENCH_DIR/history.ready") == "$want" ]]; then
             say "reusing $scan_repo ($want)"
         else
@@ -462,11 +497,11 @@ part_history() {
             copy_repo "$source" "$scan_repo"
             : >"$BENCH_DIR/history.dropped-refs"
             [[ $PRUNE_MISSING == 1 ]] && prune_missing "$scan_repo"
-            say "planting 4 keys in $scan_repo"
+            say "planting $KEYS keys in $scan_repo"
             plant_history "$scan_repo"
             echo "$want" >"$BENCH_DIR/history.ready"
         fi
-        desc="copy of $source + 4 planted keys"
+        desc="copy of $source + $KEYS planted keys"
         [[ -s $BENCH_DIR/history.dropped-refs ]] &&
             desc+=", $(wc -l <"$BENCH_DIR/history.dropped-refs") refs reaching missing objects dropped"
     else
@@ -484,7 +519,7 @@ part_history() {
     say "history: warming the page cache"
     cat "$scan_repo"/objects/pack/*.pack >/dev/null 2>&1 || true
     local tools=(ferret catfile catfile_u)
-    CMD_ferret=("$FERRET" git --no-progress --format jsonl "${thread_args[@]}" "$scan_repo")
+    CMD_ferret=(env FERRET_GIT_TIMINGS=1 "$FERRET" git --no-progress --format jsonl "${thread_args[@]}" "$scan_repo")
     CMD_catfile=(git -C "$scan_repo" cat-file --batch-all-objects --batch)
     CMD_catfile_u=(git -C "$scan_repo" cat-file --batch-all-objects --batch --unordered)
     LABEL[ferret]=ferret LABEL[catfile]="git cat-file" LABEL[catfile_u]="git cat-file --unordered"
@@ -529,8 +564,30 @@ part_history() {
         [[ -n $GITLEAKS && $GITLEAKS_RUNS -gt 0 ]] && check_report history gitleaks "$BENCH_DIR/history.gitleaks.json" \
             "$BENCH_DIR/history.expected" >>"$checks"
     fi
+    timings_note "$BENCH_DIR/history.ferret.stderr" "$BENCH_DIR/history.ferret.runs" >>"$checks"
     local tool
     for tool in "${tools[@]}"; do stderr_note history "$tool" >>"$checks"; done
+}
+
+# timings_note STDERR RUNS: the medians of ferret's own "objects X s, attribution Y s" lines
+# (FERRET_GIT_TIMINGS=1), and attribution's share of ferret's median wall time.
+timings_note() {
+    python3 - "$1" "$2" <<'EOF'
+import re, statistics, sys
+lines = [l for l in open(sys.argv[1], errors="replace") if l.startswith("ferret: timings: objects")]
+walls = [float(l.split()[0]) for l in open(sys.argv[2]) if l.strip()]
+def median_of(name):
+    found = [re.search(name + r" ([0-9.]+) s", l) for l in lines]
+    return statistics.median(float(m[1]) for m in found) if all(found) else 0.0
+if lines and walls:
+    # "trees": traversing the trees for attribution (a build before that change has none).
+    objects, trees, walk = median_of("objects"), median_of("trees"), median_of("attribution")
+    wall = statistics.median(walls)
+    print(f"history: ferret's own timings (medians of {len(lines)} runs): reading and scanning the "
+          f"objects {objects:.2f} s; attribution {trees + walk:.2f} s (trees traversed {trees:.2f} s, "
+          f"commits and trees walked {walk:.2f} s) = {100 * (trees + walk) / wall:.0f}% of its "
+          f"{wall:.2f} s wall")
+EOF
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -789,7 +846,12 @@ get = lambda part, tool: next((r for r in rows if r["part"] == part and r["tool"
 def line(ok, text):
     print(f"  [{'met' if ok else 'MISSED'}] {text}")
 fr, cf, kf = get("history", "ferret"), get("history", "git cat-file"), get("history", "kingfisher")
-if fr and cf:
+cu = get("history", "git cat-file --unordered")
+if fr and cu:
+    r = float(fr["wall_s"]) / float(cu["wall_s"])
+    line(r <= 0.8, f"history wall ferret/cat-file --unordered {r:.3f} <= 0.8")
+    line(float(fr["rss_mb"]) < 1024, f"history peak RSS {float(fr['rss_mb']):.0f} MB < 1024 MB")
+elif fr and cf:
     r = float(fr["wall_s"]) / float(cf["wall_s"])
     line(r <= 1.0, f"history wall ferret/cat-file {r:.3f} <= 1.0")
 if fr and kf:

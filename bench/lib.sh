@@ -10,6 +10,20 @@
 build_private_ferret() {
     # FERRET_PROFILE=debug: the debug build, when there is no time for a release one (say so).
     local profile=${FERRET_PROFILE:-release}
+    # FERRET_BIN=PATH: that binary instead of a build (e.g. one kept from an earlier commit, to
+    # time a change against it); `revision` then says so.
+    if [[ -n ${FERRET_BIN:-} ]]; then
+        [[ -x $FERRET_BIN ]] || die "FERRET_BIN=$FERRET_BIN is not an executable"
+        mkdir -p "$BENCH_DIR"
+        BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+        FERRET=$BENCH_DIR/ferret
+        cp "$FERRET_BIN" "$FERRET"
+        revision="binary $FERRET_BIN"
+        thread_args=()
+        [[ -n $THREADS ]] && thread_args=(--threads "$THREADS")
+        cd "$BENCH_DIR" || die "cannot enter $BENCH_DIR"
+        return
+    fi
     say "building ferret (cargo build --$profile; may wait for the shared target dir's lock)"
     if [[ $profile == debug ]]; then
         (cd "$repo" && cargo build --quiet)

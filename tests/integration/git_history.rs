@@ -513,3 +513,58 @@ fn a_partial_clone_is_scanned_with_a_warning() {
     assert_eq!(of_key(&run.records(), &key).len(), 1, "{run}");
     assert!(run.stderr.contains("partial clone"), "{run}");
 }
+
+#[test]
+fn attribution_is_the_same_whether_trees_are_packed_loose_or_both() {
+    // Trees kept by the pack traversal and trees read from loose objects must give the same
+    // places: a key in a nested directory, the directory later copied to a second path (same
+    // blob, new trees), then edited elsewhere (the key's trees unchanged), with gc in between.
+    let mut repo = Repo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit_all("init");
+    let key = project_key();
+    repo.write(
+        "deploy/prod/app.env",
+        format!("# prod\nOPENAI_API_KEY={key}\n"),
+    );
+    repo.write("deploy/prod/other.txt", "x\n");
+    let added = repo.commit_all("add prod settings");
+    let mut runs = Vec::new();
+    runs.push(attribution_of(&repo, &key));
+    repo.git(&["gc", "-q"]);
+    runs.push(attribution_of(&repo, &key));
+    // After gc, the copy's trees are loose while the blob is packed.
+    repo.write(
+        "deploy/staging/app.env",
+        format!("# prod\nOPENAI_API_KEY={key}\n"),
+    );
+    let copied = repo.commit_all("copy prod to staging");
+    repo.write("README.md", "hello again\n");
+    repo.commit_all("edit readme");
+    let mixed = attribution_of(&repo, &key);
+    repo.git(&["gc", "-q"]);
+    let packed = attribution_of(&repo, &key);
+    let want = vec![
+        ("deploy/prod/app.env".to_string(), added.clone()),
+        ("deploy/staging/app.env".to_string(), copied),
+    ];
+    assert_eq!(mixed, want);
+    assert_eq!(packed, want);
+    for run in runs {
+        assert_eq!(run, want[..1]);
+    }
+}
+
+/// Where `ferret git` places `key`: (path, commit) pairs, sorted.
+fn attribution_of(repo: &Repo, key: &str) -> Vec<(String, String)> {
+    let run = repo.ferret(&["git", "--format", "jsonl"]);
+    run.expect_code(1);
+    // The packs' trees are traversed, not read again one by one.
+    assert!(!run.stderr.contains("could not be traversed"), "{run}");
+    let mut places: Vec<(String, String)> = of_key(&run.records(), key)
+        .into_iter()
+        .map(|r| (r.path, r.commit.unwrap_or_default()))
+        .collect();
+    places.sort();
+    places
+}

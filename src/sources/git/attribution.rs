@@ -3,9 +3,13 @@
 //! Runs only when the object scan matched something. Every commit reachable from a ref (and,
 //! with `--unreachable`, every commit in the object database) is visited oldest first; each
 //! commit's tree is walked depth first, skipping trees already seen in an older commit, so
-//! every tree of the history is decoded once. The first commit in which a matched blob
+//! every tree of the history is visited once. The first commit in which a matched blob
 //! appears at a path is the one that introduced it there. The refs that contain each
 //! introducing commit are found by walking from it towards its descendants.
+//!
+//! A whole-history scan hands over what its pack traversal kept ([`Kept`]): every commit's
+//! tree and parents, and every tree's subtrees and matched-blob entries ([`TreeIndex`]), so the
+//! walk runs from memory; anything not kept is read from the object database.
 
 use std::collections::HashMap;
 
@@ -13,7 +17,8 @@ use gix::ObjectId;
 use gix::object::Kind;
 use gix::prelude::Find;
 
-use super::{GitError, GitOptions, MatchedObject, read_commit_info};
+use super::tree_index::TreeIndex;
+use super::{GitError, GitOptions, MatchedObject, read_commit_info, read_object};
 use crate::error::Chain;
 use crate::finding::{CommitInfo, Match};
 use crate::matcher::LocatedMatch;
@@ -47,6 +52,34 @@ struct Sighting {
 struct Tips {
     commits: Vec<(String, ObjectId)>,
     direct: HashMap<ObjectId, String>,
+}
+
+/// What the object scan kept of each commit it read, so that the walk need not read them again.
+pub(crate) type CommitMap = gix::hashtable::HashMap<ObjectId, CommitFacts>;
+
+/// A commit's tree, parents and committer time.
+pub(crate) struct CommitFacts {
+    tree: ObjectId,
+    parents: Box<[ObjectId]>,
+    time: i64,
+}
+
+/// The facts of a commit object's bytes, if they parse.
+pub(crate) fn commit_facts(data: &[u8], hash_kind: gix::hash::Kind) -> Option<CommitFacts> {
+    let commit = gix::objs::CommitRef::from_bytes(data, hash_kind).ok()?;
+    Some(CommitFacts {
+        tree: commit.tree(),
+        parents: commit.parents().collect(),
+        time: commit.committer().map(|c| c.seconds()).unwrap_or(0),
+    })
+}
+
+/// What the object scan kept for attribution (nothing when it did not read every object).
+#[derive(Default)]
+pub(crate) struct Kept {
+    /// The trees, for the matched blobs (none when no blob matched).
+    pub trees: Option<TreeIndex>,
+    pub commits: CommitMap,
 }
 
 /// A commit of the walk: its tree and parents.
@@ -97,10 +130,64 @@ fn ref_tips(repo: &gix::Repository, warn: &mut dyn FnMut(String)) -> Result<Tips
 }
 
 /// Every commit reachable from `tips`, parents before children (oldest first among commits
-/// that do not descend from one another).
+/// that do not descend from one another). The commits the object scan kept (`known`) are walked
+/// from memory, breadth first from the tips as gix's walk goes (the order breaks ties in
+/// [`parents_first`]); without them, or where history is rewritten (a shallow clone's cut,
+/// `refs/replace/`), gix walks the object database.
 fn commits_oldest_first(
     repo: &gix::Repository,
     tips: Vec<ObjectId>,
+    known: &mut CommitMap,
+    rewritten: bool,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<WalkedCommit>, GitError> {
+    if known.is_empty() || rewritten || repo.is_shallow().unwrap_or(true) {
+        return walk_with_gix(repo, tips, known, warn);
+    }
+    let mut next = std::collections::VecDeque::new();
+    let mut seen = gix::hashtable::HashSet::default();
+    for tip in tips {
+        if seen.insert(tip) {
+            next.push_back(tip);
+        }
+    }
+    let mut commits = Vec::new();
+    let mut buf = Vec::new();
+    let mut incomplete = false;
+    while let Some(id) = next.pop_front() {
+        let Some(facts) = known.remove(&id).or_else(|| {
+            read_object(repo, id, "commit", &mut buf)
+                .ok()
+                .and_then(|data| commit_facts(data, repo.object_hash()))
+        }) else {
+            if !std::mem::replace(&mut incomplete, true) {
+                warn(format!(
+                    "history is incomplete (shallow or partial clone?), part of it was not \
+                     attributed: commit {id} is missing or unreadable"
+                ));
+            }
+            continue;
+        };
+        for parent in &facts.parents {
+            if seen.insert(*parent) {
+                next.push_back(*parent);
+            }
+        }
+        let walked = WalkedCommit {
+            id,
+            tree: facts.tree,
+            parents: facts.parents.into_vec(),
+        };
+        commits.push((facts.time, walked));
+    }
+    Ok(parents_first(commits))
+}
+
+/// [`commits_oldest_first`] through gix's walk of the object database.
+fn walk_with_gix(
+    repo: &gix::Repository,
+    tips: Vec<ObjectId>,
+    known: &mut CommitMap,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<WalkedCommit>, GitError> {
     let walk = repo.rev_walk(tips).all().map_err(|source| GitError::Walk {
@@ -125,6 +212,15 @@ fn commits_oldest_first(
                 continue;
             }
         };
+        if let Some(facts) = known.remove(&info.id) {
+            let walked = WalkedCommit {
+                id: info.id,
+                tree: facts.tree,
+                parents: facts.parents.into_vec(),
+            };
+            commits.push((facts.time, walked));
+            continue;
+        }
         match repo.objects.try_find(&info.id, &mut buf) {
             Ok(Some(data)) => {
                 match gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) {
@@ -229,56 +325,66 @@ fn refs_containing(
     out
 }
 
-/// Walks the trees of `commits` once, recording where each id in `wanted` first appears.
+/// Walks the trees of `commits` once, recording where each wanted id (`trees.wanted()`) first
+/// appears. Trees come from `trees` where the pack traversal kept them, else from the object
+/// database.
 fn find_blobs(
     repo: &gix::Repository,
     commits: &[WalkedCommit],
-    wanted: &gix::hashtable::HashSet<ObjectId>,
+    trees: &mut TreeIndex,
     warn: &mut dyn FnMut(String),
 ) -> HashMap<ObjectId, Vec<Sighting>> {
-    let mut seen_trees = gix::hashtable::HashSet::default();
+    let mut seen: Vec<bool> = Vec::new();
     let mut found: HashMap<ObjectId, Vec<Sighting>> = HashMap::new();
-    let mut buf = Vec::new();
     // Paths stay bytes until a wanted blob needs one: a history has tens of millions of tree
     // entries, and formatting each one's path was a fifth of the walk.
-    let mut stack: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+    let mut stack: Vec<(u32, Vec<u8>)> = Vec::new();
     for walked in commits {
         let commit = walked.id;
-        stack.push((walked.tree, Vec::new()));
-        while let Some((tree, prefix)) = stack.pop() {
-            if !seen_trees.insert(tree) {
+        stack.push((trees.slot(walked.tree), Vec::new()));
+        while let Some((slot, prefix)) = stack.pop() {
+            seen.resize(trees.len(), false);
+            if std::mem::replace(&mut seen[slot as usize], true) {
                 continue;
             }
-            let data = match repo.objects.try_find(&tree, &mut buf) {
-                Ok(Some(data)) => data,
-                _ => {
-                    warn(format!(
-                        "tree {tree} (in commit {commit}): missing, skipped"
-                    ));
-                    continue;
+            // A tree the traversal did not keep is read now (and not kept: it is visited once).
+            let read = if trees.get(slot).is_some() {
+                None
+            } else {
+                match trees.read(repo, slot) {
+                    Ok(tree) => Some(tree),
+                    Err(_) => {
+                        let tree = trees.id(slot);
+                        warn(format!(
+                            "tree {tree} (in commit {commit}): missing, skipped"
+                        ));
+                        continue;
+                    }
                 }
             };
-            for entry in gix::objs::TreeRefIter::from_bytes(data.data, repo.object_hash()) {
-                let Ok(entry) = entry else {
-                    warn(format!("tree {tree}: corrupt, partly skipped"));
-                    break;
-                };
-                if entry.mode.is_tree() {
-                    if !seen_trees.contains(entry.oid) {
-                        let mut path = prefix.clone();
-                        path.extend_from_slice(entry.filename);
-                        path.push(b'/');
-                        stack.push((entry.oid.to_owned(), path));
-                    }
-                } else if wanted.contains(entry.oid) {
-                    let path = crate::sources::quote_path(&[&prefix[..], entry.filename].concat());
-                    let sightings = found.entry(entry.oid.to_owned()).or_default();
-                    if !sightings.iter().any(|s| s.path == path) {
-                        sightings.push(Sighting {
-                            path,
-                            commit: Some(commit),
-                        });
-                    }
+            seen.resize(trees.len(), false);
+            let Some(tree) = read.as_ref().or_else(|| trees.get(slot)) else {
+                continue;
+            };
+            if tree.corrupt {
+                warn(format!("tree {}: corrupt, partly skipped", trees.id(slot)));
+            }
+            for (child, name) in tree.subtrees() {
+                if !seen[child as usize] {
+                    let mut path = prefix.clone();
+                    path.extend_from_slice(name);
+                    path.push(b'/');
+                    stack.push((child, path));
+                }
+            }
+            for (id, name) in &tree.wanted {
+                let path = crate::sources::quote_path(&[&prefix[..], name].concat());
+                let sightings = found.entry(*id).or_default();
+                if !sightings.iter().any(|s| s.path == path) {
+                    sightings.push(Sighting {
+                        path,
+                        commit: Some(commit),
+                    });
                 }
             }
         }
@@ -291,32 +397,61 @@ fn find_blobs(
 /// hardly helps).
 const TREE_WALK_PACK_CACHE_BYTES: usize = 256 << 20;
 
+/// Attributes `matched` to the commits and paths that introduced them, with what the object
+/// scan `kept` (see [`TreeIndex`]); what it did not keep is read from the object database.
 pub(crate) fn attribute(
     repo: &gix::Repository,
     matched: Vec<MatchedObject>,
+    kept: Kept,
     extra_tips: &[ObjectId],
     options: &GitOptions,
     on_warning: &(dyn Fn(&Warning) + Sync),
 ) -> Result<Attributed, GitError> {
     let mut repo = repo.clone();
-    repo.objects.set_pack_cache(|| {
-        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-            TREE_WALK_PACK_CACHE_BYTES,
-        ))
-    });
+    // Without kept trees, the walk reads every tree from the object database.
+    let Kept {
+        trees,
+        commits: mut known_commits,
+    } = kept;
+    if trees.is_none() {
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                TREE_WALK_PACK_CACHE_BYTES,
+            ))
+        });
+    }
     let repo = &repo;
     let mut warnings = Vec::new();
     let mut warn = |text: String| Warning::report(text, on_warning, &mut warnings);
     let tips = ref_tips(repo, &mut warn)?;
     let mut walk_from: Vec<ObjectId> = tips.commits.iter().map(|(_, id)| *id).collect();
     walk_from.extend_from_slice(extra_tips);
-    let commits = commits_oldest_first(repo, walk_from, &mut warn)?;
-    let wanted: gix::hashtable::HashSet<ObjectId> = matched
+    let started = std::time::Instant::now();
+    let rewritten = tips
+        .commits
         .iter()
-        .filter(|m| m.kind == Kind::Blob)
-        .map(|m| m.id)
-        .collect();
-    let sightings = find_blobs(repo, &commits, &wanted, &mut warn);
+        .map(|(name, _)| name)
+        .chain(tips.direct.values())
+        .any(|name| name.starts_with("refs/replace/"));
+    let commits = commits_oldest_first(repo, walk_from, &mut known_commits, rewritten, &mut warn)?;
+    drop(known_commits);
+    let walked_commits = started.elapsed();
+    let mut trees = trees.unwrap_or_else(|| TreeIndex::new(wanted_blobs(&matched)));
+    // With no blob to place, the trees need no walk (commit messages need only the commits).
+    let sightings = if trees.wanted().is_empty() {
+        HashMap::new()
+    } else {
+        find_blobs(repo, &commits, &mut trees, &mut warn)
+    };
+    drop(trees);
+    if std::env::var_os("FERRET_GIT_TIMINGS").is_some() {
+        eprintln!(
+            "ferret: timings: attribution: {} commits walked in {:.2} s, their trees in {:.2} s",
+            commits.len(),
+            walked_commits.as_secs_f64(),
+            (started.elapsed() - walked_commits).as_secs_f64()
+        );
+    }
     let introducing: gix::hashtable::HashSet<ObjectId> = sightings
         .values()
         .flatten()
@@ -351,6 +486,15 @@ pub(crate) fn attribute(
     }
     out.warnings = warnings;
     Ok(out)
+}
+
+/// The matched blobs: what attribution places in trees.
+pub(crate) fn wanted_blobs(matched: &[MatchedObject]) -> gix::hashtable::HashSet<ObjectId> {
+    matched
+        .iter()
+        .filter(|m| m.kind == Kind::Blob)
+        .map(|m| m.id)
+        .collect()
 }
 
 /// For each introducing commit, the refs that contain it, at most [`super::MAX_REFS_LISTED`]

@@ -13,6 +13,7 @@ mod objects;
 mod pack_walk;
 mod range;
 mod staged;
+mod tree_index;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -131,7 +132,7 @@ pub struct GitScan {
     /// The first of those (`attribution::ALLOWED_LISTED`), to list.
     pub inline_allowed_listed: Vec<crate::finding::Match>,
     pub warnings: Vec<Warning>,
-    /// Distinct objects scanned, and their bytes.
+    /// Distinct objects scanned (blobs, commits, tags), and their bytes.
     pub objects: u64,
     pub bytes: u64,
     /// Blobs left out because an earlier sweep scanned them.
@@ -352,7 +353,9 @@ pub fn scan_history(
     options: &GitOptions,
     context: &ScanContext<'_>,
 ) -> Result<GitScan, GitError> {
+    let started = std::time::Instant::now();
     let scanned = objects::scan_all_objects(repo, options, context)?;
+    let scanned_at = started.elapsed();
     let scan = GitScan {
         objects: scanned.objects,
         bytes: scanned.bytes,
@@ -366,14 +369,42 @@ pub fn scan_history(
     } else {
         Vec::new()
     };
-    attribute_into(
+    let attributed = attribute_into(
         scan,
         repo,
         scanned.matched,
+        attribution::Kept {
+            trees: scanned.trees,
+            commits: scanned.commits,
+        },
         &extra_tips,
         options,
         context.on_warning,
-    )
+    );
+    report_timings(
+        scanned_at - scanned.trees_took,
+        scanned.trees_took,
+        started.elapsed() - scanned_at,
+    );
+    attributed
+}
+
+/// With `FERRET_GIT_TIMINGS` set, how long reading the objects, traversing the trees for
+/// attribution and attributing the matches took, on stderr: what `bench/history.sh` quotes to
+/// say how much of a run attribution is.
+fn report_timings(
+    objects: std::time::Duration,
+    trees: std::time::Duration,
+    attribution: std::time::Duration,
+) {
+    if std::env::var_os("FERRET_GIT_TIMINGS").is_some() {
+        eprintln!(
+            "ferret: timings: objects {:.2} s, trees {:.2} s, attribution {:.2} s",
+            objects.as_secs_f64(),
+            trees.as_secs_f64(),
+            attribution.as_secs_f64()
+        );
+    }
 }
 
 /// Scans only the given objects (those that held secrets when last swept, in a repository
@@ -406,14 +437,24 @@ pub fn rescan_objects(
             ),
         }
     }
-    attribute_into(scan, repo, matched, &[], options, context.on_warning)
+    attribute_into(
+        scan,
+        repo,
+        matched,
+        attribution::Kept::default(),
+        &[],
+        options,
+        context.on_warning,
+    )
 }
 
-/// Attributes matched objects to commits and paths, into `scan`.
+/// Attributes matched objects to commits and paths, into `scan`, with what the object scan
+/// `kept` of trees and commits.
 fn attribute_into(
     mut scan: GitScan,
     repo: &gix::Repository,
     matched: Vec<MatchedObject>,
+    kept: attribution::Kept,
     extra_tips: &[ObjectId],
     options: &GitOptions,
     on_warning: &(dyn Fn(&Warning) + Sync),
@@ -426,7 +467,7 @@ fn attribute_into(
     for object in &mut matched {
         scan.omitted.merge(std::mem::take(&mut object.omitted));
     }
-    let attributed = attribution::attribute(repo, matched, extra_tips, options, on_warning)?;
+    let attributed = attribution::attribute(repo, matched, kept, extra_tips, options, on_warning)?;
     scan.warnings.extend(attributed.warnings);
     scan.inline_allowed = attributed.inline_allowed;
     scan.inline_allowed_listed = attributed.allowed;

@@ -1,6 +1,8 @@
 //! Reading every object of a repository once: each pack is traversed in pack order with
 //! gix's delta-tree algorithm (every delta base inflated once, measured ~4x faster than
 //! looking objects up one by one), then loose objects not in any pack are read one by one.
+//! Trees are traversed last, and only when a blob matched: what attribution needs of them is
+//! kept in a [`TreeIndex`] then, so that it need not decode them again.
 //!
 //! A pack is memory-mapped, and a traversal touches all of it, so left alone the whole pack
 //! would count as resident memory of ferret for the whole scan (a 10 GB pack: 10 GB RSS, which
@@ -17,6 +19,8 @@ use std::time::Duration;
 use gix::ObjectId;
 use gix::odb::pack;
 
+use super::attribution::{CommitMap, commit_facts};
+use super::tree_index::{self, TreeIndex};
 use super::{GitError, GitOptions, MatchedObject, pack_walk, scan_object};
 use crate::sources::{ScanContext, Warning};
 
@@ -31,6 +35,12 @@ pub(crate) struct ScannedObjects {
     pub objects: u64,
     pub bytes: u64,
     pub warnings: Vec<Warning>,
+    /// The packs' trees, kept for the matched blobs (none when no blob matched).
+    pub trees: Option<TreeIndex>,
+    /// Every commit read, for the attribution walk.
+    pub commits: CommitMap,
+    /// How long traversing the trees took.
+    pub trees_took: Duration,
 }
 
 #[derive(Default)]
@@ -39,6 +49,7 @@ struct Shared {
     blob_ids: Vec<ObjectId>,
     skipped_blobs: u64,
     commit_ids: Vec<ObjectId>,
+    commits: CommitMap,
     objects: u64,
     bytes: u64,
 }
@@ -177,6 +188,7 @@ pub(crate) fn scan_all_objects(
     let hash_kind = repo.object_hash();
     let recorder = Recorder {
         context: *context,
+        hash_kind,
         options,
         shared: Mutex::new(Shared::default()),
     };
@@ -190,7 +202,7 @@ pub(crate) fn scan_all_objects(
         );
     }
     let packs = open_packs(&objects_dirs, hash_kind, &mut warn);
-    scan_packs(&packs, options, &recorder, &mut warn);
+    let tree_entries = scan_packs(&packs, options, &recorder, &mut warn);
     scan_loose(
         &objects_dirs,
         hash_kind,
@@ -203,6 +215,16 @@ pub(crate) fn scan_all_objects(
         .shared
         .into_inner()
         .expect("no panics while locked");
+    let wanted = super::attribution::wanted_blobs(&shared.matched);
+    let started = std::time::Instant::now();
+    let trees = if wanted.is_empty() {
+        if let Some(progress) = &options.progress {
+            progress.done(tree_entries.iter().map(|e| e.len() as u64).sum());
+        }
+        None
+    } else {
+        Some(keep_trees(&packs, tree_entries, wanted, options, &mut warn))
+    };
     Ok(ScannedObjects {
         matched: shared.matched,
         blob_ids: shared.blob_ids,
@@ -211,12 +233,16 @@ pub(crate) fn scan_all_objects(
         objects: shared.objects,
         bytes: shared.bytes,
         warnings,
+        trees,
+        commits: shared.commits,
+        trees_took: started.elapsed(),
     })
 }
 
 /// Scans each object as it is read, from any thread, and counts it.
 struct Recorder<'a> {
     context: ScanContext<'a>,
+    hash_kind: gix::hash::Kind,
     options: &'a GitOptions,
     shared: Mutex<Shared>,
 }
@@ -228,6 +254,11 @@ impl Recorder<'_> {
         if let Some(progress) = &options.progress {
             progress.done(1);
         }
+        // Trees hold no secrets: their names are the paths that findings are reported at. (A
+        // tree here is a loose one, or the pack's first object: see `pack_walk::plan`.)
+        if kind == Kind::Tree {
+            return;
+        }
         if kind == Kind::Blob && options.skip_blobs.as_ref().is_some_and(|s| s.contains(&id)) {
             self.shared
                 .lock()
@@ -235,11 +266,14 @@ impl Recorder<'_> {
                 .skipped_blobs += 1;
             return;
         }
-        let found = match kind {
-            Kind::Blob | Kind::Commit | Kind::Tag => scan_object(&self.context, id, kind, data),
-            Kind::Tree => None,
-        };
+        let found = scan_object(&self.context, id, kind, data);
+        let facts = (kind == Kind::Commit)
+            .then(|| commit_facts(data, self.hash_kind))
+            .flatten();
         let mut shared = self.shared.lock().expect("no panics while locked");
+        if let Some(facts) = facts {
+            shared.commits.insert(id, facts);
+        }
         shared.objects += 1;
         shared.bytes += data.len() as u64;
         if options.unreachable && kind == Kind::Commit {
@@ -291,24 +325,28 @@ fn open_packs(
     packs
 }
 
-/// Traverses each pack in pack order; an object in several packs is scanned in the first one.
+/// Traverses each pack's blobs, commits and tags in pack order (an object in several packs is
+/// scanned in the first one); returns each pack's tree entries, for [`keep_trees`].
 fn scan_packs(
     packs: &[Pack],
     options: &GitOptions,
     recorder: &Recorder<'_>,
     warn: &mut dyn FnMut(String),
-) {
+) -> Vec<Vec<pack::index::Entry>> {
     let interrupt = AtomicBool::new(false);
     if let Some(progress) = &options.progress {
         let objects: u64 = packs.iter().map(|p| u64::from(p.index.num_objects())).sum();
         progress.more_to_do(objects);
     }
+    let mut tree_entries = Vec::with_capacity(packs.len());
     for (position, pack) in packs.iter().enumerate() {
         let earlier = &packs[..position];
         let outcome = pack.with_trimmed_map(|| {
+            let plan = pack_walk::plan(&pack.index, &pack.data, options.max_object_size)?;
             pack_walk::traverse(
                 &pack.index,
                 &pack.data,
+                plan.others,
                 options.max_object_size,
                 (options.threads > 0).then_some(options.threads),
                 &interrupt,
@@ -317,10 +355,12 @@ fn scan_packs(
                         recorder.record(id, kind, data);
                     }
                 },
-            )
+            )?;
+            Ok::<_, gix::Error>((plan.trees, plan.left_out))
         });
         match outcome {
-            Ok(left_out) => {
+            Ok((trees, left_out)) => {
+                tree_entries.push(trees);
                 for object in &left_out.oversized {
                     warn(too_large(object.id, object.size, options.max_object_size));
                 }
@@ -331,13 +371,70 @@ fn scan_packs(
                     ));
                 }
             }
-            Err(err) => warn(format!(
-                "{}: pack could not be read completely, some objects were not scanned: {}",
-                pack.data.path().display(),
-                crate::error::Chain(&err)
-            )),
+            Err(err) => {
+                // Its trees, if attribution needs them, are read from the object database.
+                tree_entries.push(Vec::new());
+                warn(format!(
+                    "{}: pack could not be read completely, some objects were not scanned: {}",
+                    pack.data.path().display(),
+                    crate::error::Chain(&err)
+                ));
+            }
         }
     }
+    tree_entries
+}
+
+/// Traverses each pack's trees (`tree_entries`, from [`scan_packs`]) and keeps what attribution
+/// needs of them to place the `wanted` blobs. A tree not kept (its pack failed to read) is read
+/// from the object database by the walk that needs it, which says so if it cannot be read.
+fn keep_trees(
+    packs: &[Pack],
+    tree_entries: Vec<Vec<pack::index::Entry>>,
+    wanted: gix::hashtable::HashSet<ObjectId>,
+    options: &GitOptions,
+    warn: &mut dyn FnMut(String),
+) -> TreeIndex {
+    let interrupt = AtomicBool::new(false);
+    let index = Mutex::new(TreeIndex::new(wanted));
+    let wanted = index.lock().expect("not poisoned").wanted().clone();
+    for (pack, entries) in packs.iter().zip(tree_entries) {
+        let hash_kind = pack.index.object_hash();
+        // The trees not kept are read from the object database by the walk, more slowly.
+        let outcome = pack.with_trimmed_map(|| {
+            pack_walk::traverse(
+                &pack.index,
+                &pack.data,
+                entries,
+                options.max_object_size,
+                (options.threads > 0).then_some(options.threads),
+                &interrupt,
+                |kind, data, id| {
+                    // The pack's first object may come along, whatever its kind (see
+                    // `pack_walk::plan`); it was read with the others.
+                    if kind == gix::object::Kind::Tree {
+                        if let Some(progress) = &options.progress {
+                            progress.done(1);
+                        }
+                        // Parsed outside the lock: the lock only gives slots.
+                        let parsed = tree_index::parse(data, hash_kind, &wanted);
+                        index
+                            .lock()
+                            .expect("no panics while locked")
+                            .keep(id, parsed);
+                    }
+                },
+            )
+        });
+        if let Err(err) = outcome {
+            warn(format!(
+                "{}: trees could not be traversed, attribution reads them one by one: {}",
+                pack.data.path().display(),
+                crate::error::Chain(&err)
+            ));
+        }
+    }
+    index.into_inner().expect("no panics while locked")
 }
 
 /// Reads the loose objects that no pack holds.
