@@ -6,7 +6,6 @@
 
 use crate::support;
 
-use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -15,7 +14,7 @@ use tempfile::TempDir;
 use support::key_admins::{AnthropicOrg, AnthropicUsage, OpenRouterAccount};
 use support::openai_org::{FAST_CONFIRM, OpenAiOrg};
 use support::openai_usage::Used;
-use support::providers::{API_BASE_VARIABLES, Kind, closed_base};
+use support::providers::Kind;
 use support::{Run, Shape, Tree};
 
 const DAY: i64 = 86_400;
@@ -296,24 +295,13 @@ fn ferret_exposure_reads_a_report_and_revokes_nothing() {
         ],
     );
     scan.expect_code(1);
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+    let mut command = support::isolated_ferret(tree.path(), private.path());
     command
         .args(["exposure", "--input"])
         .arg(&report)
         .args(["--format", "jsonl"])
-        .current_dir(tree.path())
-        .env("FERRET_CACHE_DIR", private.path().join("cache"))
-        .env("FERRET_STATE_DIR", private.path().join("state"))
         .env("OPENAI_ADMIN_KEY", &admin)
-        .stdin(Stdio::null());
-    let closed = closed_base();
-    for variable in API_BASE_VARIABLES {
-        command.env(variable, &closed);
-    }
-    command.env("FERRET_OPENAI_API_BASE", org.uri());
-    for proxy in support::PROXY_VARIABLES {
-        command.env_remove(proxy);
-    }
+        .env("FERRET_OPENAI_API_BASE", org.uri());
     let run = Run::from(command.output().expect("run ferret"));
     run.expect_no_panic();
     let record = run.record_of(&key);

@@ -108,22 +108,11 @@ impl Setup {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        let mut command = support::isolated_ferret(self.private.path(), self.private.path());
         command
             .args(args)
-            .current_dir(self.private.path())
             .env("FERRET_OPENAI_API_BASE", self.org.uri())
-            .env("OPENAI_ADMIN_KEY", &self.admin_key)
-            .env("FERRET_CACHE_DIR", self.private.path().join("cache"))
-            .env("FERRET_STATE_DIR", self.private.path().join("state"))
-            .env("RUST_BACKTRACE", "1")
-            .env_remove("GITHUB_REPOSITORY")
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("ANTHROPIC_ADMIN_KEY");
-        for proxy in support::PROXY_VARIABLES {
-            command.env_remove(proxy);
-        }
+            .env("OPENAI_ADMIN_KEY", &self.admin_key);
         if let Some((anthropic, admin)) = &self.anthropic {
             command
                 .env("FERRET_ANTHROPIC_API_BASE", anthropic.uri())

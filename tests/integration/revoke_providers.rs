@@ -16,7 +16,7 @@ use tempfile::TempDir;
 
 use support::key_admins::{AnthropicOrg, OpenRouterAccount};
 use support::openai_org::FAST_CONFIRM;
-use support::providers::{API_BASE_VARIABLES, Kind, closed_base};
+use support::providers::Kind;
 use support::{Run, Tree};
 
 /// A tree of leaks, a private directory (ledger, config, cache), and the variables that point
@@ -69,27 +69,11 @@ impl Setup {
             config.to_str().expect("UTF-8 path"),
         ];
         args.extend_from_slice(extra);
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
-        command
-            .args(&args)
-            .current_dir(self.tree.path())
-            .env("FERRET_CACHE_DIR", self.private.path().join("cache"))
-            .env(
-                "FERRET_STATE_DIR",
-                self.private.path().join("default-state"),
-            )
-            .env_remove("OPENAI_ADMIN_KEY")
-            .env_remove("ANTHROPIC_ADMIN_KEY")
-            .env_remove("OPENROUTER_MANAGEMENT_KEY")
-            .env_remove("GITHUB_REPOSITORY")
-            .stdin(Stdio::null());
-        let closed = closed_base();
-        for variable in API_BASE_VARIABLES {
-            command.env(variable, &closed);
-        }
-        for proxy in support::PROXY_VARIABLES {
-            command.env_remove(proxy);
-        }
+        let mut command = support::isolated_ferret(self.tree.path(), self.private.path());
+        command.args(&args).env(
+            "FERRET_STATE_DIR",
+            self.private.path().join("default-state"),
+        );
         for (name, value) in &self.env {
             command.env(name, value);
         }

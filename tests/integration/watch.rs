@@ -5,13 +5,11 @@
 //! the second pass read only new hours; a hook hears `usage_anomaly`.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 
 use crate::support::openai_org::OpenAiOrg;
 use crate::support::openai_usage::Used;
-use crate::support::providers::{API_BASE_VARIABLES, closed_base};
 use crate::support::{self, Run, Shape};
 
 const HOUR: i64 = 3600;
@@ -82,25 +80,15 @@ impl Watch {
 
     fn run_as(&self, now: i64, format: &str, args: &[&str]) -> Run {
         let state = self.private.path().join("state/watch.sqlite");
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ferret"));
+        let mut command = support::isolated_ferret(self.private.path(), self.private.path());
         command
             .args(["watch", "usage", "--format", format, "--now"])
             .arg(now.to_string())
             .arg("--state")
             .arg(&state)
             .args(args)
-            .current_dir(self.private.path())
-            .env("FERRET_STATE_DIR", self.private.path().join("state"))
             .env("OPENAI_ADMIN_KEY", &self.admin)
-            .stdin(Stdio::null());
-        let closed = closed_base();
-        for variable in API_BASE_VARIABLES {
-            command.env(variable, &closed);
-        }
-        for proxy in support::PROXY_VARIABLES {
-            command.env_remove(proxy);
-        }
-        command.env("FERRET_OPENAI_API_BASE", self.org.uri());
+            .env("FERRET_OPENAI_API_BASE", self.org.uri());
         let run = Run::from(command.output().expect("run ferret"));
         run.expect_no_panic();
         run
