@@ -106,6 +106,35 @@ pub(super) fn unproven<T>(identity: Identity<T>, id: impl Fn(&T) -> String) -> R
     }
 }
 
+/// What deleting a project key takes: a user's key is deleted itself; a service account's key
+/// only with its service account, which revokes the `others` keys of `keys` that the account
+/// owns too (the API deletes no service-account key alone).
+pub(super) fn deletion_plan(key: &ProjectKey, keys: &[ProjectKey]) -> Plan {
+    let mut target = Target {
+        project: Some(key.project.clone()),
+        key_id: Some(key.id.clone()),
+        service_account: None,
+    };
+    let KeyOwner::ServiceAccount { service_account } = &key.owner else {
+        return Plan {
+            action: Action::DeleteKey,
+            target,
+            others: Vec::new(),
+        };
+    };
+    target.service_account = Some(service_account.id.clone());
+    let others = keys
+        .iter()
+        .filter(|k| k.id != key.id && k.service_account() == Some(&service_account.id))
+        .map(|k| k.id.clone())
+        .collect();
+    Plan {
+        action: Action::DeleteServiceAccount,
+        target,
+        others,
+    }
+}
+
 impl Revoker {
     /// Looks the leak up in the organization and decides what to do.
     pub(super) async fn plan(
@@ -151,30 +180,11 @@ impl Revoker {
     /// Deleting a proven project key: the key itself, or its service account with every key
     /// the account has (only when the operator allows it).
     fn plan_project_key(&self, key: &ProjectKey, keys: &[ProjectKey]) -> Planned {
-        let mut target = Target {
-            project: Some(key.project.clone()),
-            key_id: Some(key.id.clone()),
-            service_account: None,
-        };
-        let KeyOwner::ServiceAccount { service_account } = &key.owner else {
-            return Planned::Act(Plan {
-                action: Action::DeleteKey,
-                target,
-                others: Vec::new(),
-            });
-        };
-        target.service_account = Some(service_account.id.clone());
-        let others = keys
-            .iter()
-            .filter(|k| k.id != key.id && k.service_account() == Some(&service_account.id))
-            .map(|k| k.id.clone())
-            .collect();
-        let plan = Plan {
-            action: Action::DeleteServiceAccount,
-            target,
-            others,
-        };
-        if self.options.settings.delete_service_accounts || self.options.rotation.enabled {
+        let plan = deletion_plan(key, keys);
+        if plan.action == Action::DeleteKey
+            || self.options.settings.delete_service_accounts
+            || self.options.rotation.enabled
+        {
             return Planned::Act(plan);
         }
         let detail = format!(

@@ -20,10 +20,10 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::admin::{KeyOwner, ProjectKey};
+use super::admin::ProjectKey;
 use super::inventory::SCHEDULED_ROTATION;
 use super::notify::HookContext;
-use super::plan::{Plan, Planned};
+use super::plan::{Plan, Planned, deletion_plan};
 use super::steps::{
     Listed, Verdict, judge_delete_replacement, listed, revoked_the_leak, stale_replacements,
 };
@@ -34,7 +34,7 @@ use crate::finding::{Finding, Revocation, RevocationStatus, Verification, Verifi
 use crate::hooks::Hooks;
 use crate::rules::Severity;
 use crate::secret::{Fingerprint, Secret};
-use crate::store::ledger::{Action, Step, StepResult, Target};
+use crate::store::ledger::{Action, Step, StepResult};
 
 /// How `ferret keys rotate` runs.
 pub struct RotateOptions {
@@ -322,38 +322,19 @@ impl Revoker {
     /// Deleting the key: a user's key itself, a service account's key with its account when
     /// that is the account's only key.
     async fn rotation_plan(&mut self, key: &ProjectKey) -> Result<Planned, RevokeError> {
-        let mut target = Target {
-            project: Some(key.project.clone()),
-            key_id: Some(key.id.clone()),
-            service_account: None,
+        // A service account's other keys would go with it: the project's listing tells.
+        let keys = match key.service_account() {
+            Some(_) => self.project_keys(Some(&key.project)).await?,
+            None => Vec::new(),
         };
-        let KeyOwner::ServiceAccount { service_account } = &key.owner else {
-            return Ok(Planned::Act(Plan {
-                action: Action::DeleteKey,
-                target,
-                others: Vec::new(),
-            }));
-        };
-        target.service_account = Some(service_account.id.clone());
-        let others: Vec<String> = self
-            .project_keys(Some(&key.project))
-            .await?
-            .iter()
-            .filter(|k| k.id != key.id && k.service_account() == Some(&service_account.id))
-            .map(|k| k.id.clone())
-            .collect();
-        let plan = Plan {
-            action: Action::DeleteServiceAccount,
-            target,
-            others,
-        };
+        let plan = deletion_plan(key, &keys);
         if plan.others.is_empty() {
             return Ok(Planned::Act(plan));
         }
         let detail = format!(
             "its service account {} also owns {}: deleting it would revoke them too; rotate \
              them together by hand",
-            service_account.id,
+            plan.target.service_account.as_deref().unwrap_or_default(),
             plan.others.join(", ")
         );
         Ok(Planned::Settled(
