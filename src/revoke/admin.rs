@@ -272,6 +272,8 @@ pub struct AdminApi {
     /// `https://api.openai.com` (checked: https, or http to loopback).
     base: String,
     admin_key: Secret,
+    /// The largest answer read ([`MAX_BODY_BYTES`] unless [`AdminApi::with_body_limit`]).
+    max_body_bytes: usize,
     calls: Mutex<Vec<Call>>,
     organization: Mutex<Answered>,
 }
@@ -292,9 +294,17 @@ impl AdminApi {
             client,
             base,
             admin_key,
+            max_body_bytes: MAX_BODY_BYTES,
             calls: Mutex::new(Vec::new()),
             organization: Mutex::new(Answered::Unknown),
         }
+    }
+
+    /// Reads answers of up to `bytes` (a page of hourly usage of a large organization runs to
+    /// tens of megabytes).
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
     }
 
     /// The organization the API's answers so far named, if they all named the same one.
@@ -554,7 +564,7 @@ impl AdminApi {
             request_id.clone(),
         );
         // Wiped once read: a created service account's answer holds its new key.
-        let bytes = match read_body(response, MAX_BODY_BYTES).await {
+        let bytes = match read_body(response, self.max_body_bytes).await {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(err) => {
                 // What a change did is done whatever its answer: only a read whose answer was

@@ -47,7 +47,8 @@ use crate::rules::Rule;
 use crate::secret::{Fingerprint, Secret};
 use crate::store::ledger::Ledger;
 use crate::verify::openai::Endpoint;
-use admin::{AdminApi, Flavor};
+use admin::Flavor;
+pub use admin::{AdminApi, AdminError};
 use notify::HookContext;
 use plan::Inventory;
 

@@ -164,9 +164,20 @@ impl AdminApi {
         Ok(cents / 100.0)
     }
 
-    /// Every page of a `page`/`next_page` list.
+    /// Every page of a `page`/`next_page` list (the usage and cost endpoints).
     async fn pages(&self, base: &str) -> Result<Vec<Value>, AdminError> {
         let mut pages = Vec::new();
+        self.each_page(base, |page| pages.push(page)).await?;
+        Ok(pages)
+    }
+
+    /// Gives `on_page` each page of a `page`/`next_page` list in turn (`base` holds a query),
+    /// so a long list is not held whole.
+    pub async fn each_page(
+        &self,
+        base: &str,
+        mut on_page: impl FnMut(Value),
+    ) -> Result<(), AdminError> {
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let target = match &cursor {
@@ -176,7 +187,7 @@ impl AdminApi {
             let (value, _) = self.call(Method::GET, &target, None).await?;
             let next = value["next_page"].as_str().map(str::to_string);
             let more = value["has_more"] == true;
-            pages.push(value);
+            on_page(value);
             match next {
                 Some(next) if more && cursor.as_deref() != Some(next.as_str()) => {
                     cursor = Some(next);
@@ -184,7 +195,7 @@ impl AdminApi {
                 _ => break,
             }
         }
-        Ok(pages)
+        Ok(())
     }
 
     /// The scopes the audit log gives a key (its latest `api_key.created`/`updated` event that

@@ -36,7 +36,7 @@ pub enum WatchError {
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
     #[error("cannot read usage")]
-    Usage(#[from] usage::UsageError),
+    Usage(#[from] crate::revoke::AdminError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -99,11 +99,7 @@ pub fn run(options: &WatchOptions) -> Result<Pass, WatchError> {
     let from = read_until
         .unwrap_or(to - i64::from(settings.backfill_days) * 24)
         .min(to);
-    let reader = UsageReader {
-        http,
-        base: options.api_base.clone(),
-        admin_key: options.admin_key.clone(),
-    };
+    let reader = UsageReader::new(http, options.api_base.clone(), options.admin_key.clone());
     let used = match from < to {
         true => runtime.block_on(reader.hours((from, to)))?,
         false => Vec::new(),

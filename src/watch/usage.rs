@@ -7,65 +7,36 @@
 //! be judged against a key's history.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::http::{BodyError, header, read_body, retry_after, shorten, transport_error};
-use crate::secret::Secret;
+use crate::revoke::{AdminApi, AdminError};
 use crate::store::watch::HourUse;
 
 /// The usage endpoints whose results count requests and tokens per model.
 pub const USAGE_KINDS: &[&str] = &["completions", "embeddings"];
 /// Hourly buckets per page: the API's maximum for `1h`.
 const HOURLY_LIMIT: u32 = 168;
-/// Pages read of one list at most: a guard against a server that never ends.
-const MAX_PAGES: usize = 10_000;
 /// A page of hourly buckets of a large organization runs to megabytes.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-const ATTEMPTS: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
-pub enum UsageError {
-    #[error("GET {path}: HTTP {status}: {message}")]
-    Status {
-        path: String,
-        status: u16,
-        message: String,
-    },
-    #[error("GET {path}: {reason}")]
-    Transport { path: String, reason: String },
-    #[error("GET {path}")]
-    Body {
-        path: String,
-        #[source]
-        source: BodyError,
-    },
-    #[error("GET {path}: the answer is not JSON")]
-    Json {
-        path: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("the admin key cannot be sent in a header")]
-    BadKey,
-}
-
-/// Reads usage with the operator's admin key.
+/// Reads usage with the operator's admin key, through the Administration API client
+/// revocation uses (its retries, bounds and redaction of errors).
 pub struct UsageReader {
-    pub http: reqwest::Client,
-    /// Checked API base, without `/v1`.
-    pub base: String,
-    pub admin_key: Secret,
+    api: AdminApi,
 }
 
 impl UsageReader {
+    /// `base`: the checked API base, without `/v1`.
+    pub fn new(http: reqwest::Client, base: String, admin_key: crate::secret::Secret) -> Self {
+        UsageReader {
+            api: AdminApi::new(http, base, admin_key).with_body_limit(MAX_BODY_BYTES),
+        }
+    }
+
     /// Every key's use per model and hour in hours `from..to` (hours are Unix seconds / 3600),
-    /// summed over the usage endpoints.
-    pub async fn hours(&self, (from, to): (i64, i64)) -> Result<Vec<HourUse>, UsageError> {
+    /// summed over the usage endpoints, page by page.
+    pub async fn hours(&self, (from, to): (i64, i64)) -> Result<Vec<HourUse>, AdminError> {
         let mut sums: BTreeMap<(String, i64, String), HourUse> = BTreeMap::new();
         for kind in USAGE_KINDS {
             let path = format!(
@@ -75,81 +46,11 @@ impl UsageReader {
                 from * 3600,
                 to * 3600
             );
-            let mut cursor: Option<String> = None;
-            for _ in 0..MAX_PAGES {
-                let target = match &cursor {
-                    Some(page) => format!("{path}&page={page}"),
-                    None => path.clone(),
-                };
-                let page = self.get(&target).await?;
-                add_page(&page, &mut sums);
-                let next = page["next_page"].as_str().map(str::to_string);
-                match next {
-                    Some(next) if page["has_more"] == true && cursor.as_ref() != Some(&next) => {
-                        cursor = Some(next)
-                    }
-                    _ => break,
-                }
-            }
+            self.api
+                .each_page(&path, |page| add_page(&page, &mut sums))
+                .await?;
         }
         Ok(sums.into_values().collect())
-    }
-
-    /// One GET, retried on rate limits, server errors and network failures (a read repeats
-    /// safely).
-    async fn get(&self, target: &str) -> Result<Value, UsageError> {
-        let path = target.split('?').next().unwrap_or(target).to_string();
-        let authorization = self.admin_key.bearer().ok_or(UsageError::BadKey)?;
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = self
-                .http
-                .get(format!("{}{target}", self.base))
-                .header(reqwest::header::AUTHORIZATION, authorization.clone())
-                .send()
-                .await;
-            let (failure, wait) = match sent {
-                Ok(response) if response.status().is_success() => {
-                    let body = read_body(response, MAX_BODY_BYTES)
-                        .await
-                        .map_err(|source| UsageError::Body {
-                            path: path.clone(),
-                            source,
-                        })?;
-                    return serde_json::from_slice(&body)
-                        .map_err(|source| UsageError::Json { path, source });
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let wait = retry_after(response.headers()).unwrap_or(backoff);
-                    let request_id = header(response.headers(), "x-request-id");
-                    let body = read_body(response, 64 * 1024).await.unwrap_or_default();
-                    let failure = UsageError::Status {
-                        path: path.clone(),
-                        status: status.as_u16(),
-                        message: message_of(&body, request_id),
-                    };
-                    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
-                        return Err(failure);
-                    }
-                    (failure, wait.min(MAX_RETRY_AFTER))
-                }
-                Err(err) => (
-                    UsageError::Transport {
-                        path: path.clone(),
-                        reason: transport_error(&err),
-                    },
-                    backoff,
-                ),
-            };
-            if attempt >= ATTEMPTS {
-                return Err(failure);
-            }
-            tokio::time::sleep(wait).await;
-            backoff *= 2;
-        }
     }
 }
 
@@ -176,19 +77,5 @@ fn add_page(page: &Value, sums: &mut BTreeMap<(String, i64, String), HourUse>) {
             entry.input_tokens += count("input_tokens");
             entry.output_tokens += count("output_tokens");
         }
-    }
-}
-
-/// The API's error message (short), with the request id support asks for.
-fn message_of(body: &[u8], request_id: Option<String>) -> String {
-    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let message = value["error"]["message"]
-        .as_str()
-        .or_else(|| value["error"].as_str())
-        .map(shorten)
-        .unwrap_or_else(|| shorten(&String::from_utf8_lossy(body)));
-    match request_id {
-        Some(id) => format!("{message} (request {id})"),
-        None => message,
     }
 }
