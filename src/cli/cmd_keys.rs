@@ -330,9 +330,7 @@ fn run_rotate(args: RotateArgs) -> anyhow::Result<u8> {
     let mut options = rotate_options(&config, ledger, !args.yes, timeout)?;
     options.wait_for_ledger = args.wait_for_ledger;
     let rotations = rotate(options, &selection, &|message| warn(message))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = crate::fs::now_seconds();
     write_report(&args.common, |out| {
         write_rotations(&rotations, now, format_of(&args.common), out)
     })?;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::ProviderAdmin;
 use super::admin::{AdminApi, AdminError, Flavor, KeyOwner, Member, ProjectKey};
 use crate::finding::RevocationStatus;
+use crate::fs::now_seconds;
 use crate::secret::Secret;
 use crate::store::ledger::{Ledger, Recorded};
 
@@ -426,10 +427,4 @@ fn gone(key_id: &str, recorded: &Recorded) -> KeyRecord {
         listed: false,
         ferret: Vec::new(),
     }
-}
-
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -31,6 +31,7 @@ use super::{RevokeError, RevokeOptions, Revoker, SetupError};
 use crate::config::{DeliveryFailure, EventKind, Hook, RevokeSettings, RotationSettings};
 use crate::error::chain;
 use crate::finding::{Finding, Revocation, RevocationStatus, Verification, VerificationStatus};
+use crate::fs::now_seconds;
 use crate::hooks::Hooks;
 use crate::rules::Severity;
 use crate::secret::{Fingerprint, Secret};
@@ -544,10 +545,4 @@ fn scheduled_finding(candidate: &Candidate) -> Finding {
         omitted_locations: 0,
         exposure: None,
     }
-}
-
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

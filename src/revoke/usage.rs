@@ -26,9 +26,10 @@ use super::openrouter::own_record;
 use super::{Revoker, Route};
 use crate::exposure::{
     Cost, DailyUsage, Exposure, Period, Reach, Totals, Window, format_day, format_rfc3339,
-    now_seconds, parse_rfc3339,
+    parse_rfc3339,
 };
 use crate::finding::{Finding, Revocation, RevocationStatus};
+use crate::fs::now_seconds;
 
 /// The usage endpoints read: every one whose results count a key's requests per model
 /// (images and audio count requests and images, characters or seconds, no tokens; vector
