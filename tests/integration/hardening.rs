@@ -517,13 +517,33 @@ fn newlines_and_escapes_from_outside_forge_no_line_and_reach_no_terminal() {
 /// The cap of src/matchset.rs, as README documents it.
 const MAX_LOCATIONS_PER_KEY: usize = 1000;
 
+/// A log of 500 more lines of `key` than the cap keeps.
+fn past_the_cap(key: &str) -> String {
+    (0..MAX_LOCATIONS_PER_KEY + 500)
+        .map(|_| format!("k={key}\n"))
+        .collect()
+}
+
+/// A JSONL report of [`past_the_cap`] lists the first lines, as many as the cap keeps, and
+/// counts the 500 others on each record.
+fn expect_the_first_lines_kept(run: &Run, key: &str) {
+    run.expect_code(1).expect_key_hidden(key);
+    let records = run.records_of(key);
+    assert_eq!(records.len(), MAX_LOCATIONS_PER_KEY, "{}", run.stderr);
+    assert!(records.iter().all(|r| r["omitted_locations"] == 500));
+    assert_eq!(records[0]["line"], 1);
+    assert_eq!(
+        records[MAX_LOCATIONS_PER_KEY - 1]["line"],
+        MAX_LOCATIONS_PER_KEY as u64
+    );
+}
+
 #[test]
 fn locations_of_one_key_past_the_cap_are_counted_and_reported_as_left_out() {
     let key = Shape::Project74.key();
     let lines = MAX_LOCATIONS_PER_KEY + 500;
-    let text: String = (0..lines).map(|_| format!("k={key}\n")).collect();
     let tree = Tree::new();
-    tree.write("big.log", &text);
+    tree.write("big.log", past_the_cap(&key));
     let private = scratch();
 
     let run = ferret(
@@ -532,16 +552,7 @@ fn locations_of_one_key_past_the_cap_are_counted_and_reported_as_left_out() {
         &[],
         &["dir", ".", "--format", "jsonl"],
     );
-    run.expect_code(1).expect_key_hidden(&key);
-    let records = run.records_of(&key);
-    assert_eq!(records.len(), MAX_LOCATIONS_PER_KEY, "{}", run.stderr);
-    assert!(records.iter().all(|r| r["omitted_locations"] == 500));
-    // The first lines are the ones kept.
-    assert_eq!(records[0]["line"], 1);
-    assert_eq!(
-        records[MAX_LOCATIONS_PER_KEY - 1]["line"],
-        MAX_LOCATIONS_PER_KEY as u64
-    );
+    expect_the_first_lines_kept(&run, &key);
 
     let run = ferret(tree.path(), private.path(), &[], &["dir", "."]);
     run.expect_code(1);
@@ -576,11 +587,8 @@ fn in_git_history_a_blob_keeps_the_first_locations_of_a_key_and_counts_the_rest(
     // A blob of many lines of one key once held every line through attribution (1.4 KB each:
     // 16 MB of such lines, 137 MB).
     let key = Shape::Project74.key();
-    let text: String = (0..MAX_LOCATIONS_PER_KEY + 500)
-        .map(|_| format!("k={key}\n"))
-        .collect();
     let mut repo = Repo::new();
-    repo.write("big.log", &text);
+    repo.write("big.log", past_the_cap(&key));
     repo.commit_all("a log");
     let private = scratch();
     let run = ferret(
@@ -589,9 +597,5 @@ fn in_git_history_a_blob_keeps_the_first_locations_of_a_key_and_counts_the_rest(
         &[],
         &["git", ".", "--format", "jsonl"],
     );
-    run.expect_code(1).expect_key_hidden(&key);
-    let records = run.records_of(&key);
-    assert_eq!(records.len(), MAX_LOCATIONS_PER_KEY, "{}", run.stderr);
-    assert!(records.iter().all(|r| r["omitted_locations"] == 500));
-    assert_eq!(records[0]["line"], 1);
+    expect_the_first_lines_kept(&run, &key);
 }
